@@ -1,0 +1,16 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from catalog.api import views
+
+router = DefaultRouter()
+router.register("movies", views.MovieViewSet, basename="movie")
+
+urlpatterns = [
+    path("search/", views.search, name="api-search"),
+    path("autocomplete/", views.autocomplete, name="api-autocomplete"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.importers.formats import FORMATS, FormatError
+from catalog.importers.loader import import_files
+from catalog.models import Movie
+from recommender.embedding import embed_movies
+from recommender.encoders import EmbeddingError
+
+MAX_REPORTED_SKIPS = 20
+
+
+class Command(BaseCommand):
+    help = "Import films from CSV datasets (plain or .gz); the format is recognised from the header."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("paths", nargs="+", type=Path)
+        parser.add_argument("--format", choices=sorted(FORMATS), help="Skip header detection.")
+        parser.add_argument("--min-year", type=int, help="Skip films released before this year.")
+        parser.add_argument("--limit", type=int, help="Import at most this many films.")
+        parser.add_argument("--batch-size", type=int, default=500, help="Films per database transaction.")
+        parser.add_argument("--dry-run", action="store_true", help="Parse and match, then roll everything back.")
+        parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
+
+    def handle(self, *args, **options) -> None:
+        for path in options["paths"]:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file")
+        progress_to = self.stderr._out
+        try:
+            result = import_files(
+                options["paths"],
+                format_name=options["format"],
+                min_year=options["min_year"],
+                limit=options["limit"],
+                batch_size=options["batch_size"],
+                dry_run=options["dry_run"],
+                stdout=progress_to,
+            )
+        except FormatError as exc:
+            raise CommandError(str(exc)) from exc
+
+        for line in result.skipped[:MAX_REPORTED_SKIPS]:
+            self.stderr.write(f"skipped {line}")
+        if len(result.skipped) > MAX_REPORTED_SKIPS:
+            self.stderr.write(f"... and {len(result.skipped) - MAX_REPORTED_SKIPS} more skipped rows")
+
+        embedded = "not embedded (--no-embed)"
+        if options["dry_run"]:
+            embedded = "nothing written (--dry-run)"
+        elif not options["no_embed"]:
+            try:
+                films = Movie.objects.filter(pk__in=result.movie_ids)
+                embed = embed_movies(queryset=films, stdout=progress_to)
+            except EmbeddingError as exc:
+                raise CommandError(f"{exc} (films were imported; run embed_movies once fixed)") from exc
+            embedded = f"{embed.embedded} embedded ({embed.elapsed:.1f}s)"
+        self.stdout.write(
+            f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+            f"{len(result.skipped)} skipped, {embedded}; import took {result.elapsed:.1f}s."
+        )
+        if result.read == 0 and result.skipped:
+            raise CommandError("no film could be read")

