@@ -4,6 +4,7 @@ change detection); its status is shown read-only instead."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -52,6 +53,7 @@ class MovieAdmin(admin.ModelAdmin):
     inlines = [CreditInline]
     readonly_fields = ["embedding_status", "source", "source_ids", "created_at", "updated_at"]
     actions = ["hide", "unhide", "feature", "unfeature"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["title", "original_title", ("year", "release_date"), "hidden", "featured"]}),
         ("Text", {"fields": ["overview", "tagline", "plot"]}),

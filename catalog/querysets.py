@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
 from django.db import connection, models, transaction
-from django.contrib.postgres.aggregates import StringAgg
 from django.db.models import F, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Concat
 from pgvector.django import CosineDistance
@@ -30,7 +30,7 @@ ORDERINGS = {
     "year": ("year", "title"),
     "-year": ("-year", "title"),
     "rating": ("-vote_average", "-vote_count"),
-    "popularity": ("-popularity", "-vote_count"),
+    "popularity": ("-popularity", "-vote_count", "-vote_average"),
     "title": ("title", "year"),
 }
 # ts_rank weights for D, C, B, A: a title hit counts ten times an overview hit.
@@ -112,10 +112,11 @@ class MovieQuerySet(models.QuerySet):
             ),
         )
 
-    def ordered(self, ordering: str = "popularity") -> MovieQuerySet:
-        """Browse order: featured first, then by `ordering` (popularity by default)."""
-        fields = ORDERINGS.get(ordering) or ORDERINGS["popularity"]
-        return self.order_by("-featured", *[_nulls_last(f) for f in fields], "title")
+    def ordered(self, ordering: str | None = None) -> MovieQuerySet:
+        """Order by one of ORDERINGS; without one, browse order: featured films first, then the most popular."""
+        if not ORDERINGS.get(ordering or ""):
+            return self.order_by("-featured", *[_nulls_last(f) for f in ORDERINGS["popularity"]], "title")
+        return self.order_by(*[_nulls_last(f) for f in ORDERINGS[ordering]], "pk")
 
     # -- the three signals, each a list of ids best first ---------------------------------------------
 
@@ -163,7 +164,7 @@ class MovieQuerySet(models.QuerySet):
         """
         query = " ".join(query.split())
         if not query:
-            qs = self.ordered("popularity" if ordering == "relevance" else ordering)
+            qs = self.ordered(ordering)
             page = list(qs.with_credits()[offset : offset + limit])
             for movie in page:
                 movie.score, movie.matched = None, []

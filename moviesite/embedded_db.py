@@ -10,6 +10,7 @@ process, is discarded so the server can start again on the same data.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import warnings
 from dataclasses import dataclass
@@ -109,8 +110,6 @@ def ensure_database(pgdata: str | Path, name: str, user: str = "postgres") -> No
     with psycopg.connect(host=address.host, port=address.port, user=user, dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            try:
+            with contextlib.suppress(errors.DuplicateDatabase):  # another process won the race
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except errors.DuplicateDatabase:
-                pass
     _created_databases.add((pgdata, name))

@@ -31,7 +31,9 @@ class PlainProgress:
         rate = self.n / elapsed
         of_total = f"/{self.total}" if self.total else ""
         eta = f", ETA {(self.total - self.n) / rate:.0f}s" if self.total and rate else ""
-        print(f"{self.desc}: {self.n}{of_total} {self.unit}s, {rate:.1f} {self.unit}s/s{eta}", file=self.file, flush=True)
+        print(
+            f"{self.desc}: {self.n}{of_total} {self.unit}s, {rate:.1f} {self.unit}s/s{eta}", file=self.file, flush=True
+        )
 
     def close(self) -> None:
         self._print(time.monotonic())

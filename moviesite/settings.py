@@ -88,6 +88,8 @@ else:
             "PGDATA": str(Path(os.environ.get("MOVIESITE_PGDATA", BASE_DIR / ".pgdata")).resolve()),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            # One test database per test run, so two runs can share the embedded server at once.
+            "TEST": {"NAME": f"test_moviesite_{os.getpid()}"},
         }
     }
 

@@ -60,7 +60,9 @@ def embed_movies(
         with transaction.atomic():
             for (movie, _, digest), vector in zip(chunk, vectors, strict=True):
                 movie.embedding, movie.embedding_model, movie.embedding_hash = vector, encoder.name, digest
-            Movie.objects.bulk_update([movie for movie, _, _ in chunk], ["embedding", "embedding_model", "embedding_hash"])
+            Movie.objects.bulk_update(
+                [movie for movie, _, _ in chunk], ["embedding", "embedding_model", "embedding_hash"]
+            )
         bar.update(len(chunk))
     bar.close()
     return EmbedResult(

@@ -12,11 +12,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         VectorExtension(),
@@ -34,126 +32,210 @@ class Migration(migrations.Migration):
             reverse_sql="DROP TEXT SEARCH CONFIGURATION IF EXISTS moviesite_english;",
         ),
         migrations.CreateModel(
-            name='Genre',
+            name="Genre",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('slug', models.SlugField(allow_unicode=True, max_length=200, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("slug", models.SlugField(allow_unicode=True, max_length=200, unique=True)),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Keyword',
+            name="Keyword",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('slug', models.SlugField(allow_unicode=True, max_length=200, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("slug", models.SlugField(allow_unicode=True, max_length=200, unique=True)),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Movie',
+            name="Movie",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=500)),
-                ('original_title', models.CharField(blank=True, max_length=500)),
-                ('year', models.PositiveSmallIntegerField(blank=True, db_index=True, null=True)),
-                ('release_date', models.DateField(blank=True, null=True)),
-                ('overview', models.TextField(blank=True, help_text='Short description (a few sentences).')),
-                ('plot', models.TextField(blank=True, help_text='Long plot summary.')),
-                ('tagline', models.CharField(blank=True, max_length=500)),
-                ('runtime', models.PositiveSmallIntegerField(blank=True, help_text='Minutes.', null=True)),
-                ('original_language', models.CharField(blank=True, db_index=True, max_length=16)),
-                ('countries', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=8), blank=True, default=list, size=None)),
-                ('poster_url', models.URLField(blank=True, max_length=1000)),
-                ('vote_average', models.FloatField(blank=True, null=True)),
-                ('vote_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('popularity', models.FloatField(blank=True, null=True)),
-                ('imdb_id', models.CharField(blank=True, max_length=16, null=True, unique=True, verbose_name='IMDb id')),
-                ('tmdb_id', models.PositiveIntegerField(blank=True, null=True, unique=True, verbose_name='TMDB id')),
-                ('movielens_id', models.PositiveIntegerField(blank=True, null=True, unique=True, verbose_name='MovieLens id')),
-                ('source', models.CharField(blank=True, help_text='Dataset format the film first came from.', max_length=40)),
-                ('source_ids', models.JSONField(blank=True, default=dict, help_text='Row ids in each source dataset.')),
-                ('hidden', models.BooleanField(db_index=True, default=False, help_text='Hidden films never appear to the public.')),
-                ('featured', models.BooleanField(default=False, help_text='Featured films open the browse page.')),
-                ('people_text', models.TextField(blank=True, editable=False)),
-                ('tags_text', models.TextField(blank=True, editable=False)),
-                ('search_vector', models.GeneratedField(db_persist=True, expression=django.contrib.postgres.search.CombinedSearchVector(django.contrib.postgres.search.CombinedSearchVector(django.contrib.postgres.search.CombinedSearchVector(django.contrib.postgres.search.SearchVector('title', 'original_title', config='moviesite_english', weight='A'), '||', django.contrib.postgres.search.SearchVector('people_text', config='moviesite_english', weight='B'), django.contrib.postgres.search.SearchConfig('moviesite_english')), '||', django.contrib.postgres.search.SearchVector('tags_text', config='moviesite_english', weight='C'), django.contrib.postgres.search.SearchConfig('moviesite_english')), '||', django.contrib.postgres.search.SearchVector('overview', 'tagline', 'plot', config='moviesite_english', weight='D'), django.contrib.postgres.search.SearchConfig('moviesite_english')), output_field=django.contrib.postgres.search.SearchVectorField())),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, dimensions=384, editable=False, null=True)),
-                ('embedding_model', models.CharField(blank=True, editable=False, max_length=100)),
-                ('embedding_hash', models.CharField(blank=True, editable=False, help_text='Hash of the model and the text it embedded.', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('genres', models.ManyToManyField(blank=True, related_name='movies', to='catalog.genre')),
-                ('keywords', models.ManyToManyField(blank=True, related_name='movies', to='catalog.keyword')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=500)),
+                ("original_title", models.CharField(blank=True, max_length=500)),
+                ("year", models.PositiveSmallIntegerField(blank=True, db_index=True, null=True)),
+                ("release_date", models.DateField(blank=True, null=True)),
+                ("overview", models.TextField(blank=True, help_text="Short description (a few sentences).")),
+                ("plot", models.TextField(blank=True, help_text="Long plot summary.")),
+                ("tagline", models.CharField(blank=True, max_length=500)),
+                ("runtime", models.PositiveSmallIntegerField(blank=True, help_text="Minutes.", null=True)),
+                ("original_language", models.CharField(blank=True, db_index=True, max_length=16)),
+                (
+                    "countries",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=8), blank=True, default=list, size=None
+                    ),
+                ),
+                ("poster_url", models.URLField(blank=True, max_length=1000)),
+                ("vote_average", models.FloatField(blank=True, null=True)),
+                ("vote_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("popularity", models.FloatField(blank=True, null=True)),
+                (
+                    "imdb_id",
+                    models.CharField(blank=True, max_length=16, null=True, unique=True, verbose_name="IMDb id"),
+                ),
+                ("tmdb_id", models.PositiveIntegerField(blank=True, null=True, unique=True, verbose_name="TMDB id")),
+                (
+                    "movielens_id",
+                    models.PositiveIntegerField(blank=True, null=True, unique=True, verbose_name="MovieLens id"),
+                ),
+                (
+                    "source",
+                    models.CharField(blank=True, help_text="Dataset format the film first came from.", max_length=40),
+                ),
+                ("source_ids", models.JSONField(blank=True, default=dict, help_text="Row ids in each source dataset.")),
+                (
+                    "hidden",
+                    models.BooleanField(
+                        db_index=True, default=False, help_text="Hidden films never appear to the public."
+                    ),
+                ),
+                ("featured", models.BooleanField(default=False, help_text="Featured films open the browse page.")),
+                ("people_text", models.TextField(blank=True, editable=False)),
+                ("tags_text", models.TextField(blank=True, editable=False)),
+                (
+                    "search_vector",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.contrib.postgres.search.CombinedSearchVector(
+                            django.contrib.postgres.search.CombinedSearchVector(
+                                django.contrib.postgres.search.CombinedSearchVector(
+                                    django.contrib.postgres.search.SearchVector(
+                                        "title", "original_title", config="moviesite_english", weight="A"
+                                    ),
+                                    "||",
+                                    django.contrib.postgres.search.SearchVector(
+                                        "people_text", config="moviesite_english", weight="B"
+                                    ),
+                                    django.contrib.postgres.search.SearchConfig("moviesite_english"),
+                                ),
+                                "||",
+                                django.contrib.postgres.search.SearchVector(
+                                    "tags_text", config="moviesite_english", weight="C"
+                                ),
+                                django.contrib.postgres.search.SearchConfig("moviesite_english"),
+                            ),
+                            "||",
+                            django.contrib.postgres.search.SearchVector(
+                                "overview", "tagline", "plot", config="moviesite_english", weight="D"
+                            ),
+                            django.contrib.postgres.search.SearchConfig("moviesite_english"),
+                        ),
+                        output_field=django.contrib.postgres.search.SearchVectorField(),
+                    ),
+                ),
+                (
+                    "embedding",
+                    pgvector.django.vector.VectorField(blank=True, dimensions=384, editable=False, null=True),
+                ),
+                ("embedding_model", models.CharField(blank=True, editable=False, max_length=100)),
+                (
+                    "embedding_hash",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        help_text="Hash of the model and the text it embedded.",
+                        max_length=64,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("genres", models.ManyToManyField(blank=True, related_name="movies", to="catalog.genre")),
+                ("keywords", models.ManyToManyField(blank=True, related_name="movies", to="catalog.keyword")),
             ],
             options={
-                'ordering': ['title', 'year'],
+                "ordering": ["title", "year"],
             },
         ),
         migrations.CreateModel(
-            name='Credit',
+            name="Credit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('director', 'Director'), ('cast', 'Cast'), ('writer', 'Writer')], max_length=16)),
-                ('order', models.PositiveSmallIntegerField(default=0, help_text='Billing order within the role.')),
-                ('character', models.CharField(blank=True, max_length=300)),
-                ('movie', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credits', to='catalog.movie')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("director", "Director"), ("cast", "Cast"), ("writer", "Writer")], max_length=16
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0, help_text="Billing order within the role.")),
+                ("character", models.CharField(blank=True, max_length=300)),
+                (
+                    "movie",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="credits", to="catalog.movie"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['role', 'order'],
+                "ordering": ["role", "order"],
             },
         ),
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=300, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=300, unique=True)),
             ],
             options={
-                'verbose_name_plural': 'people',
-                'ordering': ['name'],
-                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['name'], name='person_name_trgm', opclasses=['gin_trgm_ops'])],
+                "verbose_name_plural": "people",
+                "ordering": ["name"],
+                "indexes": [
+                    django.contrib.postgres.indexes.GinIndex(
+                        fields=["name"], name="person_name_trgm", opclasses=["gin_trgm_ops"]
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='movie',
-            name='people',
-            field=models.ManyToManyField(related_name='movies', through='catalog.Credit', to='catalog.person'),
+            model_name="movie",
+            name="people",
+            field=models.ManyToManyField(related_name="movies", through="catalog.Credit", to="catalog.person"),
         ),
         migrations.AddField(
-            model_name='credit',
-            name='person',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credits', to='catalog.person'),
+            model_name="credit",
+            name="person",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="credits", to="catalog.person"
+            ),
         ),
         migrations.AddIndex(
-            model_name='movie',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='movie_search_vector'),
+            model_name="movie",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["search_vector"], name="movie_search_vector"),
         ),
         migrations.AddIndex(
-            model_name='movie',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['title'], name='movie_title_trgm', opclasses=['gin_trgm_ops']),
+            model_name="movie",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["title"], name="movie_title_trgm", opclasses=["gin_trgm_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='movie',
-            index=pgvector.django.indexes.HnswIndex(ef_construction=64, fields=['embedding'], m=16, name='movie_embedding_hnsw', opclasses=['vector_cosine_ops']),
+            model_name="movie",
+            index=pgvector.django.indexes.HnswIndex(
+                ef_construction=64,
+                fields=["embedding"],
+                m=16,
+                name="movie_embedding_hnsw",
+                opclasses=["vector_cosine_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='movie',
-            index=models.Index(fields=['-popularity'], name='movie_popularity'),
+            model_name="movie",
+            index=models.Index(fields=["-popularity"], name="movie_popularity"),
         ),
         migrations.AddIndex(
-            model_name='credit',
-            index=models.Index(fields=['person', 'role'], name='credit_person_role'),
+            model_name="credit",
+            index=models.Index(fields=["person", "role"], name="credit_person_role"),
         ),
         migrations.AddConstraint(
-            model_name='credit',
-            constraint=models.UniqueConstraint(fields=('movie', 'person', 'role'), name='credit_unique_role'),
+            model_name="credit",
+            constraint=models.UniqueConstraint(fields=("movie", "person", "role"), name="credit_unique_role"),
         ),
     ]

@@ -101,7 +101,10 @@ def test_a_killed_user_does_not_keep_the_server_alive_forever(tmp_path):
 
 def test_data_survives_a_crash_and_a_stale_pidfile(tmp_path):
     pgdata = tmp_path / "pgdata"
-    write = "from django.db import connection; c = connection.cursor(); c.execute('CREATE TABLE kept (v int)'); c.execute('INSERT INTO kept VALUES (42)')"
+    write = (
+        "from django.db import connection; c = connection.cursor(); "
+        "c.execute('CREATE TABLE kept (v int)'); c.execute('INSERT INTO kept VALUES (42)')"
+    )
     assert run_manage(pgdata, "shell", "-c", write).returncode == 0
     # What a machine restart leaves behind: a postmaster.pid naming a pid that now belongs to something else.
     stranger = subprocess.Popen(["sleep", "60"])
@@ -109,7 +112,10 @@ def test_data_survives_a_crash_and_a_stale_pidfile(tmp_path):
         lines = ["" for _ in range(8)]
         lines[0], lines[1], lines[2], lines[3], lines[7] = str(stranger.pid), str(pgdata), "1700000000", "5432", "ready"
         (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
-        read = "from django.db import connection; c = connection.cursor(); c.execute('SELECT v FROM kept'); print(c.fetchone()[0])"
+        read = (
+            "from django.db import connection; c = connection.cursor(); "
+            "c.execute('SELECT v FROM kept'); print(c.fetchone()[0])"
+        )
         result = run_manage(pgdata, "shell", "-c", read)
     finally:
         stranger.kill()

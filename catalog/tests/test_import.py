@@ -133,9 +133,7 @@ def test_a_remake_with_another_id_is_a_different_film(tmp_path):
 
 
 def test_min_year_limit_and_dry_run(tmp_path):
-    path = write_fixture(
-        tmp_path / "a.csv", [film("Old Reel", year="1950"), film("New Reel A"), film("New Reel B")]
-    )
+    path = write_fixture(tmp_path / "a.csv", [film("Old Reel", year="1950"), film("New Reel A"), film("New Reel B")])
     run_import(path, dry_run=True)
     assert not Movie.objects.filter(title__endswith="Reel").exists()
     output = run_import(path, min_year=1970, limit=1)

@@ -1,0 +1,194 @@
+"""Every endpoint of the API over real HTTP semantics (the test client): shapes, filters, 400s and 404s."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from catalog.models import Movie
+
+pytestmark = pytest.mark.django_db
+
+MOVIE_FIELDS = {
+    "id", "title", "year", "genres", "directors", "cast", "overview", "poster_url", "vote_average",
+    "popularity", "tmdb_id", "imdb_id",
+}  # fmt: skip
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def godfather() -> Movie:
+    return Movie.objects.get(title="The Godfather")
+
+
+def test_movie_list_is_paginated_with_the_contract_fields(api):
+    response = api.get("/api/movies/", {"limit": 5})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == Movie.objects.visible().count()
+    assert len(body["results"]) == 5
+    assert set(body["results"][0]) == MOVIE_FIELDS
+    assert "offset=5" in body["next"]
+
+
+def test_movie_list_filters(api):
+    def titles(**params) -> set[str]:
+        response = api.get("/api/movies/", {"limit": 100, **params})
+        assert response.status_code == 200, response.content
+        return {movie["title"] for movie in response.json()["results"]}
+
+    assert titles(tmdb_id=238) == {"The Godfather"}
+    assert titles(imdb_id="tt0068646") == {"The Godfather"}
+    assert titles(director="coppola", year_max=1975) == {"The Godfather", "The Godfather Part II"}
+    assert "Jaws" in titles(actor="roy scheider")
+    japanese = titles(language="ja", year_min=1950, year_max=1959)
+    assert "Seven Samurai" in japanese and "Tokyo Story" in japanese
+    drama_and_crime = titles(genre=["Crime", "Drama"], year_max=1975)
+    assert "The Godfather" in drama_and_crime and "Jaws" not in drama_and_crime
+
+
+def test_movie_list_ordering(api):
+    response = api.get("/api/movies/", {"ordering": "year", "limit": 3})
+    years = [movie["year"] for movie in response.json()["results"]]
+    assert years == sorted(years)
+    newest = api.get("/api/movies/", {"ordering": "-year", "limit": 1}).json()["results"][0]
+    assert newest["year"] == max(Movie.objects.values_list("year", flat=True))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"year_min": "abc"},
+        {"year_min": "99999999999999999999"},
+        {"ordering": "nonsense"},
+        {"limit": "x"},
+        {"tmdb_id": "-3"},
+    ],
+)
+def test_movie_list_rejects_bad_parameters_with_400(api, params):
+    response = api.get("/api/movies/", params)
+    assert response.status_code == 400
+    assert response.json()
+
+
+def test_movie_detail_has_external_ids_and_full_facts(api, godfather):
+    response = api.get(f"/api/movies/{godfather.pk}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["imdb_id"] == "tt0068646" and body["tmdb_id"] == 238
+    assert body["directors"] == ["Francis Ford Coppola"]
+    assert body["cast"][:2] == ["Marlon Brando", "Al Pacino"]
+    assert "mafia" in body["keywords"]
+    assert "embedding" not in body
+
+
+def test_unknown_and_hidden_movies_are_404(api, godfather):
+    assert api.get("/api/movies/999999999/").status_code == 404
+    assert api.get("/api/movies/abc/").status_code == 404
+    godfather.hidden = True
+    godfather.save()
+    assert api.get(f"/api/movies/{godfather.pk}/").status_code == 404
+    assert godfather.pk not in [m["id"] for m in api.get("/api/movies/", {"limit": 100}).json()["results"]]
+
+
+def test_similar_returns_forty_scored_films_with_reasons(api, godfather):
+    response = api.get(f"/api/movies/{godfather.pk}/similar/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == 40
+    assert godfather.pk not in [movie["id"] for movie in results]
+    assert set(results[0]) == MOVIE_FIELDS | {"score", "why"}
+    assert results[0]["score"] >= results[-1]["score"]
+    sequel = next(movie for movie in results if movie["title"] == "The Godfather Part II")
+    assert "Francis Ford Coppola" in sequel["why"]["people"]
+    assert "Crime" in sequel["why"]["genres"]
+
+
+def test_similar_parameters_are_validated(api, godfather):
+    assert len(api.get(f"/api/movies/{godfather.pk}/similar/", {"limit": 5}).json()["results"]) == 5
+    for params in ({"limit": 0}, {"limit": 1000}, {"method": "magic"}):
+        response = api.get(f"/api/movies/{godfather.pk}/similar/", params)
+        assert response.status_code == 400
+        assert next(iter(params)) in response.json()
+    assert api.get("/api/movies/999999999/similar/").status_code == 404
+
+
+def test_search_puts_the_godfather_first(api):
+    response = api.get("/api/search/", {"q": "godfather"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] >= 2
+    assert body["results"][0]["title"] == "The Godfather"
+    assert set(body["results"][0]) == MOVIE_FIELDS | {"score", "matched"}
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_search_modes_with_filters_limit_and_offset(api, mode):
+    params = {"q": "mafia family", "mode": mode, "year_max": 1980, "limit": 2}
+    first = api.get("/api/search/", params).json()
+    second = api.get("/api/search/", {**params, "offset": 2}).json()
+    assert len(first["results"]) == 2
+    assert all(movie["year"] <= 1980 for movie in first["results"] + second["results"])
+    assert not {m["id"] for m in first["results"]} & {m["id"] for m in second["results"]}
+
+
+def test_search_with_an_empty_query_browses(api):
+    body = api.get("/api/search/", {"q": ""}).json()
+    assert body["count"] == Movie.objects.visible().count()
+    assert Movie.objects.get(pk=body["results"][0]["id"]).featured
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "x", "mode": "fuzzy"},
+        {"q": "x", "alpha": "2"},
+        {"q": "x", "alpha": "nan"},
+        {"q": "x", "limit": "500"},
+        {"q": "x", "offset": "-1"},
+        {"q": "x", "offset": "10000000000000000000000"},
+        {"q": "a" * 301},
+        {"q": "bad\x00byte"},
+        {"q": "x", "year_min": "1e9"},
+        {"q": "x", "ordering": "random"},
+    ],
+)
+def test_search_rejects_bad_parameters_with_400(api, params):
+    response = api.get("/api/search/", params)
+    assert response.status_code == 400
+    assert response.json()
+
+
+@pytest.mark.parametrize("query", ["", "   ", "🎬 ünïcödé 映画", "' OR 1=1 --", "!!! & | :*", "a" * 300])
+def test_search_answers_odd_queries(api, query):
+    assert api.get("/api/search/", {"q": query}).status_code == 200
+
+
+def test_autocomplete_lists_titles(api):
+    response = api.get("/api/autocomplete/", {"q": "the godf"})
+    assert response.status_code == 200
+    assert response.json()[0] == {
+        "id": Movie.objects.get(title="The Godfather").pk,
+        "title": "The Godfather",
+        "year": 1972,
+    }
+    assert api.get("/api/autocomplete/", {"q": "interstelar"}).json()[0]["title"] == "Interstellar"
+    assert api.get("/api/autocomplete/").status_code == 400
+
+
+def test_writes_are_refused_to_anonymous_clients(api, godfather):
+    assert api.patch(f"/api/movies/{godfather.pk}/", {"title": "x"}).status_code in {401, 403, 405}
+    assert api.post("/api/movies/", {"title": "x"}).status_code in {401, 403, 405}
+
+
+def test_the_schema_and_docs_are_served(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert {"/api/movies/", "/api/movies/{id}/", "/api/movies/{id}/similar/", "/api/search/"} <= set(paths)
+    assert api.get("/api/docs/").status_code == 200

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from catalog.models import Movie
+from catalog.tests.helpers import make_movie
+from recommender.embedding import embed_movies
+from recommender.encoders import FakeEncoder, content_hash
+
+pytestmark = pytest.mark.django_db
+
+
+def test_only_missing_or_stale_vectors_are_computed():
+    movie = make_movie(title="Fresh Paint", overview="A painter repaints a lighthouse.")
+    films = Movie.objects.filter(pk=movie.pk)
+    encoder = FakeEncoder()
+    assert embed_movies(queryset=films, encoder=encoder, show_progress=False).embedded == 1
+    assert embed_movies(queryset=films, encoder=encoder, show_progress=False).embedded == 0
+
+    movie.refresh_from_db()
+    assert movie.embedding_model == encoder.name
+    document = Movie.objects.with_credits().get(pk=movie.pk).document()
+    assert movie.embedding_hash == content_hash(encoder.name, document)
+
+    Movie.objects.filter(pk=movie.pk).update(overview="A painter repaints a ship.")
+    result = embed_movies(queryset=films, encoder=encoder, show_progress=False)
+    assert (result.embedded, result.unchanged) == (1, 0)
+    assert embed_movies(queryset=films, encoder=encoder, force=True, show_progress=False).embedded == 1
+
+
+def test_switching_model_re_embeds_and_search_never_mixes_models(settings):
+    movie = make_movie(title="Switchboard", overview="Operators connect calls.", embed_with="fake")
+    settings.EMBEDDING_BACKEND = "local"
+    # Films embedded by another model are invisible to this model's semantic search until re-embedded.
+    assert movie.pk not in Movie.objects.semantic_ids("switchboard operators", limit=400)
+    embed_movies(queryset=Movie.objects.filter(pk=movie.pk), show_progress=False)
+    assert movie.pk in Movie.objects.semantic_ids("switchboard operators", limit=400)
+
+
+def test_the_embed_movies_command_reports_what_it_did():
+    make_movie(title="Command Line", overview="A terminal story.")
+    out = io.StringIO()
+    call_command("embed_movies", "--backend", "fake", stdout=out, stderr=io.StringIO())
+    assert "with fake-hashed-words" in out.getvalue()
+    assert Movie.objects.filter(embedding_model="fake-hashed-words").exists()
+
+
+def test_the_embed_movies_command_explains_a_missing_key(settings):
+    settings.OPENAI_API_KEY = ""
+    with pytest.raises(CommandError, match="OPENAI_API_KEY"):
+        call_command("embed_movies", "--backend", "openai", stdout=io.StringIO(), stderr=io.StringIO())
