@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moviesite.settings")
 os.environ.setdefault("DEBUG", "1")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -61,7 +61,7 @@ def main() -> None:
     films = Movie.objects.visible()
     seeds = list(films.filter(embedding__isnull=False).order_by("?")[:10])
     print(f"{films.count()} films; {args.rounds} rounds of {len(QUERIES)} queries / {len(seeds)} seed films")
-    client = Client()
+    client = Client(HTTP_HOST="localhost")
     for mode in ("keyword", "semantic", "hybrid"):
         calls = [lambda q=q, m=mode: films.search(q, mode=m, limit=20) for q in QUERIES]
         print(f"search {mode:<10} {percentiles(timed(calls, args.rounds))}")

@@ -13,7 +13,10 @@ MAX_PAGE = 40
 class SearchForm(forms.Form):
     q = forms.CharField(label="Search films", max_length=MAX_QUERY_LENGTH, required=False)
     mode = forms.ChoiceField(
-        choices=[(mode, mode.capitalize()) for mode in SEARCH_MODES], required=False, initial="hybrid"
+        choices=[(mode, mode.capitalize()) for mode in SEARCH_MODES],
+        required=False,
+        initial="hybrid",
+        widget=forms.RadioSelect,
     )
     genre = forms.ModelMultipleChoiceField(
         queryset=Genre.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
@@ -25,6 +28,12 @@ class SearchForm(forms.Form):
         label="Sort by", choices=[(key, key.lstrip("-").capitalize()) for key in ORDERINGS], required=False
     )
     page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+
+    def __init__(self, data=None, **kwargs) -> None:
+        if data is not None and not data.get("mode"):
+            data = data.copy()
+            data["mode"] = "hybrid"  # so the default mode's radio button shows as chosen
+        super().__init__(data, **kwargs)
 
     def search_arguments(self) -> tuple[dict, dict]:
         """(filters for `filter_by`, keyword arguments for `search`) from the cleaned form."""

@@ -6,7 +6,7 @@ The site, the API and the admin all call these verbs, so the search SQL lives he
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
@@ -60,6 +60,10 @@ class MovieQuerySet(models.QuerySet):
         return self.prefetch_related(
             "genres", Prefetch("credits", queryset=Credit.objects.select_related("person").order_by("role", "order"))
         )
+
+    def for_display(self) -> MovieQuerySet:
+        """What lists of films show: credits prefetched, the heavy vector and search columns left behind."""
+        return self.with_credits().defer("embedding", "search_vector", "plot")
 
     def filter_by(
         self,
@@ -165,7 +169,7 @@ class MovieQuerySet(models.QuerySet):
         query = " ".join(query.split())
         if not query:
             qs = self.ordered(ordering)
-            page = list(qs.with_credits()[offset : offset + limit])
+            page = list(qs.for_display()[offset : offset + limit])
             for movie in page:
                 movie.score, movie.matched = None, []
             return SearchPage(count=qs.count(), results=page)
@@ -184,15 +188,19 @@ class MovieQuerySet(models.QuerySet):
         weights = {"keyword": 1 - alpha, "title": 1 - alpha, "semantic": alpha}
         fused = reciprocal_rank_fusion(rankings, weights)
 
-        by_id = self.model.objects.with_credits().in_bulk([f.key for f in fused])
-        ranked = []
-        for entry in fused:
-            movie = by_id[entry.key]
-            movie.score, movie.matched = entry.score, entry.signals
-            ranked.append(movie)
+        keys = [entry.key for entry in fused]
         if ORDERINGS.get(ordering):
-            ranked.sort(key=_python_sort_key(ORDERINGS[ordering]))
-        return SearchPage(count=len(ranked), results=ranked[offset : offset + limit])
+            keys = list(self.model.objects.filter(pk__in=keys).ordered(ordering).values_list("pk", flat=True))
+        # Only the page being shown is loaded in full.
+        page_keys = keys[offset : offset + limit]
+        by_id = self.model.objects.for_display().in_bulk(page_keys)
+        entries = {entry.key: entry for entry in fused}
+        results = []
+        for key in page_keys:
+            movie = by_id[key]
+            movie.score, movie.matched = entries[key].score, entries[key].signals
+            results.append(movie)
+        return SearchPage(count=len(keys), results=results)
 
     def autocomplete(self, query: str, *, limit: int = 10) -> list[Movie]:
         """Titles for a search box: prefix matches first (most voted first), then near-misses by trigram."""
@@ -223,7 +231,7 @@ class MovieQuerySet(models.QuerySet):
             .order_by("distance")
         )
         ids = _with_hnsw_settings(qs.values_list("pk", "distance")[:limit], ef_search=max(limit, 40))
-        by_id = self.model.objects.with_credits().prefetch_related("keywords").in_bulk([pk for pk, _ in ids])
+        by_id = self.model.objects.for_display().prefetch_related("keywords").in_bulk([pk for pk, _ in ids])
         results = []
         for pk, distance in ids:
             film = by_id[pk]
@@ -236,25 +244,6 @@ def _nulls_last(field_name: str) -> models.OrderBy:
     if field_name.startswith("-"):
         return F(field_name[1:]).desc(nulls_last=True)
     return F(field_name).asc(nulls_last=True)
-
-
-def _python_sort_key(fields: tuple[str, ...]):
-    """Sort key for already-fetched films matching the SQL order of `fields` (missing values last)."""
-
-    def key(movie: Any) -> tuple:
-        parts = []
-        for name in fields:
-            descending = name.startswith("-")
-            value = getattr(movie, name.lstrip("-"))
-            if value is None:
-                parts.append((1, 0))
-            elif isinstance(value, str):
-                parts.append((0, value.casefold()))
-            else:
-                parts.append((0, -value if descending else value))
-        return tuple(parts)
-
-    return key
 
 
 def _with_hnsw_settings(queryset, *, ef_search: int) -> list:

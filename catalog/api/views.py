@@ -40,10 +40,9 @@ class MovieViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = MovieFilter
 
     def get_queryset(self):
-        qs = Movie.objects.visible().with_credits()
         if self.action == "retrieve":
-            return qs.prefetch_related("keywords")
-        return qs.ordered()
+            return Movie.objects.visible().with_credits().prefetch_related("keywords").defer("embedding")
+        return Movie.objects.visible().for_display().ordered()
 
     def get_serializer_class(self):
         return MovieDetailSerializer if self.action == "retrieve" else MovieSerializer
