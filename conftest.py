@@ -43,6 +43,10 @@ def django_db_setup(_drop_test_databases_of_dead_runs, django_db_setup, django_d
 
 
 def pytest_collection_modifyitems(items):
-    # Browser tests need a live server, whose transactional clean-up empties the tables afterwards; run them
-    # after everything that relies on the demo catalog.
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # Transactional tests (the browser's live server, subprocesses that must see committed rows) empty the
+    # tables when they finish; run them after everything that relies on the demo catalog.
+    def empties_tables(item) -> bool:
+        marker = item.get_closest_marker("django_db")
+        return item.get_closest_marker("browser") is not None or bool(marker and marker.kwargs.get("transaction"))
+
+    items.sort(key=empties_tables)

@@ -16,7 +16,7 @@ class PlainProgress:
 
     def __init__(self, *, total: int | None, desc: str, unit: str, file: TextIO) -> None:
         self.total, self.desc, self.unit, self.file = total, desc, unit, file
-        self.n = 0
+        self.n = self.printed = 0
         self.started = self.last_print = time.monotonic()
 
     def update(self, count: int = 1) -> None:
@@ -27,6 +27,7 @@ class PlainProgress:
             self._print(now)
 
     def _print(self, now: float) -> None:
+        self.printed = self.n
         elapsed = max(now - self.started, 1e-9)
         rate = self.n / elapsed
         of_total = f"/{self.total}" if self.total else ""
@@ -36,7 +37,8 @@ class PlainProgress:
         )
 
     def close(self) -> None:
-        self._print(time.monotonic())
+        if self.n != self.printed:
+            self._print(time.monotonic())
 
 
 def progress(*, total: int | None, desc: str, unit: str = "film", file: TextIO | None = None, enabled: bool = True):

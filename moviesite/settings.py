@@ -83,7 +83,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "moviesite.db_backends.embedded",
-            "NAME": "moviesite",
+            "NAME": os.environ.get("MOVIESITE_DB_NAME", "moviesite"),
             "USER": "postgres",
             "PGDATA": str(Path(os.environ.get("MOVIESITE_PGDATA", BASE_DIR / ".pgdata")).resolve()),
             "CONN_MAX_AGE": 60,

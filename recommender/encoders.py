@@ -91,7 +91,10 @@ class FakeEncoder:
 class OpenAIEncoder:
     """OpenAI embeddings; text-embedding-3 models are asked for our column's dimension directly."""
 
+    # The API's limits per request: 2,048 inputs and 300,000 tokens (counted here as one per 3 characters,
+    # an overestimate for English, so a request never goes over).
     max_inputs_per_request = 2048
+    max_tokens_per_request = 300_000
 
     def __init__(self, model: str, api_key: str) -> None:
         if not api_key:
@@ -109,11 +112,23 @@ class OpenAIEncoder:
         self.name = f"openai/{model}@{DIMENSIONS}"
         self.dimensions = DIMENSIONS
 
+    def requests(self, texts: Sequence[str], batch_size: int) -> list[list[str]]:
+        """Split texts into requests within the API's input and token limits, in order."""
+        limit = min(max(batch_size, 1), self.max_inputs_per_request)
+        chunks: list[list[str]] = [[]]
+        tokens = 0
+        for text in texts:
+            cost = len(text) // 3 + 1
+            if chunks[-1] and (len(chunks[-1]) >= limit or tokens + cost > self.max_tokens_per_request):
+                chunks.append([])
+                tokens = 0
+            chunks[-1].append(text or " ")
+            tokens += cost
+        return [chunk for chunk in chunks if chunk]
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         vectors: list[list[float]] = []
-        step = min(max(batch_size, 1), self.max_inputs_per_request)
-        for start in range(0, len(texts), step):
-            chunk = [text or " " for text in texts[start : start + step]]
+        for chunk in self.requests(texts, batch_size):
             response = self._client.embeddings.create(model=self.model, input=chunk, dimensions=DIMENSIONS)
             vectors.extend(item.embedding for item in sorted(response.data, key=lambda item: item.index))
         array = np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSIONS)

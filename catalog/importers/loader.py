@@ -1,19 +1,28 @@
-"""Writing parsed records into the catalog: match, create or enrich, in all-or-nothing batches."""
+"""Writing parsed records into the catalog: match, create or enrich, in all-or-nothing batches.
+
+A batch commits as one transaction, so an import killed at any moment leaves whole films only, and a re-run
+matches what was written (by external id, else by normalised title and year) instead of duplicating it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from django.db import transaction
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, models, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.text import slugify
+from psycopg.types.json import Jsonb
 
-from catalog.importers.formats import read_rows
+from catalog.importers.formats import FORMATS, Format, count_rows, read_rows
 from catalog.importers.records import MovieRecord, normalise_title
 from catalog.models import Credit, Genre, Keyword, Movie, Person
 from moviesite.progress import progress
@@ -26,16 +35,46 @@ SCALAR_FIELDS = (
     "imdb_id", "tmdb_id", "movielens_id",
 )  # fmt: skip
 EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
+EMPTY = (None, "", [])
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    rows: int = 0
+    created: int = 0
+    enriched: int = 0
+    unchanged: int = 0
+    unmatched: int = 0  # enrichment rows about films the catalog does not have
+    skipped: Counter = field(default_factory=Counter)  # reason -> rows
+
+    @property
+    def matched(self) -> int:
+        return self.enriched + self.unchanged
 
 
 @dataclass
 class ImportResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "file:line: reason", every skipped row
     movie_ids: set[int] = field(default_factory=set)
     elapsed: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(report, name) for report in self.files)
+
+    @property
+    def created(self) -> int:
+        return self.total("created")
+
+    @property
+    def updated(self) -> int:
+        return self.total("enriched")
+
+    @property
+    def unchanged(self) -> int:
+        return self.total("unchanged")
 
     @property
     def read(self) -> int:
@@ -43,37 +82,69 @@ class ImportResult:
 
 
 class Matcher:
-    """Finds the film a record describes: same external id first, else same normalised title and year ±1."""
+    """Finds the film a record describes: same external id first, else same normalised title and year ±1.
+
+    Keys are film ids, or the unsaved Movie of the batch being built, so duplicates within one batch merge.
+    """
 
     def __init__(self) -> None:
         self.by_id: dict[str, dict] = {name: {} for name in EXTERNAL_IDS}
-        self.by_title: dict[str, list[tuple[int | None, int, dict]]] = defaultdict(list)
+        self.by_title: dict[str, list] = defaultdict(list)
         rows = Movie.objects.values_list("pk", "title", "original_title", "year", *EXTERNAL_IDS)
-        for pk, title, original_title, year, *ids in rows.iterator(chunk_size=5000):
-            self.add(pk, title, original_title, year, dict(zip(EXTERNAL_IDS, ids, strict=True)))
+        for pk, title, original_title, year, *ids in rows.iterator(chunk_size=10_000):
+            self.add(
+                pk, title=title, original_title=original_title, year=year, ids=dict(zip(EXTERNAL_IDS, ids, strict=True))
+            )
 
-    def add(self, pk: int, title: str, original_title: str, year: int | None, ids: dict) -> None:
+    def add(self, key, *, title: str, original_title: str, year: int | None, ids: dict) -> None:
         for name, value in ids.items():
             if value is not None:
-                self.by_id[name][value] = pk
-        for name in {normalise_title(title), normalise_title(original_title or title)}:
-            self.by_title[name].append((year, pk, ids))
+                self.by_id[name][value] = key
+        if title:
+            for name in {normalise_title(title), normalise_title(original_title or title)}:
+                self.by_title[name].append([year, key, ids])
 
-    def find(self, record: MovieRecord) -> tuple[int | None, bool]:
-        """(film id or None, whether it matched by external id)."""
+    def wants(self, fmt: Format, row: dict[str, str]) -> bool:
+        """Whether a raw row of an enrichment file names a film we have (or has an id to complain about)."""
+        if fmt.creates or not fmt.id_columns:
+            return True
+        ids = fmt.row_ids(row)
+        return ids is None or any(value in self.by_id[name] for name, value in ids.items())
+
+    def owner(self, name: str, value):
+        return self.by_id[name].get(value)
+
+    def find(self, record: MovieRecord, *, by_title: bool = True) -> tuple[object | None, bool]:
+        """(film id or pending Movie, or None; whether it matched by external id)."""
         for name in EXTERNAL_IDS:
             value = getattr(record, name)
             if value is not None and value in self.by_id[name]:
                 return self.by_id[name][value], True
-        candidates = self.by_title.get(normalise_title(record.title), [])
-        for year, pk, ids in candidates:
+        if not by_title or not record.title:
+            return None, False
+        for year, key, ids in self.by_title.get(normalise_title(record.title), []):
             if record.year is not None and year is not None and abs(year - record.year) > 1:
                 continue
             # A film that already carries a different id of the same kind is another film (a remake).
-            if any(ids[name] not in (None, getattr(record, name)) for name in EXTERNAL_IDS if getattr(record, name)):
+            if any(
+                ids.get(name) not in (None, getattr(record, name)) for name in EXTERNAL_IDS if getattr(record, name)
+            ):
                 continue
-            return pk, False
+            return key, False
         return None, False
+
+    def saved(self, movies: list[Movie]) -> None:
+        """Replace the pending Movie keys of a committed batch by their ids (keeps memory small)."""
+        for name in EXTERNAL_IDS:
+            for movie in movies:
+                value = getattr(movie, name)
+                if value is not None and self.by_id[name].get(value) is movie:
+                    self.by_id[name][value] = movie.pk
+        for movie in movies:
+            for name in {normalise_title(movie.title), normalise_title(movie.original_title or movie.title)}:
+                for entry in self.by_title.get(name, []):
+                    if entry[1] is movie:
+                        entry[1] = movie.pk
 
 
 def import_files(
@@ -82,43 +153,70 @@ def import_files(
     format_name: str | None = None,
     min_year: int | None = None,
     limit: int | None = None,
-    batch_size: int = 500,
+    batch_size: int = 1000,
     dry_run: bool = False,
+    encoding: str = "utf-8-sig",
     stdout: TextIO | None = None,
     show_progress: bool = True,
 ) -> ImportResult:
-    """Import every row of every file; bad rows are reported and skipped, each batch commits atomically."""
+    """Import every row of every file; bad rows are reported and skipped, each batch commits atomically.
+
+    Files that create films are read before files that only enrich them (keywords, credits, links), so one
+    run can be given them in any order.
+    """
     started = time.monotonic()
     result = ImportResult()
     matcher = Matcher()
+    opened = [
+        (Path(path), *read_rows(Path(path), format_name=format_name, encoding=encoding, wanted=matcher.wants))
+        for path in paths
+    ]
+    opened.sort(key=lambda item: not item[1].creates)
+    # Each batch commits on its own; a dry run instead wraps them all in one transaction rolled back at the
+    # end, so later batches still see (and match) the films earlier batches would have created.
+    with transaction.atomic() if dry_run else contextlib.nullcontext():
+        _import_opened(opened, matcher, result, min_year, limit, batch_size, stdout, show_progress, encoding)
+        if dry_run:
+            transaction.set_rollback(True)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _import_opened(opened, matcher, result, min_year, limit, batch_size, stdout, show_progress, encoding) -> None:
     taken = 0
-    for path in paths:
-        fmt, rows = read_rows(Path(path), format_name=format_name)
-        bar = progress(total=None, desc=f"Importing {Path(path).name}", file=stdout, enabled=show_progress)
-        for batch in _batches(_accepted(rows, path, result, min_year), batch_size):
+    for path, fmt, rows in opened:
+        report = FileReport(path=str(path), format=fmt.name)
+        result.files.append(report)
+        total = count_rows(path, encoding=encoding) if show_progress else None
+        bar = progress(total=total, desc=f"{path.name} ({fmt.name})", file=stdout, enabled=show_progress)
+        for batch in _batches(_accepted(rows, path, report, result, min_year), batch_size):
             if limit is not None:
                 batch = batch[: max(limit - taken, 0)]
             if not batch:
                 break
             taken += len(batch)
             with transaction.atomic():
-                _load_batch(batch, source=fmt.name, matcher=matcher, result=result)
-                if dry_run:
-                    transaction.set_rollback(True)
+                _load_batch(batch, fmt=fmt, matcher=matcher, report=report, result=result, path=path)
             bar.update(len(batch))
         bar.close()
-    result.elapsed = time.monotonic() - started
-    return result
 
 
-def _accepted(rows, path, result: ImportResult, min_year: int | None) -> Iterator[MovieRecord]:
+def _accepted(rows, path: Path, report: FileReport, result: ImportResult, min_year: int | None):
     for row in rows:
-        if row.error:
-            result.skipped.append(f"{path}:{row.line}: {row.error}")
-        elif min_year is not None and (row.record.year is None or row.record.year < min_year):
-            result.skipped.append(f"{path}:{row.line}: year {row.record.year} is before --min-year {min_year}")
+        report.rows += 1
+        if row.unwanted:
+            report.unmatched += 1
+        elif row.error:
+            _skip(report, result, path, row.line, row.error, reason=row.error.split(":")[0])
+        elif min_year is not None and row.record.year is not None and row.record.year < min_year:
+            _skip(report, result, path, row.line, f"year {row.record.year} is before --min-year", "before --min-year")
         else:
             yield row.record
+
+
+def _skip(report: FileReport, result: ImportResult, path: Path, line, message: str, reason: str) -> None:
+    report.skipped[reason] += 1
+    result.skipped.append(f"{path}:{line}: {message}")
 
 
 def _batches(records: Iterator[MovieRecord], size: int) -> Iterator[list[MovieRecord]]:
@@ -132,103 +230,227 @@ def _batches(records: Iterator[MovieRecord], size: int) -> Iterator[list[MovieRe
         yield batch
 
 
-def _load_batch(batch: list[MovieRecord], *, source: str, matcher: Matcher, result: ImportResult) -> None:
-    matches = {id(record): matcher.find(record) for record in batch}
-    existing = Movie.objects.in_bulk([pk for pk, _ in matches.values() if pk])
-    changed_films: list[Movie] = []
-    films: list[tuple[MovieRecord, Movie, bool]] = []
+def _load_batch(
+    batch: list[MovieRecord], *, fmt: Format, matcher: Matcher, report: FileReport, result: ImportResult, path: Path
+) -> None:
+    source = fmt.name
+    targets: list[tuple[MovieRecord, object, bool]] = []
+    new_films: list[Movie] = []
     for record in batch:
-        pk, by_external_id = matches[id(record)]
-        if pk is None:
-            movie = Movie(source=source, featured=bool(record.featured))
-            _apply(movie, record, overwrite=True)
-            movie.source_ids = {source: record.source_row}
-            films.append((record, movie, True))
-        else:
-            movie = existing[pk]
-            changed = _apply(movie, record, overwrite=by_external_id and movie.source == source)
-            if movie.source_ids.get(source) != record.source_row:
-                movie.source_ids = {**movie.source_ids, source: record.source_row}
-                changed = True
-            if changed:
-                changed_films.append(movie)
-            films.append((record, movie, False))
+        key, by_external_id = matcher.find(record, by_title=fmt.creates)
+        if key is None and not fmt.creates:
+            report.unmatched += 1  # a film this catalog does not have
+            continue
+        if key is None:
+            movie = Movie(source=source, featured=bool(record.featured), source_ids={source: record.source_row})
+            _apply(movie, record, overwrite=True, matcher=matcher)
+            # Written with the row, the names spare a second pass over every new film's search vector.
+            movie.people_text = " ".join(dict.fromkeys([*record.cast, *record.directors]))
+            movie.tags_text = " ".join([*sorted(set(record.genres)), *sorted(set(record.keywords))])
+            matcher.add(movie, title=movie.title, original_title=movie.original_title, year=movie.year,
+                        ids={name: getattr(movie, name) for name in EXTERNAL_IDS})  # fmt: skip
+            new_films.append(movie)
+            key = movie
+        targets.append((record, key, by_external_id))
 
-    new_films = [movie for _, movie, is_new in films if is_new]
-    Movie.objects.bulk_create(new_films)
-    for movie in new_films:
-        ids = {name: getattr(movie, name) for name in EXTERNAL_IDS}
-        matcher.add(movie.pk, movie.title, movie.original_title, movie.year, ids)
-    if changed_films:
-        Movie.objects.bulk_update(changed_films, [*SCALAR_FIELDS, "source_ids"])
+    existing = Movie.objects.in_bulk([key for _, key, _ in targets if isinstance(key, int)])
+    created = {id(movie) for movie in new_films}
+    merged_into_new: set[int] = set()
+    changed: dict[int, Movie] = {}
+    changed_fields: set[str] = set()
+    films: list[tuple[MovieRecord, Movie]] = []
+    for record, key, by_external_id in targets:
+        movie = existing[key] if isinstance(key, int) else key
+        films.append((record, movie))
+        if id(movie) in created and movie.source_ids.get(source) == record.source_row:
+            continue  # the record that created it
+        overwrite = by_external_id and movie.source == source
+        touched = _apply(movie, record, overwrite=overwrite, matcher=matcher)
+        if movie.source_ids.get(source) is None:
+            movie.source_ids = {**movie.source_ids, source: record.source_row}
+            touched.add("source_ids")
+        changed_fields |= touched
+        if touched and id(movie) not in created:
+            changed[movie.pk] = movie
+        elif id(movie) in created:
+            merged_into_new.add(id(movie))  # a second row for a film new in this batch
+
+    _copy_new_films(new_films)
+    matcher.saved(new_films)
+    _update_films(list(changed.values()), sorted(changed_fields))
 
     related_changed = _link_related(films)
-    touched = {movie.pk for movie in new_films} | {m.pk for m in changed_films} | related_changed
-    Movie.objects.filter(pk__in=touched).refresh_search_text()
+    new_ids = {movie.pk for movie in new_films}
+    touched_ids = new_ids | set(changed) | related_changed
+    stale_text = (touched_ids - new_ids) | {movie.pk for movie in new_films if id(movie) in merged_into_new}
+    Movie.objects.filter(pk__in=stale_text).refresh_search_text()
 
-    for _, movie, is_new in films:
+    counted: set[int] = set()
+    for _, movie in films:
         result.movie_ids.add(movie.pk)
-        if is_new:
-            result.created += 1
-        elif movie.pk in touched:
-            result.updated += 1
+        if movie.pk in counted:
+            continue  # several rows of this batch describe one film: count it once
+        counted.add(movie.pk)
+        if id(movie) in created:
+            report.created += 1
+        elif movie.pk in touched_ids:
+            report.enriched += 1
         else:
-            result.unchanged += 1
+            report.unchanged += 1
 
 
-def _apply(movie: Movie, record: MovieRecord, *, overwrite: bool) -> bool:
-    changed = False
+def _apply(movie: Movie, record: MovieRecord, *, overwrite: bool, matcher: Matcher) -> set[str]:
+    """Copy the record's values onto the film (see SCALAR_FIELDS); return the names of the fields changed."""
+    changed = set()
     for name in SCALAR_FIELDS:
         value = getattr(record, name)
-        if value in (None, "", []):
+        if value in EMPTY:
             continue
         current = getattr(movie, name)
-        if current == value or (not overwrite and current not in (None, "", [])):
+        if current == value or (not overwrite and current not in EMPTY):
             continue
+        if name in EXTERNAL_IDS:
+            owner = matcher.owner(name, value)
+            if owner is not None and owner is not movie and owner != movie.pk:
+                continue  # that id belongs to another film; never steal it
+            matcher.by_id[name][value] = movie.pk if movie.pk is not None else movie
         setattr(movie, name, value)
-        changed = True
+        changed.add(name)
     return changed
 
 
-def _link_related(films: list[tuple[MovieRecord, Movie, bool]]) -> set[int]:
+def _link_related(films: list[tuple[MovieRecord, Movie]]) -> set[int]:
     """Add genres, keywords and credits the films lack; return the ids of films that gained any."""
-    genre_ids = _tag_ids(Genre, {name for record, _, _ in films for name in record.genres})
-    keyword_ids = _tag_ids(Keyword, {name for record, _, _ in films for name in record.keywords})
-    people = {name for record, _, _ in films for name in (*record.directors, *record.cast)}
-    Person.objects.bulk_create([Person(name=name) for name in people], ignore_conflicts=True)
-    person_ids = dict(Person.objects.filter(name__in=people).values_list("name", "pk"))
+    genre_ids = _tag_ids(Genre, {name for record, _ in films for name in record.genres})
+    keyword_ids = _tag_ids(Keyword, {name for record, _ in films for name in record.keywords})
+    people = {name for record, _ in films for name in (*record.directors, *record.cast)}
+    person_ids = _person_ids(people)
 
-    pks = [movie.pk for _, movie, _ in films]
+    pks = list({movie.pk for _, movie in films})
     had_genres = set(Movie.genres.through.objects.filter(movie_id__in=pks).values_list("movie_id", "genre_id"))
     had_keywords = set(Movie.keywords.through.objects.filter(movie_id__in=pks).values_list("movie_id", "keyword_id"))
     had_roles = set(Credit.objects.filter(movie_id__in=pks).values_list("movie_id", "role").distinct())
 
-    new_genres, new_keywords, new_credits = [], [], []
-    for record, movie, _ in films:
+    new_genres, new_keywords, new_credits = {}, {}, {}
+    for record, movie in films:
         for name in record.genres:
-            if (movie.pk, genre_ids[name]) not in had_genres:
-                new_genres.append(Movie.genres.through(movie_id=movie.pk, genre_id=genre_ids[name]))
+            pair = (movie.pk, genre_ids[name])
+            if pair not in had_genres:
+                new_genres[pair] = pair
         for name in record.keywords:
-            if (movie.pk, keyword_ids[name]) not in had_keywords:
-                new_keywords.append(Movie.keywords.through(movie_id=movie.pk, keyword_id=keyword_ids[name]))
+            pair = (movie.pk, keyword_ids[name])
+            if pair not in had_keywords:
+                new_keywords[pair] = pair
         # Credits come whole from one source: a film that already has a director list keeps it.
+        characters = dict(zip(record.cast, record.characters, strict=False))
         for role, names in ((Credit.Role.DIRECTOR, record.directors), (Credit.Role.CAST, record.cast)):
-            if names and (movie.pk, role.value) not in had_roles:
-                new_credits.extend(
-                    Credit(movie_id=movie.pk, person_id=person_ids[name], role=role, order=order)
-                    for order, name in enumerate(dict.fromkeys(names))
+            if not names or (movie.pk, role.value) in had_roles:
+                continue
+            had_roles.add((movie.pk, role.value))
+            for order, name in enumerate(dict.fromkeys(names)):
+                character = characters.get(name, "")[:300] if role == Credit.Role.CAST else ""
+                new_credits[(movie.pk, name, role)] = (movie.pk, person_ids[name], role.value, order, character)
+    _insert_rows(Movie.genres.through, ["movie_id", "genre_id"], new_genres.values())
+    _insert_rows(Movie.keywords.through, ["movie_id", "keyword_id"], new_keywords.values())
+    _insert_rows(Credit, ["movie_id", "person_id", "role", "order", "character"], new_credits.values())
+    return {pair[0] for pair in (*new_genres, *new_keywords)} | {key[0] for key in new_credits}
+
+
+def _copy_new_films(films: list[Movie]) -> None:
+    """Write new films with COPY, their ids taken from the table's sequence first (so the Movie objects
+    know them, as after bulk_create, at a fraction of its cost)."""
+    if not films:
+        return
+    table = Movie._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(films)]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    now = timezone.now()
+    for movie, pk in zip(films, ids, strict=True):
+        movie.pk, movie.created_at, movie.updated_at = pk, now, now
+    fields = [model_field for model_field in Movie._meta.concrete_fields if not model_field.generated]
+    attnames = [model_field.attname for model_field in fields]
+    json_fields = {model_field.attname for model_field in fields if isinstance(model_field, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(model_field.column) for model_field in fields)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for movie in films:
+            values = [getattr(movie, name) for name in attnames]
+            copy.write_row(
+                [Jsonb(value) if name in json_fields else value for name, value in zip(attnames, values, strict=True)]
+            )
+
+
+def _update_films(films: list[Movie], field_names: list[str]) -> None:
+    """One UPDATE ... FROM unnest(arrays) for the changed fields of these films (Django's bulk_update
+    writes a CASE per field and film, and took 3 ms a film)."""
+    if not films:
+        return
+    fields = [Movie._meta.get_field(name) for name in [*field_names, "updated_at"]]
+    now = timezone.now()
+    assignments, arrays, params = [], ["%s::bigint[]"], [[movie.pk for movie in films]]
+    for index, model_field in enumerate(fields):
+        column = connection.ops.quote_name(model_field.column)
+        values = [
+            now if model_field.attname == "updated_at" else getattr(movie, model_field.attname) for movie in films
+        ]
+        if isinstance(model_field, ArrayField | models.JSONField):
+            # Arrays cannot nest in unnest(); both travel as JSON text and are rebuilt on the other side.
+            params.append([json.dumps(value) for value in values])
+            arrays.append("%s::text[]")
+            if isinstance(model_field, ArrayField):
+                rebuilt = (
+                    f"ARRAY(SELECT jsonb_array_elements_text(u.f{index}::jsonb))::{model_field.db_type(connection)}"
                 )
-    Movie.genres.through.objects.bulk_create(new_genres, ignore_conflicts=True)
-    Movie.keywords.through.objects.bulk_create(new_keywords, ignore_conflicts=True)
-    Credit.objects.bulk_create(new_credits, ignore_conflicts=True)
-    return {row.movie_id for row in (*new_genres, *new_keywords, *new_credits)}
+            else:
+                rebuilt = f"u.f{index}::jsonb"
+        else:
+            params.append(values)
+            arrays.append(f"%s::{model_field.db_type(connection).split('(')[0]}[]")
+            rebuilt = f"u.f{index}"
+        assignments.append(f"{column} = {rebuilt}")
+    names = ", ".join(["id", *[f"f{index}" for index in range(len(fields))]])
+    sql = (
+        f"UPDATE {Movie._meta.db_table} AS m SET {', '.join(assignments)} "
+        f"FROM unnest({', '.join(arrays)}) AS u({names}) WHERE m.id = u.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _insert_rows(model, columns: list[str], rows: Iterable[tuple]) -> None:
+    """INSERT ... SELECT FROM unnest(arrays): one statement and one parameter per column, whatever the
+    number of rows (bulk_create builds a parameter per cell, which dominated the import's time)."""
+    rows = list(rows)
+    if not rows:
+        return
+    fields = [model._meta.get_field(column.removesuffix("_id")) for column in columns]
+    types = [field.db_type(connection) for field in fields]
+    types = [{"serial": "integer", "bigserial": "bigint"}.get(t, t).split("(")[0] for t in types]
+    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
+    sql = f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+
+
+def _person_ids(names: set[str]) -> dict[str, int]:
+    stored = {name: name[:300] for name in names}  # the column's length
+    _insert_rows(Person, ["name"], [(name,) for name in set(stored.values())])
+    by_name = dict(Person.objects.filter(name__in=stored.values()).values_list("name", "pk"))
+    return {name: by_name[short] for name, short in stored.items()}
 
 
 def _tag_ids(model: type[Genre] | type[Keyword], names: set[str]) -> dict[str, int]:
-    """Ids of genre or keyword names, creating the missing ones (matched case-insensitively by slug)."""
+    """Ids of genre or keyword names, creating the missing ones (names differing only in case share one)."""
     slugs = {name: slugify(name, allow_unicode=True)[:200] or name.lower()[:200] for name in names}
-    model.objects.bulk_create([model(name=name, slug=slug) for name, slug in slugs.items()], ignore_conflicts=True)
+    _insert_rows(model, ["name", "slug"], {slug: (name[:200], slug) for name, slug in slugs.items()}.values())
     rows = model.objects.filter(Q(slug__in=slugs.values()) | Q(name__in=names)).values_list("name", "slug", "pk")
     by_name = {name: pk for name, _, pk in rows}
     by_slug = {slug: pk for _, slug, pk in rows}
     return {name: by_name.get(name) or by_slug[slug] for name, slug in slugs.items()}
+
+
+def describe_formats() -> str:
+    return "; ".join(f"{fmt.name}: {fmt.description}" for fmt in FORMATS.values())

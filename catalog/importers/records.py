@@ -31,6 +31,7 @@ class MovieRecord:
     keywords: list[str] = field(default_factory=list)
     directors: list[str] = field(default_factory=list)
     cast: list[str] = field(default_factory=list)
+    characters: list[str] = field(default_factory=list)  # parallel to `cast` where the source has them
     featured: bool | None = None
     source_row: str = ""
 
@@ -50,3 +51,26 @@ def normalise_title(title: str) -> str:
     text = re.sub(r"[^a-z0-9]+", " ", text).strip()
     text = re.sub(r"^(the|a|an) ", "", text)
     return text or title.strip().lower()
+
+
+GENRE_ALIASES = {
+    "sci-fi": "Science Fiction",
+    "scifi": "Science Fiction",
+    "science-fiction": "Science Fiction",
+    "children": "Family",
+    "children's": "Family",
+    "film-noir": "Film Noir",
+    "noir": "Film Noir",
+    "romance film": "Romance",
+    "musical": "Musical",
+    "tv movie": "TV Movie",
+}
+NOT_A_GENRE = {"", "unknown", "(no genres listed)", "n/a", "none", "-"}
+
+
+def normalise_genre(name: str) -> str | None:
+    """One spelling per genre across datasets ("Sci-Fi" and "science fiction" are "Science Fiction")."""
+    key = " ".join(name.split()).lower()
+    if key in NOT_A_GENRE:
+        return None
+    return GENRE_ALIASES.get(key) or " ".join(word[:1].upper() + word[1:] for word in key.split())

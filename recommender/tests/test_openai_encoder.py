@@ -72,6 +72,14 @@ def test_it_embeds_in_batches_in_input_order_and_retries_a_429(stub_server):
     assert encoder.name == "openai/text-embedding-3-small@384"
 
 
+def test_requests_stay_within_the_input_and_token_limits():
+    encoder = OpenAIEncoder("text-embedding-3-small", "sk-test")
+    many_short = encoder.requests(["short text"] * 5000, batch_size=5000)
+    assert [len(chunk) for chunk in many_short] == [2048, 2048, 904]
+    long_texts = ["x" * 300_000] * 7  # ~100k tokens each by our count
+    assert [len(chunk) for chunk in encoder.requests(long_texts, batch_size=64)] == [2, 2, 2, 1]
+
+
 def test_a_missing_key_or_a_fixed_dimension_model_is_a_clear_error():
     with pytest.raises(EmbeddingError, match="OPENAI_API_KEY"):
         OpenAIEncoder("text-embedding-3-small", "")

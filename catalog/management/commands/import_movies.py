@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.importers.formats import FORMATS, FormatError
-from catalog.importers.loader import import_files
+from catalog.importers.loader import describe_formats, import_files
 from catalog.models import Movie
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError
@@ -14,14 +14,15 @@ MAX_REPORTED_SKIPS = 20
 
 
 class Command(BaseCommand):
-    help = "Import films from CSV datasets (plain or .gz); the format is recognised from the header."
+    help = "Import films from CSV datasets (plain or .gz); each file's format is recognised from its header."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("paths", nargs="+", type=Path)
-        parser.add_argument("--format", choices=sorted(FORMATS), help="Skip header detection.")
+        parser.add_argument("--format", choices=sorted(FORMATS), help=f"Skip header detection. {describe_formats()}")
         parser.add_argument("--min-year", type=int, help="Skip films released before this year.")
-        parser.add_argument("--limit", type=int, help="Import at most this many films.")
-        parser.add_argument("--batch-size", type=int, default=500, help="Films per database transaction.")
+        parser.add_argument("--limit", type=int, help="Import at most this many rows.")
+        parser.add_argument("--batch-size", type=int, default=1000, help="Rows per database transaction.")
+        parser.add_argument("--encoding", default="utf-8-sig", help="Text encoding of the files (default UTF-8).")
         parser.add_argument("--dry-run", action="store_true", help="Parse and match, then roll everything back.")
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
 
@@ -29,6 +30,9 @@ class Command(BaseCommand):
         for path in options["paths"]:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
+        # Progress goes to the raw stream, so a terminal's bar can redraw its line in place.
         progress_to = self.stderr._out
         try:
             result = import_files(
@@ -38,6 +42,7 @@ class Command(BaseCommand):
                 limit=options["limit"],
                 batch_size=options["batch_size"],
                 dry_run=options["dry_run"],
+                encoding=options["encoding"],
                 stdout=progress_to,
             )
         except FormatError as exc:
@@ -47,6 +52,14 @@ class Command(BaseCommand):
             self.stderr.write(f"skipped {line}")
         if len(result.skipped) > MAX_REPORTED_SKIPS:
             self.stderr.write(f"... and {len(result.skipped) - MAX_REPORTED_SKIPS} more skipped rows")
+        for report in result.files:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in report.skipped.most_common())
+            self.stdout.write(
+                f"{report.path} ({report.format}): {report.rows} rows, {report.created} created, "
+                f"{report.matched} matched ({report.enriched} enriched, {report.unchanged} unchanged), "
+                + (f"{report.unmatched} about films not in the catalog, " if report.unmatched else "")
+                + f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
+            )
 
         embedded = "not embedded (--no-embed)"
         if options["dry_run"]:
@@ -57,10 +70,10 @@ class Command(BaseCommand):
                 embed = embed_movies(queryset=films, stdout=progress_to)
             except EmbeddingError as exc:
                 raise CommandError(f"{exc} (films were imported; run embed_movies once fixed)") from exc
-            embedded = f"{embed.embedded} embedded ({embed.elapsed:.1f}s)"
+            embedded = f"{embed.embedded} embedded in {embed.elapsed:.1f}s, {embed.unchanged} already up to date"
         self.stdout.write(
-            f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
-            f"{len(result.skipped)} skipped, {embedded}; import took {result.elapsed:.1f}s."
+            f"Total: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+            f"{len(result.skipped)} skipped; {embedded}; import took {result.elapsed:.1f}s."
         )
         if result.read == 0 and result.skipped:
             raise CommandError("no film could be read")
