@@ -1,16 +1,29 @@
-"""Computing film vectors: only those missing or stale, batched, sorted by length, committed per batch."""
+"""Computing film vectors: only those missing or stale, batched, sorted by length, committed per batch.
+
+The catalog is read in chunks of films, so memory stays flat at a million films; each batch of vectors
+commits on its own, so an interrupted run loses at most one batch and the next run picks up the rest.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from catalog.models import Movie
 from moviesite.progress import progress
 from recommender.encoders import Encoder, content_hash, get_encoder
+
+CHUNK = 5000
+# Writing more vectors than this (and more than the index already holds) goes faster by building the HNSW
+# index once at the end than by inserting into it vector by vector.
+REBUILD_INDEX_ABOVE = 20_000
+VECTOR_INDEX = "movie_embedding_hnsw"
 
 
 @dataclass
@@ -21,13 +34,14 @@ class EmbedResult:
     elapsed: float = 0.0
 
 
-def stale_films(movies: list[Movie], encoder: Encoder) -> list[tuple[Movie, str, str]]:
+def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -> list[tuple[Movie, str, str]]:
     """(film, document, hash) for each film whose vector is missing or was made from other text or model."""
     stale = []
     for movie in movies:
         document = movie.document()
         digest = content_hash(encoder.name, document)
-        if movie.embedding is None or movie.embedding_hash != digest:
+        missing = not getattr(movie, "has_embedding", movie.embedding is not None)
+        if force or missing or movie.embedding_hash != digest or movie.embedding_model != encoder.name:
             stale.append((movie, document, digest))
     return stale
 
@@ -44,30 +58,82 @@ def embed_movies(
     """Embed the films of `queryset` (default: all) whose vector is missing or stale, or all with `force`."""
     started = time.monotonic()
     encoder = encoder or get_encoder()
-    movies = list((queryset if queryset is not None else Movie.objects.all()).order_by("pk").with_credits()
-                  .prefetch_related("keywords"))  # fmt: skip
-    if force:
-        todo = [(movie, movie.document(), "") for movie in movies]
-        todo = [(movie, document, content_hash(encoder.name, document)) for movie, document, _ in todo]
-    else:
-        todo = stale_films(movies, encoder)
-    # Similar lengths in one batch waste less padding, which is most of a transformer's CPU time.
-    todo.sort(key=lambda item: len(item[1]))
-    bar = progress(total=len(todo), desc="Embedding", file=stdout, enabled=show_progress and bool(todo))
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        vectors = encoder.encode([document for _, document, _ in chunk], batch_size=batch_size)
-        with transaction.atomic():
-            for (movie, _, digest), vector in zip(chunk, vectors, strict=True):
-                movie.embedding, movie.embedding_model, movie.embedding_hash = vector, encoder.name, digest
-            Movie.objects.bulk_update(
-                [movie for movie, _, _ in chunk], ["embedding", "embedding_model", "embedding_hash"]
-            )
-        bar.update(len(chunk))
+    queryset = queryset if queryset is not None else Movie.objects.all()
+    total = queryset.count()
+    result = EmbedResult(model=encoder.name)
+    bar = progress(total=total, desc=f"Embedding ({encoder.name})", file=stdout, enabled=show_progress and total > 0)
+    with _vector_index_rebuilt_if(total > REBUILD_INDEX_ABOVE and total > _vectors_in_catalog()):
+        for movies in _chunks(queryset):
+            todo = stale_films(movies, encoder, force=force)
+            result.unchanged += len(movies) - len(todo)
+            bar.update(len(movies) - len(todo))
+            # Similar lengths in one batch waste less padding, which is most of a transformer's CPU time.
+            todo.sort(key=lambda item: len(item[1]))
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                vectors = encoder.encode([document for _, document, _ in batch], batch_size=batch_size)
+                _save_vectors(batch, vectors, encoder.name)
+                result.embedded += len(batch)
+                bar.update(len(batch))
     bar.close()
-    return EmbedResult(
-        embedded=len(todo),
-        unchanged=len(movies) - len(todo),
-        model=encoder.name,
-        elapsed=time.monotonic() - started,
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _chunks(queryset) -> Iterator[list[Movie]]:
+    """The films of the queryset, CHUNK at a time in id order, with what their documents need."""
+    last = 0
+    base = (
+        queryset.order_by("pk")
+        .with_credits()
+        .prefetch_related("keywords")
+        .defer("search_vector", "embedding")  # only whether there is one matters here
+        .annotate(has_embedding=ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()))
     )
+    while True:
+        movies = list(base.filter(pk__gt=last)[:CHUNK])
+        if not movies:
+            return
+        yield movies
+        last = movies[-1].pk
+
+
+def _save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Movie._meta.db_table} AS m SET embedding = u.v::vector, embedding_model = %s,"
+            " embedding_hash = u.h FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, v, h)"
+            " WHERE m.id = u.id",
+            [
+                model_name,
+                [movie.pk for movie, _, _ in batch],
+                ["[" + ",".join(f"{x:.7g}" for x in vector) + "]" for vector in vectors],
+                [digest for _, _, digest in batch],
+            ],
+        )
+
+
+def _vectors_in_catalog() -> int:
+    return Movie.objects.filter(embedding__isnull=False).count()
+
+
+@contextlib.contextmanager
+def _vector_index_rebuilt_if(bulk: bool):
+    """For a bulk write, drop the HNSW index first and build it once afterwards (also after a failure, and
+    whenever an earlier interrupted run left it missing). Searches still work meanwhile, by exact scan."""
+    index = next(index for index in Movie._meta.indexes if index.name == VECTOR_INDEX)
+    if bulk and _has_index():
+        with connection.schema_editor() as editor:
+            editor.remove_index(Movie, index)
+    try:
+        yield
+    finally:
+        if not _has_index():
+            with connection.schema_editor() as editor:
+                editor.add_index(Movie, index)
+
+
+def _has_index() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [VECTOR_INDEX])
+        return cursor.fetchone() is not None

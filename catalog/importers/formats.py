@@ -35,6 +35,7 @@ class Format:
     description: str
     creates: bool = True  # False: rows only enrich films that already exist (matched by external id)
     id_columns: tuple[tuple[str, str], ...] = ()  # (column, external id) pairs that identify a row's film
+    full_credits: bool = False  # its credits are complete and ordered: they replace another source's
 
     def row_ids(self, row: dict[str, str]) -> dict[str, object] | None:
         """The external ids a raw row names, read without parsing the rest; None if one is malformed."""
@@ -381,6 +382,7 @@ FORMATS: dict[str, Format] = {
             "TMDB 5000 credits",
             creates=False,
             id_columns=(("movie_id", "tmdb_id"),),
+            full_credits=True,
         ),
         Format(
             "credits",
@@ -389,6 +391,7 @@ FORMATS: dict[str, Format] = {
             "The Movies Dataset credits",
             creates=False,
             id_columns=(("id", "tmdb_id"),),
+            full_credits=True,
         ),
         Format(
             "keywords",
@@ -443,7 +446,7 @@ class FormatError(ValueError):
 
 def detect_format(header: list[str], path: Path) -> Format:
     """The most specific format whose identifying columns the header holds."""
-    columns = {column.strip() for column in header}
+    columns = set(header)
     matches = [fmt for fmt in FORMATS.values() if fmt.required <= columns]
     if not matches:
         known = ", ".join(sorted(FORMATS))
@@ -495,35 +498,40 @@ def read_rows(
         raise FormatError(f"{path}: cannot read it as CSV ({exc})") from exc
     if not header:
         raise FormatError(f"{path}: the file is empty")
+    # A byte-order mark survives an explicit "utf-8" encoding; it is never part of a column's name.
+    header = [column.strip().lstrip("\ufeff").strip() for column in header]
     if any(_undecodable(column) for column in header):
         raise FormatError(f"{path}: the header is not valid {encoding} text; use --encoding (e.g. latin-1)")
     if format_name:
         if format_name not in FORMATS:
             raise FormatError(f"unknown format {format_name!r}; known: {', '.join(sorted(FORMATS))}")
         fmt = FORMATS[format_name]
-        missing = fmt.required - {column.strip() for column in header}
+        missing = fmt.required - set(header)
         if missing:
             raise FormatError(f"{path}: missing column(s) {', '.join(sorted(missing))} for format {fmt.name}")
     else:
         fmt = detect_format(header, path)
-    reader.fieldnames = [column.strip() for column in header]
+    reader.fieldnames = header
     return fmt, _parse_rows(reader, handle, fmt, len(header), encoding, wanted)
 
 
 def _parse_rows(reader: csv.DictReader, handle, fmt: Format, width: int, encoding: str, wanted) -> Iterator[ParsedRow]:
     with handle:
-        line = 1
         while True:
+            line = reader.line_num + 1  # where the row starts; a quoted field may run over several lines
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except (csv.Error, EOFError, OSError) as exc:
-                yield ParsedRow(line=reader.line_num or line, error=f"unreadable from here on: {exc}")
+                yield ParsedRow(line=line, error=f"unreadable from here on: {exc}")
                 return
-            line = reader.line_num
             if None in row:
                 yield ParsedRow(line=line, error=f"{width + len(row[None])} fields where the header has {width}")
+                continue
+            if None in row.values():
+                fields = sum(value is not None for value in row.values())
+                yield ParsedRow(line=line, error=f"{fields} fields where the header has {width}")
                 continue
             bad_column = next((column for column, value in row.items() if value and _undecodable(value)), None)
             if bad_column:

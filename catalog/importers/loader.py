@@ -7,6 +7,7 @@ matches what was written (by external id, else by normalised title and year) ins
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import time
 from collections import Counter, defaultdict
@@ -47,6 +48,7 @@ class FileReport:
     enriched: int = 0
     unchanged: int = 0
     unmatched: int = 0  # enrichment rows about films the catalog does not have
+    before_min_year: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> rows
 
     @property
@@ -189,15 +191,17 @@ def _import_opened(opened, matcher, result, min_year, limit, batch_size, stdout,
         result.files.append(report)
         total = count_rows(path, encoding=encoding) if show_progress else None
         bar = progress(total=total, desc=f"{path.name} ({fmt.name})", file=stdout, enabled=show_progress)
-        for batch in _batches(_accepted(rows, path, report, result, min_year), batch_size):
-            if limit is not None:
-                batch = batch[: max(limit - taken, 0)]
-            if not batch:
-                break
+        records = _accepted(rows, path, report, result, min_year)
+        if limit is not None:
+            records = itertools.islice(records, max(limit - taken, 0))  # rows past the limit are never read
+        shown = 0
+        for batch in _batches(records, batch_size):
             taken += len(batch)
             with transaction.atomic():
                 _load_batch(batch, fmt=fmt, matcher=matcher, report=report, result=result, path=path)
-            bar.update(len(batch))
+            bar.update(report.rows - shown)
+            shown = report.rows
+        bar.update(report.rows - shown)
         bar.close()
 
 
@@ -209,7 +213,7 @@ def _accepted(rows, path: Path, report: FileReport, result: ImportResult, min_ye
         elif row.error:
             _skip(report, result, path, row.line, row.error, reason=row.error.split(":")[0])
         elif min_year is not None and row.record.year is not None and row.record.year < min_year:
-            _skip(report, result, path, row.line, f"year {row.record.year} is before --min-year", "before --min-year")
+            report.before_min_year += 1
         else:
             yield row.record
 
@@ -279,7 +283,7 @@ def _load_batch(
     matcher.saved(new_films)
     _update_films(list(changed.values()), sorted(changed_fields))
 
-    related_changed = _link_related(films)
+    related_changed = _link_related(films, replace_credits=fmt.full_credits)
     new_ids = {movie.pk for movie in new_films}
     touched_ids = new_ids | set(changed) | related_changed
     stale_text = (touched_ids - new_ids) | {movie.pk for movie in new_films if id(movie) in merged_into_new}
@@ -319,8 +323,13 @@ def _apply(movie: Movie, record: MovieRecord, *, overwrite: bool, matcher: Match
     return changed
 
 
-def _link_related(films: list[tuple[MovieRecord, Movie]]) -> set[int]:
-    """Add genres, keywords and credits the films lack; return the ids of films that gained any."""
+def _link_related(films: list[tuple[MovieRecord, Movie]], *, replace_credits: bool = False) -> set[int]:
+    """Add genres, keywords and credits the films lack; return the ids of films that gained any.
+
+    Credits come whole from one source: a film that has a director list keeps it, unless this source's
+    credits are complete and ordered (`replace_credits`: TMDB's credits files), which then replace a list
+    that differs, whatever order the files came in.
+    """
     genre_ids = _tag_ids(Genre, {name for record, _ in films for name in record.genres})
     keyword_ids = _tag_ids(Keyword, {name for record, _ in films for name in record.keywords})
     people = {name for record, _ in films for name in (*record.directors, *record.cast)}
@@ -329,7 +338,15 @@ def _link_related(films: list[tuple[MovieRecord, Movie]]) -> set[int]:
     pks = list({movie.pk for _, movie in films})
     had_genres = set(Movie.genres.through.objects.filter(movie_id__in=pks).values_list("movie_id", "genre_id"))
     had_keywords = set(Movie.keywords.through.objects.filter(movie_id__in=pks).values_list("movie_id", "keyword_id"))
-    had_roles = set(Credit.objects.filter(movie_id__in=pks).values_list("movie_id", "role").distinct())
+    existing_credits: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for movie_id, role, name in (
+        Credit.objects.filter(movie_id__in=pks)
+        .order_by("movie_id", "role", "order")
+        .values_list("movie_id", "role", "person__name")
+    ):
+        existing_credits[(movie_id, role)].append(name)
+    had_roles = set(existing_credits)
+    replaced: list[tuple[int, str]] = []
 
     new_genres, new_keywords, new_credits = {}, {}, {}
     for record, movie in films:
@@ -344,12 +361,19 @@ def _link_related(films: list[tuple[MovieRecord, Movie]]) -> set[int]:
         # Credits come whole from one source: a film that already has a director list keeps it.
         characters = dict(zip(record.cast, record.characters, strict=False))
         for role, names in ((Credit.Role.DIRECTOR, record.directors), (Credit.Role.CAST, record.cast)):
-            if not names or (movie.pk, role.value) in had_roles:
+            key = (movie.pk, role.value)
+            if not names:
                 continue
-            had_roles.add((movie.pk, role.value))
+            if key in had_roles:
+                if not replace_credits or existing_credits[key] == list(dict.fromkeys(names)):
+                    continue
+                replaced.append(key)
+            had_roles.add(key)
             for order, name in enumerate(dict.fromkeys(names)):
                 character = characters.get(name, "")[:300] if role == Credit.Role.CAST else ""
                 new_credits[(movie.pk, name, role)] = (movie.pk, person_ids[name], role.value, order, character)
+    for movie_id, role in replaced:
+        Credit.objects.filter(movie_id=movie_id, role=role).delete()
     _insert_rows(Movie.genres.through, ["movie_id", "genre_id"], new_genres.values())
     _insert_rows(Movie.keywords.through, ["movie_id", "keyword_id"], new_keywords.values())
     _insert_rows(Credit, ["movie_id", "person_id", "role", "order", "character"], new_credits.values())

@@ -52,3 +52,27 @@ def test_the_embed_movies_command_explains_a_missing_key(settings):
     settings.OPENAI_API_KEY = ""
     with pytest.raises(CommandError, match="OPENAI_API_KEY"):
         call_command("embed_movies", "--backend", "openai", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_bulk_write_builds_the_vector_index_after_the_vectors_and_a_missing_index_comes_back(monkeypatch):
+    from recommender import embedding
+
+    index_present_while_encoding = []
+
+    class WatchingEncoder(FakeEncoder):
+        def encode(self, texts, *, batch_size=64):
+            index_present_while_encoding.append(embedding._has_index())
+            return super().encode(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(embedding, "REBUILD_INDEX_ABOVE", 0)
+    Movie.objects.update(embedding=None, embedding_hash="")
+    result = embed_movies(encoder=WatchingEncoder(), show_progress=False)
+    assert result.embedded == Movie.objects.count()
+    assert index_present_while_encoding and not any(index_present_while_encoding)
+    assert embedding._has_index()
+
+    with embedding.connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {embedding.VECTOR_INDEX}")  # what a run killed mid-way leaves behind
+    monkeypatch.setattr(embedding, "REBUILD_INDEX_ABOVE", 10**9)
+    embed_movies(encoder=FakeEncoder(), show_progress=False)
+    assert embedding._has_index()

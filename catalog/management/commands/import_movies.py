@@ -58,6 +58,7 @@ class Command(BaseCommand):
                 f"{report.path} ({report.format}): {report.rows} rows, {report.created} created, "
                 f"{report.matched} matched ({report.enriched} enriched, {report.unchanged} unchanged), "
                 + (f"{report.unmatched} about films not in the catalog, " if report.unmatched else "")
+                + (f"{report.before_min_year} before --min-year, " if report.before_min_year else "")
                 + f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
             )
 
