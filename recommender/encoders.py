@@ -31,6 +31,9 @@ class Encoder(Protocol):
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray: ...
 
+    def load(self) -> None:
+        """Pay any start-up cost now (e.g. in a background thread while other work goes on)."""
+
 
 class LocalEncoder:
     """all-MiniLM-L6-v2 through sentence-transformers, on the CPU, never touching the network."""
@@ -61,6 +64,9 @@ class LocalEncoder:
                 gc.freeze()
             return self._model
 
+    def load(self) -> None:
+        self.model  # noqa: B018 (the property loads it)
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         return self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
@@ -72,6 +78,9 @@ class FakeEncoder:
 
     name = "fake-hashed-words"
     dimensions = DIMENSIONS
+
+    def load(self) -> None:
+        pass
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
@@ -111,6 +120,9 @@ class OpenAIEncoder:
         self.model = model
         self.name = f"openai/{model}@{DIMENSIONS}"
         self.dimensions = DIMENSIONS
+
+    def load(self) -> None:
+        pass
 
     def requests(self, texts: Sequence[str], batch_size: int) -> list[list[str]]:
         """Split texts into requests within the API's input and token limits, in order."""

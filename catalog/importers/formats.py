@@ -484,7 +484,7 @@ def read_rows(
     format_name: str | None = None,
     encoding: str = "utf-8-sig",
     wanted: Callable[[Format, dict[str, str]], bool] | None = None,
-) -> tuple[Format, Iterator[ParsedRow]]:
+) -> tuple[Format, RowStream]:
     """Open a CSV (plain or .gz), pick its format, and yield each row parsed or with its error.
 
     Rows for which `wanted(format, raw row)` is false are yielded unparsed, marked `unwanted` (an enrichment
@@ -512,7 +512,21 @@ def read_rows(
     else:
         fmt = detect_format(header, path)
     reader.fieldnames = header
-    return fmt, _parse_rows(reader, handle, fmt, len(header), encoding, wanted)
+    return fmt, RowStream(_parse_rows(reader, handle, fmt, len(header), encoding, wanted), handle)
+
+
+class RowStream:
+    """The parsed rows of an open file; `close()` releases the file even if no row was read."""
+
+    def __init__(self, rows: Iterator[ParsedRow], handle: io.TextIOWrapper) -> None:
+        self._rows, self._handle = rows, handle
+
+    def __iter__(self) -> Iterator[ParsedRow]:
+        return self._rows
+
+    def close(self) -> None:
+        self._rows.close()
+        self._handle.close()
 
 
 def _parse_rows(reader: csv.DictReader, handle, fmt: Format, width: int, encoding: str, wanted) -> Iterator[ParsedRow]:

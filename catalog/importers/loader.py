@@ -7,25 +7,27 @@ matches what was written (by external id, else by normalised title and year) ins
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.types.json import Jsonb
 
 from catalog.importers.formats import FORMATS, Format, count_rows, read_rows
 from catalog.importers.records import MovieRecord, normalise_title
-from catalog.models import Credit, Genre, Keyword, Movie, Person
+from catalog.models import Credit, Genre, ImportedFile, Keyword, Movie, Person
 from moviesite.progress import progress
 
 # Fields copied from a record onto a film. A record matched by external id to a film first imported from
@@ -48,6 +50,7 @@ class FileReport:
     enriched: int = 0
     unchanged: int = 0
     unmatched: int = 0  # enrichment rows about films the catalog does not have
+    unread_since: datetime | None = None  # set when the unchanged file was skipped unread
     before_min_year: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> rows
 
@@ -60,7 +63,7 @@ class FileReport:
 class ImportResult:
     files: list[FileReport] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "file:line: reason", every skipped row
-    movie_ids: set[int] = field(default_factory=set)
+    enriched_ids: set[int] = field(default_factory=set)  # existing films this import changed
     elapsed: float = 0.0
 
     def total(self, name: str) -> int:
@@ -92,6 +95,13 @@ class Matcher:
     def __init__(self) -> None:
         self.by_id: dict[str, dict] = {name: {} for name in EXTERNAL_IDS}
         self.by_title: dict[str, list] = defaultdict(list)
+        self.loaded = False
+
+    def load(self) -> None:
+        """Read every film's ids and title once (deferred until a file is actually read)."""
+        if self.loaded:
+            return
+        self.loaded = True
         rows = Movie.objects.values_list("pk", "title", "original_title", "year", *EXTERNAL_IDS)
         for pk, title, original_title, year, *ids in rows.iterator(chunk_size=10_000):
             self.add(
@@ -157,6 +167,7 @@ def import_files(
     limit: int | None = None,
     batch_size: int = 1000,
     dry_run: bool = False,
+    force: bool = False,
     encoding: str = "utf-8-sig",
     stdout: TextIO | None = None,
     show_progress: bool = True,
@@ -164,45 +175,104 @@ def import_files(
     """Import every row of every file; bad rows are reported and skipped, each batch commits atomically.
 
     Files that create films are read before files that only enrich them (keywords, credits, links), so one
-    run can be given them in any order.
+    run can be given them in any order. A file already imported to its end, unchanged since, is skipped
+    unread unless `force` (see `_already_imported`).
     """
     started = time.monotonic()
-    result = ImportResult()
-    matcher = Matcher()
+    run = _Run(
+        matcher=Matcher(), result=ImportResult(), min_year=min_year, limit=limit, batch_size=batch_size,
+        encoding=encoding, stdout=stdout, show_progress=show_progress, remember=not dry_run,
+        options=f"min_year={min_year} encoding={encoding}",
+    )  # fmt: skip
     opened = [
-        (Path(path), *read_rows(Path(path), format_name=format_name, encoding=encoding, wanted=matcher.wants))
+        (Path(path), *read_rows(Path(path), format_name=format_name, encoding=encoding, wanted=run.matcher.wants))
         for path in paths
     ]
     opened.sort(key=lambda item: not item[1].creates)
     # Each batch commits on its own; a dry run instead wraps them all in one transaction rolled back at the
     # end, so later batches still see (and match) the films earlier batches would have created.
     with transaction.atomic() if dry_run else contextlib.nullcontext():
-        _import_opened(opened, matcher, result, min_year, limit, batch_size, stdout, show_progress, encoding)
+        for path, fmt, rows in opened:
+            digest = _sha256(path)
+            previous = None if force or dry_run else _already_imported(digest, fmt, run.options)
+            if previous:
+                run.result.files.append(FileReport(
+                    path=str(path), format=fmt.name, rows=previous.rows, unchanged=previous.films,
+                    unread_since=previous.imported_at,
+                ))  # fmt: skip
+                rows.close()
+                continue
+            _import_file(run, path, fmt, rows, digest)
         if dry_run:
             transaction.set_rollback(True)
-    result.elapsed = time.monotonic() - started
-    return result
+    run.result.elapsed = time.monotonic() - started
+    return run.result
 
 
-def _import_opened(opened, matcher, result, min_year, limit, batch_size, stdout, show_progress, encoding) -> None:
-    taken = 0
-    for path, fmt, rows in opened:
-        report = FileReport(path=str(path), format=fmt.name)
-        result.files.append(report)
-        total = count_rows(path, encoding=encoding) if show_progress else None
-        bar = progress(total=total, desc=f"{path.name} ({fmt.name})", file=stdout, enabled=show_progress)
-        records = _accepted(rows, path, report, result, min_year)
-        if limit is not None:
-            records = itertools.islice(records, max(limit - taken, 0))  # rows past the limit are never read
-        shown = 0
-        for batch in _batches(records, batch_size):
-            taken += len(batch)
-            with transaction.atomic():
-                _load_batch(batch, fmt=fmt, matcher=matcher, report=report, result=result, path=path)
-            bar.update(report.rows - shown)
-            shown = report.rows
+@dataclass
+class _Run:
+    matcher: Matcher
+    result: ImportResult
+    min_year: int | None
+    limit: int | None
+    batch_size: int
+    encoding: str
+    stdout: TextIO | None
+    show_progress: bool
+    remember: bool
+    options: str
+    taken: int = 0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _already_imported(digest: str, fmt: Format, options: str) -> ImportedFile | None:
+    """The record of this very file's complete import, if re-reading it could change nothing.
+
+    Not if films were deleted since (they would come back), nor, for a file that only enriches, if films were
+    added since (its rows about them were passed over the first time).
+    """
+    previous = ImportedFile.objects.filter(sha256=digest, format=fmt.name, options=options).first()
+    if previous is None or Movie.objects.count() < previous.catalog_films:
+        return None
+    if not fmt.creates and Movie.objects.aggregate(last=Max("pk"))["last"] != previous.last_film_id:
+        return None
+    return previous
+
+
+def _import_file(run: _Run, path: Path, fmt: Format, rows, digest: str) -> None:
+    run.matcher.load()
+    report = FileReport(path=str(path), format=fmt.name)
+    run.result.files.append(report)
+    total = count_rows(path, encoding=run.encoding) if run.show_progress else None
+    bar = progress(total=total, desc=f"{path.name} ({fmt.name})", file=run.stdout, enabled=run.show_progress)
+    records = _accepted(rows, path, report, run.result, run.min_year)
+    if run.limit is not None:
+        records = itertools.islice(records, max(run.limit - run.taken, 0))  # rows past the limit are never read
+    shown = 0
+    for batch in _batches(records, run.batch_size):
+        run.taken += len(batch)
+        with transaction.atomic():
+            _load_batch(batch, fmt=fmt, matcher=run.matcher, report=report, result=run.result, path=path)
         bar.update(report.rows - shown)
-        bar.close()
+        shown = report.rows
+    bar.update(report.rows - shown)
+    bar.close()
+    rows.close()
+    if run.remember and run.limit is None:
+        ImportedFile.objects.update_or_create(
+            sha256=digest, format=fmt.name, options=run.options,
+            defaults={
+                "path": str(path)[:1000], "rows": report.rows, "films": report.created + report.matched,
+                "catalog_films": Movie.objects.count(), "last_film_id": Movie.objects.aggregate(last=Max("pk"))["last"],
+            },
+        )  # fmt: skip
 
 
 def _accepted(rows, path: Path, report: FileReport, result: ImportResult, min_year: int | None):
@@ -289,9 +359,9 @@ def _load_batch(
     stale_text = (touched_ids - new_ids) | {movie.pk for movie in new_films if id(movie) in merged_into_new}
     Movie.objects.filter(pk__in=stale_text).refresh_search_text()
 
+    result.enriched_ids |= touched_ids - new_ids
     counted: set[int] = set()
     for _, movie in films:
-        result.movie_ids.add(movie.pk)
         if movie.pk in counted:
             continue  # several rows of this batch describe one film: count it once
         counted.add(movie.pk)

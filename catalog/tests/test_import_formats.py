@@ -829,9 +829,27 @@ def test_importing_the_same_files_twice_creates_and_enriches_nothing_the_second_
     second = import_quietly(*paths)
 
     assert (second.created, second.updated, second.unchanged) == (0, 0, first.read)
-    assert [report.unmatched for report in second.files] == [report.unmatched for report in first.files]
+    assert all(report.unread_since for report in second.files)  # unchanged files are not even read
+    forced = import_quietly(*paths, force=True)
+    assert (forced.created, forced.updated, forced.unchanged) == (0, 0, first.read)
+    assert [report.unmatched for report in forced.files] == [report.unmatched for report in first.files]
     assert catalog_counts() == counts
     assert Movie.objects.aggregate(last=Max("updated_at"))["last"] == last_update
+
+
+def test_an_unchanged_file_is_read_again_when_rereading_could_change_something(tmp_path):
+    keyword_row = {"id": "90001601", "keywords": literal([{"id": 1, "name": "Late Arrival"}])}
+    keywords = write_csv(tmp_path / "keywords.csv", KEYWORDS, [keyword_row])
+    movies = write_csv(tmp_path / "movies.csv", TMDB_MOVIES, [tmdb_5000_row(90001601, "Late Arrival")])
+    assert report_for(import_quietly(keywords), keywords).unmatched == 1
+
+    import_quietly(movies)  # the film the keywords were about now exists
+    assert report_for(import_quietly(keywords), keywords).enriched == 1
+    assert "late arrival" in keywords_of(Movie.objects.get(tmdb_id=90001601))
+    assert report_for(import_quietly(keywords), keywords).unread_since
+
+    Movie.objects.filter(tmdb_id=90001601).delete()  # a film the file made is gone: reading it restores it
+    assert report_for(import_quietly(movies), movies).created == 1
 
 
 def test_dry_run_reports_what_it_would_create_and_writes_nothing(tmp_path):

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
 from catalog.importers.formats import FORMATS, FormatError
 from catalog.importers.loader import describe_formats, import_files
 from catalog.models import Movie
 from recommender.embedding import embed_movies
-from recommender.encoders import EmbeddingError
+from recommender.encoders import EmbeddingError, get_encoder
 
 MAX_REPORTED_SKIPS = 20
 
@@ -25,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--encoding", default="utf-8-sig", help="Text encoding of the files (default UTF-8).")
         parser.add_argument("--dry-run", action="store_true", help="Parse and match, then roll everything back.")
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
+        parser.add_argument("--force", action="store_true", help="Re-read files already imported unchanged.")
 
     def handle(self, *args, **options) -> None:
         for path in options["paths"]:
@@ -34,6 +37,14 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         # Progress goes to the raw stream, so a terminal's bar can redraw its line in place.
         progress_to = self.stderr._out
+        embedding = not options["no_embed"] and not options["dry_run"]
+        try:
+            encoder = get_encoder() if embedding else None
+        except EmbeddingError as exc:
+            raise CommandError(f"{exc} (or import with --no-embed)") from exc
+        if encoder:
+            # The model loads (seconds) while the files are read and written.
+            threading.Thread(target=encoder.load, daemon=True).start()
         try:
             result = import_files(
                 options["paths"],
@@ -43,6 +54,7 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 dry_run=options["dry_run"],
                 encoding=options["encoding"],
+                force=options["force"],
                 stdout=progress_to,
             )
         except FormatError as exc:
@@ -53,6 +65,12 @@ class Command(BaseCommand):
         if len(result.skipped) > MAX_REPORTED_SKIPS:
             self.stderr.write(f"... and {len(result.skipped) - MAX_REPORTED_SKIPS} more skipped rows")
         for report in result.files:
+            if report.unread_since:
+                self.stdout.write(
+                    f"{report.path} ({report.format}): unchanged since its import on "
+                    f"{report.unread_since:%Y-%m-%d %H:%M}, not read again ({report.unchanged} films; --force reads it)"
+                )
+                continue
             reasons = ", ".join(f"{count} {reason}" for reason, count in report.skipped.most_common())
             self.stdout.write(
                 f"{report.path} ({report.format}): {report.rows} rows, {report.created} created, "
@@ -65,10 +83,14 @@ class Command(BaseCommand):
         embedded = "not embedded (--no-embed)"
         if options["dry_run"]:
             embedded = "nothing written (--dry-run)"
-        elif not options["no_embed"]:
+        elif encoder:
             try:
-                films = Movie.objects.filter(pk__in=result.movie_ids)
-                embed = embed_movies(queryset=films, stdout=progress_to)
+                # Every film without a vector of this model (new ones, an earlier --no-embed or interrupted
+                # run) and the films this import changed; the text of the others did not change.
+                films = Movie.objects.filter(
+                    Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name) | Q(pk__in=result.enriched_ids)
+                )
+                embed = embed_movies(queryset=films, encoder=encoder, stdout=progress_to)
             except EmbeddingError as exc:
                 raise CommandError(f"{exc} (films were imported; run embed_movies once fixed)") from exc
             embedded = f"{embed.embedded} embedded in {embed.elapsed:.1f}s, {embed.unchanged} already up to date"
