@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TextIO
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from catalog.models import Movie
@@ -55,7 +55,11 @@ def embed_movies(
     stdout: TextIO | None = None,
     show_progress: bool = True,
 ) -> EmbedResult:
-    """Embed the films of `queryset` (default: all) whose vector is missing or stale, or all with `force`."""
+    """Embed the films of `queryset` (default: all) whose vector is missing or stale, or all with `force`.
+
+    The model's time is the whole cost, so nothing else waits on it: one thread reads the next chunk of films
+    and builds their texts, another writes the vectors of the last batch, while the model encodes.
+    """
     started = time.monotonic()
     encoder = encoder or get_encoder()
     queryset = queryset if queryset is not None else Movie.objects.all()
@@ -63,17 +67,25 @@ def embed_movies(
     result = EmbedResult(model=encoder.name)
     bar = progress(total=total, desc=f"Embedding ({encoder.name})", file=stdout, enabled=show_progress and total > 0)
     missing = queryset.filter(Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name)).count()
-    with _vector_index_rebuilt_if(missing > REBUILD_INDEX_ABOVE and missing > _vectors_of(encoder.name)):
-        for movies in _chunks(queryset):
-            todo = stale_films(movies, encoder, force=force)
-            result.unchanged += len(movies) - len(todo)
-            bar.update(len(movies) - len(todo))
-            # Similar lengths in one batch waste less padding, which is most of a transformer's CPU time.
-            todo.sort(key=lambda item: len(item[1]))
+    # Other connections cannot see a transaction's uncommitted films (tests, callers' atomic blocks).
+    threaded = not connection.in_atomic_block
+    with (
+        _vector_index_rebuilt_if(missing > REBUILD_INDEX_ABOVE and missing > _vectors_of(encoder.name)),
+        _Worker(threaded) as reader,
+        _Worker(threaded) as writer,
+    ):
+        upcoming = reader.submit(_stale_chunk, queryset, 0, encoder, force)
+        while True:
+            last_pk, films, todo = upcoming.result()
+            if not films:
+                break
+            upcoming = reader.submit(_stale_chunk, queryset, last_pk, encoder, force)
+            result.unchanged += films - len(todo)
+            bar.update(films - len(todo))
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]
                 vectors = encoder.encode([document for _, document, _ in batch], batch_size=batch_size)
-                _save_vectors(batch, vectors, encoder.name)
+                writer.submit(_save_vectors, batch, vectors, encoder.name)
                 result.embedded += len(batch)
                 bar.update(len(batch))
     bar.close()
@@ -81,22 +93,56 @@ def embed_movies(
     return result
 
 
-def _chunks(queryset) -> Iterator[list[Movie]]:
-    """The films of the queryset, CHUNK at a time in id order, with what their documents need."""
-    last = 0
-    base = (
+def _stale_chunk(queryset, after: int, encoder: Encoder, force: bool) -> tuple[int, int, list]:
+    """(last id, films read, stale films sorted by text length) for the next CHUNK films after `after`."""
+    movies = list(
         queryset.order_by("pk")
+        .filter(pk__gt=after)
         .with_credits()
         .prefetch_related("keywords")
         .defer("search_vector", "embedding")  # only whether there is one matters here
-        .annotate(has_embedding=ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()))
+        .annotate(has_embedding=ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()))[:CHUNK]
     )
-    while True:
-        movies = list(base.filter(pk__gt=last)[:CHUNK])
-        if not movies:
+    todo = stale_films(movies, encoder, force=force)
+    # Similar lengths in one batch waste less padding, which is most of a transformer's CPU time.
+    todo.sort(key=lambda item: len(item[1]))
+    return (movies[-1].pk if movies else after), len(movies), todo
+
+
+class _Worker:
+    """Runs calls in order on one thread with its own database connection, or inline when not `threaded`.
+
+    Leaving the block waits for every call and re-raises the first failure.
+    """
+
+    def __init__(self, threaded: bool) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1) if threaded else None
+        self._pending: list[Future] = []
+
+    def submit(self, function, *args) -> Future:
+        for done in [future for future in self._pending if future.done()]:
+            done.result()  # a failed call stops the work now, not at the end
+            self._pending.remove(done)
+        if self._pool is None:
+            future: Future = Future()
+            future.set_result(function(*args))
+            return future
+        future = self._pool.submit(function, *args)
+        self._pending.append(future)
+        return future
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is None:
             return
-        yield movies
-        last = movies[-1].pk
+        try:
+            for future in self._pending:
+                future.result()
+        finally:
+            self._pool.submit(connections.close_all).result()
+            self._pool.shutdown()
 
 
 def _save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str) -> None:

@@ -76,3 +76,14 @@ def test_a_bulk_write_builds_the_vector_index_after_the_vectors_and_a_missing_in
     monkeypatch.setattr(embedding, "REBUILD_INDEX_ABOVE", 10**9)
     embed_movies(encoder=FakeEncoder(), show_progress=False)
     assert embedding._has_index()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_reading_and_writing_run_beside_the_model():
+    films = [make_movie(title=f"Threaded Film {n}", overview=f"Story number {n} of a lighthouse.") for n in range(150)]
+    result = embed_movies(queryset=Movie.objects.filter(pk__in=[f.pk for f in films]), encoder=FakeEncoder(),
+                          batch_size=16, show_progress=False)  # fmt: skip
+    assert (result.embedded, result.unchanged) == (150, 0)
+    assert Movie.objects.filter(pk__in=[f.pk for f in films], embedding_model="fake-hashed-words").count() == 150
+    again = embed_movies(queryset=Movie.objects.filter(pk__in=[f.pk for f in films]), encoder=FakeEncoder())
+    assert (again.embedded, again.unchanged) == (0, 150)
