@@ -207,3 +207,14 @@ class ImportedFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.format})"
+
+
+class LexemeStat(models.Model):
+    """How many visible films contain each search lexeme (the empty word holds the number of films), so
+    keyword search can weigh rare words above common ones as BM25 does; see Movie.objects.keyword_scores."""
+
+    word = models.TextField(primary_key=True)
+    documents = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.word}: {self.documents}"

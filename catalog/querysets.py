@@ -5,6 +5,8 @@ The site, the API and the admin all call these verbs, so the search SQL lives he
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -12,11 +14,14 @@ from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
 from django.db import connection, models, transaction
 from django.db.models import F, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from pgvector.django import CosineDistance
 
 from recommender import encoders
-from recommender.ranking import reciprocal_rank_fusion
+from recommender.ranking import reciprocal_rank_fusion, relative_score_fusion
 
 if TYPE_CHECKING:
     from catalog.models import Movie
@@ -35,8 +40,21 @@ ORDERINGS = {
 }
 # ts_rank weights for D, C, B, A: a title hit counts ten times an overview hit.
 RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]
+# The same for rare-word ranking, where a word in the overview must still count (tuned on the dev sets).
+WORD_RANK_WEIGHTS = [0.5, 0.5, 0.8, 1.0]
+# A film matching more of the query's words gains more than their sum: "tom hanks" is about Tom Hanks.
+COVERAGE_EXPONENT = 1.0
+# Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
+WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
+# Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one) and
+# the RRF constant, tuned on benchmarks/search_quality.py's dev sets.
+SIGNAL_WEIGHTS = {"keyword": 1.0, "title": 3.0, "semantic": 0.5}
+FUSION = "relative_score"
+SEMANTIC_FULL_WEIGHT_WORDS = 6
 # Trigram evidence is only meaningful for title-length queries; long descriptions are left to the others.
-TITLE_QUERY_MAX_WORDS = 8
+TITLE_QUERY_MAX_WORDS = 12
+TRIGRAM_THRESHOLD = 0.25
+TITLE_CLOSENESS_POWER = 3
 MAX_POOL = 1000
 
 
@@ -122,33 +140,62 @@ class MovieQuerySet(models.QuerySet):
             return self.order_by("-featured", *[_nulls_last(f) for f in ORDERINGS["popularity"]], "title")
         return self.order_by(*[_nulls_last(f) for f in ORDERINGS[ordering]], "pk")
 
-    # -- the three signals, each a list of ids best first ---------------------------------------------
+    # -- the three signals, each a list of (id, score) best first -------------------------------------
 
-    def keyword_ids(self, query: str, *, limit: int) -> list[int]:
-        """Full-text matches (websearch syntax: "quoted phrase", OR, -term), weighted by field."""
-        tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-        rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
-        qs = self.filter(search_vector=tsquery).annotate(rank=rank)
-        return list(qs.order_by("-rank", _nulls_last("-vote_count"), "pk").values_list("pk", flat=True)[:limit])
+    def keyword_scores(self, query: str, *, limit: int) -> list[tuple[int, float]]:
+        """Full-text matches, weighted by field: websearch syntax ("quoted phrase", OR, -term) when the query
+        uses it, otherwise any of its words, rare words counting more (BM25's idea, see `_weighted_words`)."""
+        if WEBSEARCH_SYNTAX.search(query):
+            tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+            rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
+            qs = self.filter(search_vector=tsquery).annotate(rank=rank)
+        else:
+            words, weights = _weighted_words(query)
+            if not words:
+                return []
+            any_word = " | ".join(f"'{word}'" for word in words)
+            rank = RawSQL(
+                f"""(SELECT SUM(w.weight * ts_rank(%s::float4[], {self.model._meta.db_table}.search_vector,
+                                                   to_tsquery('simple', quote_literal(w.word))))
+                            * power(count(*)::float8 / %s, %s)
+                     FROM unnest(%s::text[], %s::float8[]) AS w(word, weight)
+                     WHERE {self.model._meta.db_table}.search_vector @@ to_tsquery('simple', quote_literal(w.word)))""",
+                [WORD_RANK_WEIGHTS, len(words), COVERAGE_EXPONENT, words, weights],
+                output_field=models.FloatField(),
+            )
+            qs = self.filter(search_vector=SearchQuery(any_word, search_type="raw", config="simple")).annotate(
+                rank=rank
+            )
+        ranked = qs.order_by("-rank", _nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
+        return list(ranked)
 
-    def title_ids(self, query: str, *, limit: int) -> list[int]:
-        """Titles close to the query letter by letter (pg_trgm), so typos still find the film."""
+    def title_scores(self, query: str, *, limit: int) -> list[tuple[int, float]]:
+        """Titles close to the query letter by letter (pg_trgm), so typos still find the film. The score is
+        the better of the whole title's similarity and the best-matching stretch of it (a partial title)."""
         if len(query.split()) > TITLE_QUERY_MAX_WORDS:
             return []
-        qs = self.filter(title__trigram_word_similar=query).annotate(
-            word_sim=TrigramWordSimilarity(query, "title"), sim=TrigramSimilarity("title", query)
+        qs = (
+            self.filter(Q(title__trigram_word_similar=query) | Q(title__trigram_similar=query))
+            .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
+            .order_by("-closeness", _nulls_last("-vote_count"), "pk")
         )
-        order = ("-word_sim", "-sim", _nulls_last("-vote_count"), "pk")
-        return list(qs.order_by(*order).values_list("pk", flat=True)[:limit])
+        # A typo in a short title spoils most of its trigrams: lower pg_trgm's default thresholds (0.3 and
+        # 0.6) so such titles are still candidates; the closeness orders them.
+        rows = _with_settings(
+            qs.values_list("pk", "closeness")[:limit],
+            {"pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD, "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD},
+        )
+        # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
+        return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in rows]
 
-    def semantic_ids(self, query: str, *, limit: int) -> list[int]:
+    def semantic_scores(self, query: str, *, limit: int) -> list[tuple[int, float]]:
         """Films whose vector is nearest the query's, through the HNSW index."""
         encoder = encoders.get_encoder()
         vector = encoders.encode_query(query)
         qs = self.filter(embedding__isnull=False, embedding_model=encoder.name)
         qs = qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")
         rows = _with_hnsw_settings(qs.values_list("pk", "distance")[:limit], ef_search=max(limit, 40))
-        return [pk for pk, _ in rows]
+        return [(pk, 1.0 - distance) for pk, distance in rows]
 
     # -- search -----------------------------------------------------------------------------------
 
@@ -171,7 +218,7 @@ class MovieQuerySet(models.QuerySet):
             qs = self.ordered(ordering)
             page = list(qs.for_display()[offset : offset + limit])
             for movie in page:
-                movie.score, movie.matched = None, []
+                movie.score, movie.matched, movie.snippet = None, [], ""
             return SearchPage(count=qs.count(), results=page)
 
         pool = min(max(offset + limit, 100), MAX_POOL)
@@ -179,14 +226,24 @@ class MovieQuerySet(models.QuerySet):
             alpha = 0.0
         elif mode == "semantic":
             alpha = 1.0
-        rankings: dict[str, list[int]] = {}
+        rankings: dict[str, list[tuple[int, float]]] = {}
         if alpha < 1:
-            rankings["keyword"] = self.keyword_ids(query, limit=pool)
-            rankings["title"] = self.title_ids(query, limit=pool)
+            rankings["keyword"] = self.keyword_scores(query, limit=pool)
+            rankings["title"] = self.title_scores(query, limit=pool)
         if alpha > 0:
-            rankings["semantic"] = self.semantic_ids(query, limit=pool)
-        weights = {"keyword": 1 - alpha, "title": 1 - alpha, "semantic": alpha}
-        fused = reciprocal_rank_fusion(rankings, weights)
+            rankings["semantic"] = self.semantic_scores(query, limit=pool)
+        weights = {
+            name: weight * (alpha if name == "semantic" else 1 - alpha) for name, weight in SIGNAL_WEIGHTS.items()
+        }
+        if mode == "hybrid":
+            # Short queries are titles and names, which meaning barely helps with (a vector of "Holk" is
+            # near anything); a described plot is where it shines. Lean on it by the query's length.
+            weights["semantic"] *= min(1.0, len(query.split()) / SEMANTIC_FULL_WEIGHT_WORDS)
+        fused = (
+            relative_score_fusion(rankings, weights, absolute=frozenset({"title"}))
+            if FUSION == "relative_score"
+            else reciprocal_rank_fusion(rankings, weights)
+        )
 
         keys = [entry.key for entry in fused]
         if ORDERINGS.get(ordering):
@@ -195,10 +252,12 @@ class MovieQuerySet(models.QuerySet):
         page_keys = keys[offset : offset + limit]
         by_id = self.model.objects.for_display().in_bulk(page_keys)
         entries = {entry.key: entry for entry in fused}
+        snippets = _snippets([key for key in page_keys if "keyword" in entries[key].signals], query)
         results = []
         for key in page_keys:
             movie = by_id[key]
             movie.score, movie.matched = entries[key].score, entries[key].signals
+            movie.snippet = snippets.get(key, "")
             results.append(movie)
         return SearchPage(count=len(keys), results=results)
 
@@ -240,6 +299,79 @@ class MovieQuerySet(models.QuerySet):
         return results
 
 
+def _weighted_words(query: str) -> tuple[list[str], list[float]]:
+    """The query's search lexemes and their BM25 inverse document frequencies, from LexemeStat.
+
+    Words in more than half of the films are dropped (their IDF is about nil, and they would make every film
+    a candidate); with no statistics yet, every word weighs the same.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT l.word, COALESCE(s.documents, 0), (SELECT documents FROM catalog_lexemestat WHERE word = '')
+               FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS l(word)
+               LEFT JOIN catalog_lexemestat s ON s.word = l.word""",
+            [SEARCH_CONFIG, query],
+        )
+        rows = cursor.fetchall()
+    words, weights = [], []
+    for word, documents, films in rows:
+        if "'" in word or "\\" in word:
+            continue  # never part of a lexeme the English parser makes; would break the tsquery text
+        if not films:
+            words.append(word)
+            weights.append(1.0)
+        elif documents <= films / 2:
+            # A word the statistics do not know yet (added since the last import) counts as a rare one.
+            documents = max(documents, 1)
+            words.append(word)
+            weights.append(math.log(1 + (films - documents + 0.5) / (documents + 0.5)))
+    return words, weights
+
+
+# ts_headline marks matches with these; they cannot occur in text, so the text can be escaped around them.
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+
+def _snippets(ids: list[int], query: str) -> dict[int, str]:
+    """Why each keyword match matched: its overview (or plot) with the query's words in <mark>, HTML-safe.
+
+    Only for the films on the page, so ts_headline's cost (it re-parses the text) stays small.
+    """
+    if not ids:
+        return {}
+    words, _ = _weighted_words(query)
+    if not words:
+        return {}
+    options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=30, MinWords=12, MaxFragments=2"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT id, ts_headline(%s::regconfig, COALESCE(NULLIF(overview, ''), plot), to_tsquery(%s, %s), %s)
+               FROM catalog_movie WHERE id = ANY(%s) AND search_vector @@ to_tsquery(%s, %s)""",
+            [SEARCH_CONFIG, "simple", " | ".join(f"'{w}'" for w in words), options, ids, "simple",
+             " | ".join(f"'{w}'" for w in words)],
+        )  # fmt: skip
+        rows = cursor.fetchall()
+    # Escaped first, so the only markup is ours: safe to render as HTML.
+    return {
+        pk: mark_safe(str(escape(text)).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
+        for pk, text in rows
+        if text and _MARK_START in text
+    }
+
+
+def refresh_lexeme_stats() -> None:
+    """Recount in how many visible films each lexeme appears (a second or two at 35k films); run after imports."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM catalog_lexemestat")
+        cursor.execute(
+            "INSERT INTO catalog_lexemestat (word, documents) SELECT word, ndoc"
+            " FROM ts_stat('SELECT search_vector FROM catalog_movie WHERE NOT hidden') WHERE word <> ''"
+        )
+        cursor.execute(
+            "INSERT INTO catalog_lexemestat (word, documents) SELECT '', count(*) FROM catalog_movie WHERE NOT hidden"
+        )
+
+
 def _nulls_last(field_name: str) -> models.OrderBy:
     if field_name.startswith("-"):
         return F(field_name[1:]).desc(nulls_last=True)
@@ -249,11 +381,21 @@ def _nulls_last(field_name: str) -> models.OrderBy:
 def _with_hnsw_settings(queryset, *, ef_search: int) -> list:
     """Evaluate a vector-ordered query with enough HNSW candidates for its limit and its filters.
 
-    SET LOCAL only lasts until the end of the transaction, so it must run inside one; iterative scans let a
-    filtered query keep walking the graph until it has `limit` rows instead of returning too few. Relaxed
-    order may return neighbours slightly out of order, so rows (ending with their distance) are re-sorted.
+    Iterative scans let a filtered query keep walking the graph until it has `limit` rows instead of
+    returning too few. Relaxed order may return neighbours slightly out of order, so rows (ending with their
+    distance) are re-sorted.
+    """
+    rows = _with_settings(queryset, {"hnsw.ef_search": min(ef_search, 1000), "hnsw.iterative_scan": "relaxed_order"})
+    return sorted(rows, key=lambda row: row[-1])
+
+
+def _with_settings(queryset, settings: dict[str, object]) -> list:
+    """Evaluate a query under Postgres settings that last for it alone.
+
+    SET LOCAL only lasts until the end of the transaction, so it must run inside one (its own, or the
+    caller's, where it then lasts until that one ends: harmless for these planner and index settings).
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [min(ef_search, 1000)])
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        return sorted(queryset, key=lambda row: row[-1])
+        for name, value in settings.items():
+            cursor.execute(f"SET LOCAL {name} = %s", [value])
+        return list(queryset)

@@ -58,10 +58,15 @@ class ScoredMovieSerializer(MovieSerializer):
 
 
 class SearchResultSerializer(ScoredMovieSerializer):
-    matched = serializers.ListField(child=serializers.CharField(), help_text="Signals that found it.")
+    matched = serializers.ListField(
+        child=serializers.CharField(), help_text="Signals that found it: keyword, title (letter by letter), semantic."
+    )
+    snippet = serializers.CharField(
+        help_text="For keyword matches: an excerpt of the synopsis, HTML-escaped, the query's words in <mark>."
+    )
 
     class Meta(ScoredMovieSerializer.Meta):
-        fields = [*ScoredMovieSerializer.Meta.fields, "matched"]
+        fields = [*ScoredMovieSerializer.Meta.fields, "matched", "snippet"]
 
 
 class SimilarMovieSerializer(ScoredMovieSerializer):

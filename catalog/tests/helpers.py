@@ -35,3 +35,8 @@ def make_movie(
         embed_movies(queryset=Movie.objects.filter(pk=movie.pk), encoder=get_encoder(embed_with), show_progress=False)
         movie.refresh_from_db()
     return movie
+
+
+def ids(scored: list[tuple[int, float]]) -> list[int]:
+    """The film ids of a search signal's (id, score) list, best first."""
+    return [pk for pk, _ in scored]

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from catalog.models import Credit, Genre, Movie
+from catalog.tests.helpers import ids
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def test_adding_a_cast_member_in_the_inline_makes_the_film_findable_by_name(staf
         f"credits-{index}-order": 9,
     }
     assert staff_client.post(f"/admin/catalog/movie/{movie.pk}/change/", data).status_code == 302
-    assert Movie.objects.keyword_ids("quartermaine", limit=5) == [movie.pk]
+    assert ids(Movie.objects.keyword_scores("quartermaine", limit=5)) == [movie.pk]
 
 
 def test_hide_and_feature_actions(staff_client):

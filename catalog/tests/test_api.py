@@ -124,7 +124,7 @@ def test_search_puts_the_godfather_first(api):
     body = response.json()
     assert body["count"] >= 2
     assert body["results"][0]["title"] == "The Godfather"
-    assert set(body["results"][0]) == MOVIE_FIELDS | {"score", "matched"}
+    assert set(body["results"][0]) == MOVIE_FIELDS | {"score", "matched", "snippet"}
 
 
 @pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])

@@ -68,7 +68,7 @@ def test_hybrid_mode_fuses_both_and_alpha_moves_the_balance(fake_films):
     page = own(fake_films).search("glass vault", mode="hybrid")
     assert titles(page)[0] == "Glass Vault"
     assert set(page.results[0].matched) == {"keyword", "title", "semantic"}
-    assert 0 < page.results[-1].score < page.results[0].score <= 1
+    assert 0 <= page.results[-1].score < page.results[0].score <= 1
     only_semantic = own(fake_films).search("glass vault", mode="hybrid", alpha=1.0)
     assert all(movie.matched == ["semantic"] for movie in only_semantic.results)
 
@@ -134,6 +134,9 @@ def test_autocomplete_finds_prefixes_and_typos(fake_films):
         ("shawshank redemtion", "The Shawshank Redemption"),
         ("a shark terrorizes a beach town", "Jaws"),
         ("seven samurai", "Seven Samurai"),
+        ("interstelar", "Interstellar"),
+        ("the dark knigth", "The Dark Knight"),
+        ("amelie", "Amélie"),
     ],
 )
 def test_hybrid_search_puts_the_right_film_first(query, expected):
@@ -142,6 +145,8 @@ def test_hybrid_search_puts_the_right_film_first(query, expected):
 
 def test_names_find_their_films():
     assert "Saving Private Ryan" in titles(Movie.objects.visible().search("tom hanks", mode="keyword", limit=20))
+    nolan = titles(Movie.objects.visible().search("nolan", limit=10))
+    assert {"Inception", "Interstellar", "Memento"} <= set(nolan)
     assert {"The Godfather", "Apocalypse Now"} <= set(titles(Movie.objects.visible().search("coppola", limit=20)))
 
 
@@ -151,3 +156,30 @@ def test_similar_films_of_the_godfather_start_with_its_sequel():
     assert len(similar) == 40
     assert "The Godfather Part II" in [movie.title for movie in similar[:3]]
     assert godfather.pk not in [movie.pk for movie in similar]
+
+
+def test_ordering_sorts_the_matches_of_a_query():
+    films = Movie.objects.visible()
+    by_year = films.search("christopher nolan", mode="keyword", ordering="year", limit=50).results
+    assert [m.year for m in by_year] == sorted(m.year for m in by_year)
+    by_rating = films.search("christopher nolan", mode="keyword", ordering="rating", limit=50).results
+    ratings = [m.vote_average for m in by_rating if m.vote_average is not None]
+    assert ratings == sorted(ratings, reverse=True)
+    by_title = films.search("godfather", mode="keyword", ordering="title").results
+    assert [m.title for m in by_title] == sorted(m.title for m in by_title)
+
+
+def test_rare_words_count_more_than_common_ones():
+    # "war" is in many films, "mafia" in few: the mafia films rank above war films matching only "war".
+    top = titles(Movie.objects.visible().search("mafia war", mode="keyword", limit=3))
+    assert "The Godfather" in top or "The Godfather Part II" in top
+
+
+def test_keyword_matches_say_why_with_an_escaped_highlighted_snippet(fake_films):
+    overview = "A <b>bold</b> lighthouse keeper guards fish & chips < 5 dollars."
+    make_movie(title="Snippet Test", overview=overview, embed_with="fake")
+    page = Movie.objects.filter(title__startswith="Snippet").search("lighthouse keeper", mode="keyword")
+    snippet = page.results[0].snippet
+    assert "<mark>lighthouse</mark> <mark>keeper</mark>" in snippet
+    assert "<b>" not in snippet and "&amp; chips &lt; 5" in snippet
+    assert own(fake_films).search("comet", mode="semantic").results[0].snippet == ""

@@ -2,28 +2,53 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.ranking import RRF_K, reciprocal_rank_fusion
+from recommender.ranking import RRF_K, reciprocal_rank_fusion, relative_score_fusion
 
 
-def test_a_film_found_by_every_signal_wins_and_scores_one():
-    fused = reciprocal_rank_fusion({"keyword": [1, 2, 3], "semantic": [1, 3, 4]}, {"keyword": 0.5, "semantic": 0.5})
+def scored(*keys: int, top: float = 1.0, step: float = 0.1) -> list[tuple[int, float]]:
+    return [(key, top - index * step) for index, key in enumerate(keys)]
+
+
+def test_rrf_puts_a_film_found_by_every_signal_first_with_score_one():
+    fused = reciprocal_rank_fusion(
+        {"keyword": scored(1, 2, 3), "semantic": scored(1, 3, 4)}, {"keyword": 1, "semantic": 1}
+    )
     assert [f.key for f in fused] == [1, 3, 2, 4]
     assert fused[0].score == pytest.approx(1.0)
     assert fused[0].signals == ["keyword", "semantic"]
 
 
-def test_weights_move_the_balance_and_zero_weight_lists_are_ignored():
-    rankings = {"keyword": [1, 2], "semantic": [2, 1]}
-    assert reciprocal_rank_fusion(rankings, {"keyword": 0.9, "semantic": 0.1})[0].key == 1
-    assert reciprocal_rank_fusion(rankings, {"keyword": 0.1, "semantic": 0.9})[0].key == 2
-    only_keyword = reciprocal_rank_fusion(rankings, {"keyword": 1.0, "semantic": 0.0})
-    assert all(f.signals == ["keyword"] for f in only_keyword)
-
-
-def test_scores_follow_the_rrf_formula():
-    fused = reciprocal_rank_fusion({"a": [7, 8]}, {"a": 1.0})
+def test_rrf_scores_follow_the_formula():
+    fused = reciprocal_rank_fusion({"a": scored(7, 8)}, {"a": 1.0})
     assert fused[1].score == pytest.approx((1 / (RRF_K + 2)) / (1 / (RRF_K + 1)), abs=1e-6)
+
+
+def test_weights_move_the_balance_and_zero_weight_lists_are_ignored():
+    rankings = {"keyword": scored(1, 2), "semantic": scored(2, 1)}
+    for fuse in (reciprocal_rank_fusion, relative_score_fusion):
+        assert fuse(rankings, {"keyword": 0.9, "semantic": 0.1})[0].key == 1
+        assert fuse(rankings, {"keyword": 0.1, "semantic": 0.9})[0].key == 2
+        assert all(f.signals == ["keyword"] for f in fuse(rankings, {"keyword": 1.0, "semantic": 0.0}))
+
+
+def test_relative_scores_keep_a_signals_confidence_where_ranks_lose_it():
+    # Film 1 is far ahead on keywords and a close third on meaning; film 2 is barely ahead on meaning.
+    rankings = {
+        "keyword": [(1, 10.0), (2, 1.1), (3, 1.0), (4, 0.5)],
+        "semantic": [(2, 0.60), (3, 0.595), (1, 0.59), (4, 0.40)],
+    }
+    weights = {"keyword": 1.0, "semantic": 1.0}
+    assert reciprocal_rank_fusion(rankings, weights)[0].key == 2
+    assert relative_score_fusion(rankings, weights)[0].key == 1
+
+
+def test_absolute_lists_keep_their_scale():
+    weak_title = {"title": [(5, 0.35)], "keyword": [(6, 2.0), (7, 1.0)]}
+    fused = relative_score_fusion(weak_title, {"title": 1.0, "keyword": 1.0}, absolute=frozenset({"title"}))
+    assert [f.key for f in fused] == [6, 5, 7]
+    assert fused[1].score == pytest.approx(0.35 / 2)
 
 
 def test_no_rankings_fuse_to_nothing():
     assert reciprocal_rank_fusion({}, {"keyword": 1.0}) == []
+    assert relative_score_fusion({"keyword": []}, {"keyword": 1.0}) == []
