@@ -339,17 +339,14 @@ def _snippets(ids: list[int], query: str) -> dict[int, str]:
     """
     if not ids:
         return {}
-    words, _ = _weighted_words(query)
-    if not words:
-        return {}
     options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=30, MinWords=12, MaxFragments=2"
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT id, ts_headline(%s::regconfig, COALESCE(NULLIF(overview, ''), plot), to_tsquery(%s, %s), %s)
-               FROM catalog_movie WHERE id = ANY(%s) AND search_vector @@ to_tsquery(%s, %s)""",
-            [SEARCH_CONFIG, "simple", " | ".join(f"'{w}'" for w in words), options, ids, "simple",
-             " | ".join(f"'{w}'" for w in words)],
-        )  # fmt: skip
+            """WITH q AS (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery AS any_word)
+               SELECT id, ts_headline(%s::regconfig, COALESCE(NULLIF(overview, ''), plot), q.any_word, %s)
+               FROM catalog_movie, q WHERE id = ANY(%s) AND search_vector @@ q.any_word""",
+            [SEARCH_CONFIG, query, SEARCH_CONFIG, options, ids],
+        )
         rows = cursor.fetchall()
     # Escaped first, so the only markup is ours: safe to render as HTML.
     return {
