@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from catalog.models import Movie
+from catalog.models import LexemeStat, Movie
+from catalog.querysets import refresh_lexeme_stats
 
 DEMO_CATALOG = settings.BASE_DIR / "fixtures" / "demo_movies.csv"
 
@@ -21,6 +22,8 @@ class Command(BaseCommand):
     def handle(self, *args, no_embed: bool, **options) -> None:
         if Movie.objects.exists():
             self.stdout.write(f"Catalog has {Movie.objects.count()} films; demo catalog not loaded.")
+            if not LexemeStat.objects.exists():  # a catalog imported before keyword search kept statistics
+                refresh_lexeme_stats()
         else:
             self.stdout.write(f"Empty catalog: loading the demo catalog from {DEMO_CATALOG.name}...")
             # The raw streams, so the progress bar can redraw its line in place.
