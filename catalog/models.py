@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models.functions import Cast, Upper
 from django.urls import reverse
 from django.utils.text import slugify
 from pgvector.django import HnswIndex, VectorField
@@ -119,6 +120,11 @@ class Movie(models.Model):
                 opclasses=["vector_cosine_ops"],
             ),
             models.Index(fields=["-popularity"], name="movie_popularity"),
+            # Serves the autocomplete's `title__istartswith`, which Django writes as UPPER(title::text) LIKE.
+            models.Index(
+                OpClass(Upper(Cast("title", output_field=models.TextField())), name="text_pattern_ops"),
+                name="movie_title_prefix",
+            ),
         ]
 
     def __str__(self) -> str:
