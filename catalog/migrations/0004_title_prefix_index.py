@@ -7,14 +7,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_lexeme_stat'),
+        ("catalog", "0003_lexeme_stat"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='movie',
-            index=models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper(django.db.models.functions.comparison.Cast('title', output_field=models.TextField())), name='text_pattern_ops'), name='movie_title_prefix'),
+            model_name="movie",
+            index=models.Index(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.text.Upper(
+                        django.db.models.functions.comparison.Cast("title", output_field=models.TextField())
+                    ),
+                    name="text_pattern_ops",
+                ),
+                name="movie_title_prefix",
+            ),
         ),
     ]
