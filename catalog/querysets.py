@@ -44,6 +44,8 @@ RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]
 WORD_RANK_WEIGHTS = [0.5, 0.5, 0.8, 1.0]
 # A film matching more of the query's words gains more than their sum: "tom hanks" is about Tom Hanks.
 COVERAGE_EXPONENT = 1.0
+# A word in more than ~5% of the films (IDF below ln 20) does not make a film a candidate on its own.
+CANDIDATE_MIN_IDF = 3.0
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one) and
@@ -153,7 +155,10 @@ class MovieQuerySet(models.QuerySet):
             words, weights = _weighted_words(query)
             if not words:
                 return []
-            any_word = " | ".join(f"'{word}'" for word in words)
+            # Candidates are the films with one of the rarer words (all words score them): a film sharing only
+            # "love" and "story" with the query could not rank anyway, and there are thousands of those.
+            rare = [word for word, weight in zip(words, weights, strict=True) if weight >= CANDIDATE_MIN_IDF]
+            any_word = " | ".join(f"'{word}'" for word in rare or words)
             rank = RawSQL(
                 f"""(SELECT SUM(w.weight * ts_rank(%s::float4[], {self.model._meta.db_table}.search_vector,
                                                    to_tsquery('simple', quote_literal(w.word))))
