@@ -344,7 +344,7 @@ def _snippets(ids: list[int], query: str) -> dict[int, str]:
     """
     if not ids:
         return {}
-    options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=30, MinWords=12, MaxFragments=2"
+    options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
     with connection.cursor() as cursor:
         cursor.execute(
             """WITH q AS (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery AS any_word)
