@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from pgvector.django import CosineDistance
 
 from recommender import encoders
+from recommender.explain import shared_features
 from recommender.ranking import reciprocal_rank_fusion, relative_score_fusion
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ COVERAGE_EXPONENT = 1.0
 CANDIDATE_MIN_IDF = 3.0
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
-# Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one) and
-# the RRF constant, tuned on benchmarks/search_quality.py's dev sets.
+# Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), the
+# fusion method, and the query length at which the semantic ranking counts in full; tuned on
+# benchmarks/search_quality.py's dev sets.
 SIGNAL_WEIGHTS = {"keyword": 1.0, "title": 3.0, "semantic": 0.5}
 FUSION = "relative_score"
 SEMANTIC_FULL_WEIGHT_WORDS = 6
@@ -62,7 +64,7 @@ MAX_POOL = 1000
 
 @dataclass
 class SearchPage:
-    """One page of ranked films (each with `.score` and `.matched`) and the size of the ranked pool."""
+    """One page of ranked films (each with `.score`, `.matched` and `.snippet`) and the size of the ranked pool."""
 
     count: int
     results: list[Movie] = field(default_factory=list)
@@ -80,6 +82,10 @@ class MovieQuerySet(models.QuerySet):
         return self.prefetch_related(
             "genres", Prefetch("credits", queryset=Credit.objects.select_related("person").order_by("role", "order"))
         )
+
+    def with_details(self) -> MovieQuerySet:
+        """Everything a film's own page shows (and its similar films' reasons need): credits and keywords."""
+        return self.with_credits().prefetch_related("keywords")
 
     def for_display(self) -> MovieQuerySet:
         """What lists of films show: credits prefetched, the heavy vector and search columns left behind."""
@@ -284,7 +290,8 @@ class MovieQuerySet(models.QuerySet):
         return found
 
     def similar_to(self, movie: Movie, *, limit: int = 40) -> list[Movie]:
-        """The films nearest `movie` by cosine distance (score = similarity), the film itself excluded."""
+        """The films nearest `movie` by cosine distance (`.score` = similarity, `.why` = what they share), the
+        film itself excluded. Pass `movie` from `with_details()` so its reasons cost no further queries."""
         if movie.embedding is None:
             return []
         qs = (
@@ -299,7 +306,7 @@ class MovieQuerySet(models.QuerySet):
         results = []
         for pk, distance in ids:
             film = by_id[pk]
-            film.score = round(1.0 - distance, 6)
+            film.score, film.why = round(1.0 - distance, 6), shared_features(movie, film)
             results.append(film)
         return results
 

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET
 
 from catalog.forms import MAX_PAGE, PAGE_SIZE, SearchForm
 from catalog.models import Movie
-from recommender.explain import shared_features
 
 SIMILAR_COUNT = 40
 
@@ -32,9 +31,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    queryset = Movie.objects.visible().with_credits().prefetch_related("keywords")
-    movie = get_object_or_404(queryset, pk=pk)
+    movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
     similar = Movie.objects.similar_to(movie, limit=SIMILAR_COUNT)
-    for film in similar:
-        film.why = shared_features(movie, film)
     return render(request, "catalog/movie_detail.html", {"movie": movie, "similar": similar})

@@ -101,8 +101,7 @@ def _stale_chunk(queryset, after: int, encoder: Encoder, force: bool) -> tuple[i
     movies = list(
         queryset.order_by("pk")
         .filter(pk__gt=after)
-        .with_credits()
-        .prefetch_related("keywords")
+        .with_details()
         .defer("search_vector", "embedding")  # only whether there is one matters here
         .annotate(has_embedding=ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()))[:CHUNK]
     )

@@ -21,7 +21,6 @@ from catalog.api.serializers import (
     SimilarParamsSerializer,
 )
 from catalog.models import Movie
-from recommender.explain import shared_features
 
 
 def _params(serializer_class, request: Request):
@@ -41,7 +40,7 @@ class MovieViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         if self.action == "retrieve":
-            return Movie.objects.visible().with_credits().prefetch_related("keywords").defer("embedding")
+            return Movie.objects.visible().with_details().defer("embedding")
         return Movie.objects.visible().for_display().ordered()
 
     def get_serializer_class(self):
@@ -55,10 +54,8 @@ class MovieViewSet(viewsets.ReadOnlyModelViewSet):
     def similar(self, request: Request, pk: str) -> Response:
         """The films most like this one (knn: cosine over the film vectors)."""
         params = _params(SimilarParamsSerializer, request).validated_data
-        movie = get_object_or_404(Movie.objects.visible().with_credits().prefetch_related("keywords"), pk=pk)
+        movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
         similar = Movie.objects.similar_to(movie, limit=params["limit"])
-        for film in similar:
-            film.why = shared_features(movie, film)
         return Response({"results": SimilarMovieSerializer(similar, many=True).data})
 
 

@@ -440,6 +440,11 @@ FORMATS: dict[str, Format] = {
 }
 
 
+def describe_formats() -> str:
+    """One line naming every format and the files it reads, for the command's help."""
+    return "; ".join(f"{fmt.name}: {fmt.description}" for fmt in FORMATS.values())
+
+
 class FormatError(ValueError):
     """The file as a whole cannot be read (unreadable, not CSV, unknown header, missing columns)."""
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.types.json import Jsonb
 
-from catalog.importers.formats import FORMATS, Format, count_rows, read_rows
+from catalog.importers.formats import Format, count_rows, read_rows
 from catalog.importers.records import MovieRecord, normalise_title
 from catalog.models import Credit, Genre, ImportedFile, Keyword, Movie, Person
 from catalog.querysets import refresh_lexeme_stats
@@ -547,7 +547,3 @@ def _tag_ids(model: type[Genre] | type[Keyword], names: set[str]) -> dict[str, i
     by_name = {name: pk for name, _, pk in rows}
     by_slug = {slug: pk for _, slug, pk in rows}
     return {name: by_name.get(name) or by_slug[slug] for name, slug in slugs.items()}
-
-
-def describe_formats() -> str:
-    return "; ".join(f"{fmt.name}: {fmt.description}" for fmt in FORMATS.values())

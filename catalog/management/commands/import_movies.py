@@ -6,8 +6,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from catalog.importers.formats import FORMATS, FormatError
-from catalog.importers.loader import describe_formats, import_files
+from catalog.importers.formats import FORMATS, FormatError, describe_formats
+from catalog.importers.loader import import_files
 from catalog.models import Movie
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
