@@ -21,7 +21,6 @@ from django.utils.safestring import mark_safe
 from pgvector.django import CosineDistance
 
 from recommender import encoders
-from recommender.explain import shared_features
 from recommender.ranking import reciprocal_rank_fusion, relative_score_fusion
 
 if TYPE_CHECKING:
@@ -205,7 +204,7 @@ class MovieQuerySet(models.QuerySet):
         vector = encoders.encode_query(query)
         qs = self.filter(embedding__isnull=False, embedding_model=encoder.name)
         qs = qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")
-        rows = _with_hnsw_settings(qs.values_list("pk", "distance")[:limit], ef_search=max(limit, 40))
+        rows = with_hnsw_settings(qs.values_list("pk", "distance")[:limit], ef_search=max(limit, 40))
         return [(pk, 1.0 - distance) for pk, distance in rows]
 
     # -- search -----------------------------------------------------------------------------------
@@ -289,26 +288,39 @@ class MovieQuerySet(models.QuerySet):
             found.extend(near[: limit - len(found)])
         return found
 
-    def similar_to(self, movie: Movie, *, limit: int = 40) -> list[Movie]:
-        """The films nearest `movie` by cosine distance (`.score` = similarity, `.why` = what they share), the
-        film itself excluded. Pass `movie` from `with_details()` so its reasons cost no further queries."""
-        if movie.embedding is None:
-            return []
-        qs = (
-            self.visible()
-            .exclude(pk=movie.pk)
-            .filter(embedding__isnull=False, embedding_model=movie.embedding_model)
-            .annotate(distance=CosineDistance("embedding", movie.embedding))
-            .order_by("distance")
-        )
-        ids = _with_hnsw_settings(qs.values_list("pk", "distance")[:limit], ef_search=max(limit, 40))
-        by_id = self.model.objects.for_display().prefetch_related("keywords").in_bulk([pk for pk, _ in ids])
-        results = []
-        for pk, distance in ids:
-            film = by_id[pk]
-            film.score, film.why = round(1.0 - distance, 6), shared_features(movie, film)
-            results.append(film)
-        return results
+    def similar_to(
+        self,
+        movie: Movie,
+        *,
+        method: str = "knn",
+        limit: int = 40,
+        C: float = 0.1,
+        prior: float | None = None,
+    ) -> list[Movie]:
+        """The films of this queryset most like `movie` (knn, svm or tfidf), the film itself and its copies
+        excluded; each has `.score` (0..1, similarity blended with the quality prior) and `.why`.
+
+        Pass `movie` from `with_details()` so the reasons cost no further queries.
+        """
+        # The ranking lives with the recommender (the one place that fits models on vectors); imported here,
+        # not at the top, because the recommender's own modules import the catalog's models.
+        from recommender.similar import similar_films
+
+        return similar_films(movie, method=method, limit=limit, C=C, prior=prior, candidates=self)
+
+    def recommend(
+        self,
+        *,
+        liked: list[int],
+        disliked: list[int] = (),
+        limit: int = 40,
+        method: str = "svm",
+        prior: float | None = None,
+    ) -> list[Movie]:
+        """Films for someone who liked the films `liked` (and not `disliked`), with `.score` and `.why`."""
+        from recommender.similar import recommend
+
+        return recommend(liked=liked, disliked=disliked, limit=limit, method=method, prior=prior)
 
 
 def _weighted_words(query: str) -> tuple[list[str], list[float]]:
@@ -368,6 +380,53 @@ def _snippets(ids: list[int], query: str) -> dict[int, str]:
     }
 
 
+def refresh_catalog_stats() -> None:
+    """Everything computed over the whole catalog that reads depend on; run after imports."""
+    refresh_lexeme_stats()
+    refresh_quality()
+
+
+def refresh_quality() -> None:
+    """Each film's quality prior (0..1): how well known (votes, popularity) and how well rated it is, as its
+    percentile among the films that have those figures.
+
+    The rating is IMDb's weighted rating (a Bayesian average pulled towards the catalog's mean by the median
+    vote count), so ten votes of 10/10 do not outrank a classic. A film without any figure gets none (the
+    ranking then takes it as middling).
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH stats AS (
+                SELECT avg(vote_average) FILTER (WHERE vote_count > 0) AS mean_rating,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY vote_count) FILTER (WHERE vote_count > 0) AS m
+                FROM catalog_movie
+            ), ranks AS (
+                SELECT id,
+                    CASE WHEN vote_count > 0 THEN
+                        percent_rank() OVER (PARTITION BY vote_count > 0 ORDER BY vote_count) END AS votes,
+                    CASE WHEN popularity IS NOT NULL THEN
+                        percent_rank() OVER (PARTITION BY popularity IS NOT NULL ORDER BY popularity) END AS popular,
+                    CASE WHEN vote_count > 0 AND vote_average IS NOT NULL THEN
+                        percent_rank() OVER (
+                            PARTITION BY vote_count > 0 AND vote_average IS NOT NULL
+                            ORDER BY (vote_count * vote_average + m * mean_rating) / (vote_count + m)
+                        ) END AS rated
+                FROM catalog_movie, stats
+            ), known AS (
+                SELECT id, rated, (COALESCE(votes, 0) + COALESCE(popular, 0))
+                    / NULLIF(num_nonnulls(votes, popular), 0) AS known
+                FROM ranks
+            ), quality AS (
+                SELECT id, (COALESCE(known, 0) + COALESCE(rated, 0)) / NULLIF(num_nonnulls(known, rated), 0) AS value
+                FROM known
+            )
+            UPDATE catalog_movie m SET quality = q.value
+            FROM quality q WHERE m.id = q.id AND m.quality IS DISTINCT FROM q.value
+            """
+        )
+
+
 def refresh_lexeme_stats() -> None:
     """Recount in how many visible films each lexeme appears (a second or two at 35k films); run after imports."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -387,7 +446,7 @@ def _nulls_last(field_name: str) -> models.OrderBy:
     return F(field_name).asc(nulls_last=True)
 
 
-def _with_hnsw_settings(queryset, *, ef_search: int) -> list:
+def with_hnsw_settings(queryset, *, ef_search: int) -> list:
     """Evaluate a vector-ordered query with enough HNSW candidates for its limit and its filters.
 
     Iterative scans let a filtered query keep walking the graph until it has `limit` rows instead of

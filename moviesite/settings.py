@@ -160,6 +160,10 @@ EMBEDDING_BACKEND = os.environ.get("EMBEDDING_BACKEND", "local")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_EMBEDDING_MODEL = os.environ.get("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
 
+# Similar films: how much the quality prior (votes, rating, popularity; 0..1) weighs against similarity
+# scaled to 0..1 over the candidates. Tuned by benchmarks/similar_quality.py (see RESULTS.md).
+SIMILAR_PRIOR_WEIGHT = float(os.environ.get("SIMILAR_PRIOR_WEIGHT", "0.2"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,6 +11,8 @@ from catalog.importers.loader import import_files
 from catalog.models import Movie
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
+from recommender.models import TfidfVocabulary
+from recommender.tfidf import fit_tfidf
 
 MAX_REPORTED_SKIPS = 20
 
@@ -79,6 +81,10 @@ class Command(BaseCommand):
                 + (f"{report.before_min_year} before --min-year, " if report.before_min_year else "")
                 + f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
             )
+
+        if not options["dry_run"] and (result.created or result.updated or not TfidfVocabulary.objects.exists()):
+            tfidf = fit_tfidf(stdout=progress_to)
+            self.stdout.write(f"TF-IDF: {tfidf.films} films over {tfidf.terms} terms in {tfidf.elapsed:.1f}s.")
 
         embedded = "not embedded (--no-embed)"
         if options["dry_run"]:

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.models import Movie
+from moviesite.progress import progress
+from recommender.similar import DEFAULT_C, warm_similar
+from recommender.tfidf import fit_tfidf
+
+
+class Command(BaseCommand):
+    help = (
+        "Compute and keep the svm and tfidf similar lists of the most popular films (all by default), so their "
+        "pages answer from the kept list; lists stay valid until the catalog changes."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--method", nargs="+", choices=["svm", "tfidf"], default=["svm", "tfidf"])
+        parser.add_argument("--films", type=int, help="Only the N most popular visible films.")
+        parser.add_argument("--C", type=float, default=DEFAULT_C, help="The svm's C (the one pages use: 0.1).")
+        parser.add_argument("--refit-tfidf", action="store_true", help="Fit the TF-IDF vocabulary again first.")
+
+    def handle(self, *args, method: list[str], films: int | None, C: float, refit_tfidf: bool, **options) -> None:
+        if films is not None and films < 1:
+            raise CommandError("--films must be at least 1.")
+        if refit_tfidf:
+            fitted = fit_tfidf(stdout=self.stderr._out)
+            self.stdout.write(f"TF-IDF: {fitted.films} films over {fitted.terms} terms in {fitted.elapsed:.1f}s.")
+        movies = Movie.objects.visible().with_details().filter(embedding__isnull=False).ordered()
+        movies = list(movies[:films] if films else movies)
+        for name in method:
+            bar = progress(total=len(movies), desc=f"Warming {name}", file=self.stderr._out)
+            computed = 0
+            for start in range(0, len(movies), 50):
+                chunk = movies[start : start + 50]
+                computed += warm_similar(chunk, method=name, C=C)
+                bar.update(len(chunk))
+            bar.close()
+            self.stdout.write(f"{name}: {computed} lists computed, {len(movies) - computed} were already kept.")

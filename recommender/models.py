@@ -1,0 +1,61 @@
+"""What the recommender keeps between requests: the catalog's write counter, the TF-IDF vocabulary, and
+ranked lists of similar films computed for one state of the catalog."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from catalog.models import Movie
+
+
+class CatalogVersion(models.Model):
+    """A single row counting the statements that changed the film table.
+
+    A statement trigger on catalog_movie keeps it (migration 0001), because films change through many
+    paths (the importer's raw SQL, bulk updates, admin actions, the API) and a missed bump would serve
+    similar lists that still show a hidden or deleted film. Each bump takes the next number of a sequence
+    and writes it to this row: others see it only once the change it counts is committed, and a number is
+    never used twice, even when a transaction that took one rolls back.
+    """
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog version {self.version}"
+
+
+class TfidfVocabulary(models.Model):
+    """The fitted TF-IDF vocabulary (term i is dimension i of Movie.tfidf) and each term's IDF."""
+
+    terms = ArrayField(models.TextField())
+    idf = ArrayField(models.FloatField())
+    documents = models.PositiveIntegerField()
+    fitted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "TF-IDF vocabularies"
+
+    def __str__(self) -> str:
+        return f"{len(self.terms)} terms over {self.documents} films"
+
+
+class SimilarList(models.Model):
+    """One film's ranked similar films for a slow method, valid while the catalog version is unchanged."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=16)
+    options = models.CharField(max_length=100, help_text="The method's settings, e.g. 'C=0.1 prior=0.2'.")
+    catalog_version = models.BigIntegerField()
+    movie_ids = ArrayField(models.BigIntegerField())
+    scores = ArrayField(models.FloatField())
+    terms = models.JSONField(default=list, help_text="For tfidf: the top shared terms of each film.")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["movie", "method", "options"], name="similar_list_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} ({self.options}) of film {self.movie_id}"
