@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models.functions import Cast, Upper
 from django.urls import reverse
 from django.utils.text import slugify
-from pgvector.django import HnswIndex, SparseVectorField, VectorField
+from pgvector.django import HnswIndex, VectorField
 
 from catalog.querysets import SEARCH_CONFIG, MovieQuerySet
 
@@ -68,13 +68,6 @@ class Movie(models.Model):
     vote_average = models.FloatField(null=True, blank=True)
     vote_count = models.PositiveIntegerField(null=True, blank=True)
     popularity = models.FloatField(null=True, blank=True)
-    quality = models.FloatField(
-        null=True,
-        blank=True,
-        editable=False,
-        help_text="0..1: how well known and well rated among the catalog's films (votes, rating, popularity); "
-        "refreshed after imports. Breaks near-ties among similar films.",
-    )
 
     imdb_id = models.CharField("IMDb id", max_length=16, null=True, blank=True, unique=True)
     tmdb_id = models.PositiveIntegerField("TMDB id", null=True, blank=True, unique=True)
@@ -108,10 +101,6 @@ class Movie(models.Model):
     embedding_hash = models.CharField(
         max_length=64, blank=True, editable=False, help_text="Hash of the model and the text it embedded."
     )
-
-    # TF-IDF of the film's words and word pairs over the whole catalog (recommender.tfidf), for the `tfidf`
-    # similar method: a sparse vector in the fitted vocabulary, L2-normalised, its strongest terms only.
-    tfidf = SparseVectorField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

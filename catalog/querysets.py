@@ -380,53 +380,6 @@ def _snippets(ids: list[int], query: str) -> dict[int, str]:
     }
 
 
-def refresh_catalog_stats() -> None:
-    """Everything computed over the whole catalog that reads depend on; run after imports."""
-    refresh_lexeme_stats()
-    refresh_quality()
-
-
-def refresh_quality() -> None:
-    """Each film's quality prior (0..1): how well known (votes, popularity) and how well rated it is, as its
-    percentile among the films that have those figures.
-
-    The rating is IMDb's weighted rating (a Bayesian average pulled towards the catalog's mean by the median
-    vote count), so ten votes of 10/10 do not outrank a classic. A film without any figure gets none (the
-    ranking then takes it as middling).
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH stats AS (
-                SELECT avg(vote_average) FILTER (WHERE vote_count > 0) AS mean_rating,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY vote_count) FILTER (WHERE vote_count > 0) AS m
-                FROM catalog_movie
-            ), ranks AS (
-                SELECT id,
-                    CASE WHEN vote_count > 0 THEN
-                        percent_rank() OVER (PARTITION BY vote_count > 0 ORDER BY vote_count) END AS votes,
-                    CASE WHEN popularity IS NOT NULL THEN
-                        percent_rank() OVER (PARTITION BY popularity IS NOT NULL ORDER BY popularity) END AS popular,
-                    CASE WHEN vote_count > 0 AND vote_average IS NOT NULL THEN
-                        percent_rank() OVER (
-                            PARTITION BY vote_count > 0 AND vote_average IS NOT NULL
-                            ORDER BY (vote_count * vote_average + m * mean_rating) / (vote_count + m)
-                        ) END AS rated
-                FROM catalog_movie, stats
-            ), known AS (
-                SELECT id, rated, (COALESCE(votes, 0) + COALESCE(popular, 0))
-                    / NULLIF(num_nonnulls(votes, popular), 0) AS known
-                FROM ranks
-            ), quality AS (
-                SELECT id, (COALESCE(known, 0) + COALESCE(rated, 0)) / NULLIF(num_nonnulls(known, rated), 0) AS value
-                FROM known
-            )
-            UPDATE catalog_movie m SET quality = q.value
-            FROM quality q WHERE m.id = q.id AND m.quality IS DISTINCT FROM q.value
-            """
-        )
-
-
 def refresh_lexeme_stats() -> None:
     """Recount in how many visible films each lexeme appears (a second or two at 35k films); run after imports."""
     with transaction.atomic(), connection.cursor() as cursor:

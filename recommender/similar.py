@@ -30,7 +30,7 @@ from catalog.querysets import with_hnsw_settings
 from recommender.explain import shared_features
 from recommender.models import SimilarList
 from recommender.space import VectorSpace, catalog_version, vector_space
-from recommender.tfidf import shared_terms, tfidf_of
+from recommender.tfidf import shared_terms, tfidf_of, vocabulary
 
 METHODS = ("knn", "svm", "tfidf")
 RECOMMEND_METHODS = ("svm", "centroid")
@@ -211,15 +211,16 @@ def _tfidf_ranked(movie: Movie, base: QuerySet, *, prior: float) -> list[Ranked]
     if seed is None:
         return []
     rows = list(
-        base.filter(tfidf__isnull=False)
-        .annotate(negative_product=MaxInnerProduct("tfidf", seed))
+        base.filter(features__tfidf__isnull=False)
+        .annotate(negative_product=MaxInnerProduct("features__tfidf", seed))
         .order_by("negative_product")
-        .values_list("pk", "negative_product", "tfidf")[: _pool_size(MAX_RESULTS)]
+        .values_list("pk", "negative_product", "features__tfidf")[: _pool_size(MAX_RESULTS)]
     )
     vectors = {pk: vector for pk, _, vector in rows}
     pool = [(pk, -negative) for pk, negative, _ in rows if negative < 0]  # nothing shared: not similar at all
     ranked = _blend(pool, seeds=[movie], prior=prior, limit=MAX_RESULTS)
-    return [Ranked(r.pk, r.score, tuple(shared_terms(seed, vectors[r.pk]))) for r in ranked]
+    terms = vocabulary()
+    return [Ranked(r.pk, r.score, tuple(shared_terms(seed, vectors[r.pk], terms))) for r in ranked]
 
 
 def _blend(pool: list[tuple[int, float]], *, seeds: list[Movie], prior: float, limit: int) -> list[Ranked]:
@@ -231,7 +232,7 @@ def _blend(pool: list[tuple[int, float]], *, seeds: list[Movie], prior: float, l
         pk: (title, year, quality)
         for pk, title, year, quality in Movie.objects.visible()
         .filter(pk__in=[pk for pk, _ in pool])
-        .values_list("pk", "title", "year", "quality")
+        .values_list("pk", "title", "year", "features__quality")
     }
     pool = [(pk, score) for pk, score in pool if pk in facts]  # hidden since, or deleted
     if not pool:

@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer, st
 
 from catalog.models import Credit, Genre, Keyword, Movie
 from moviesite.progress import progress
-from recommender.models import TfidfVocabulary
+from recommender.models import FilmFeatures, TfidfVocabulary
 
 MAX_TERMS = 50_000
 TERMS_PER_FILM = 256
@@ -104,7 +104,7 @@ def _film_values(movie: Movie) -> dict:
 
 
 def fit_tfidf(*, stdout: TextIO | None = None, show_progress: bool = True) -> TfidfResult:
-    """Fit the vocabulary on every film and store each film's vector (hidden films too, so unhiding is free)."""
+    """Fit the vocabulary on every film and keep each film's vector (hidden films too, so unhiding is free)."""
     started = time.monotonic()
     rows = _catalog_texts()
     result = TfidfResult(films=len(rows))
@@ -123,8 +123,9 @@ def fit_tfidf(*, stdout: TextIO | None = None, show_progress: bool = True) -> Tf
             texts = [_sparse_text(matrix[i], len(terms)) for i in range(start, start + len(batch))]
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "UPDATE catalog_movie m SET tfidf = v.tfidf::sparsevec"
-                    " FROM unnest(%s::bigint[], %s::text[]) AS v(id, tfidf) WHERE m.id = v.id",
+                    "INSERT INTO recommender_filmfeatures (movie_id, tfidf)"
+                    " SELECT id, tfidf::sparsevec FROM unnest(%s::bigint[], %s::text[]) AS v(id, tfidf)"
+                    " ON CONFLICT (movie_id) DO UPDATE SET tfidf = EXCLUDED.tfidf",
                     [[pk for pk, _ in batch], texts],
                 )
             bar.update(len(batch))
@@ -139,7 +140,7 @@ def tfidf_of(movie: Movie) -> SparseVector | None:
 
     Read again rather than taken from `movie`, which may have been loaded before the latest fit.
     """
-    stored = Movie.objects.filter(pk=movie.pk).values_list("tfidf", flat=True).first()
+    stored = FilmFeatures.objects.filter(movie_id=movie.pk).values_list("tfidf", flat=True).first()
     if stored is not None:
         return stored
     fitted = _fitted()
@@ -151,15 +152,18 @@ def tfidf_of(movie: Movie) -> SparseVector | None:
     return SparseVector.from_text(_sparse_text(row, len(fitted.terms)))
 
 
-def shared_terms(seed: SparseVector, other: SparseVector, *, count: int = 5) -> list[str]:
-    """The terms that make two films alike: those with the largest product of their two weights."""
+def vocabulary() -> list[str]:
+    """The fitted terms, dimension by dimension (empty before the first fit)."""
     fitted = _fitted()
-    if fitted is None:
-        return []
+    return fitted.terms if fitted else []
+
+
+def shared_terms(seed: SparseVector, other: SparseVector, terms: list[str], *, count: int = 5) -> list[str]:
+    """The terms that make two films alike: those with the largest product of their two weights."""
     left = dict(zip(seed.indices(), seed.values(), strict=True))
     products = [(weight * left[i], i) for i, weight in zip(other.indices(), other.values(), strict=True) if i in left]
     products.sort(reverse=True)
-    return [term_label(fitted.terms[i]) for _, i in products[:count] if i < len(fitted.terms)]
+    return [term_label(terms[i]) for _, i in products[:count] if i < len(terms)]
 
 
 def _sparse_text(row: sparse.csr_matrix, dimensions: int) -> str:

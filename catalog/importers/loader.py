@@ -28,7 +28,7 @@ from psycopg.types.json import Jsonb
 from catalog.importers.formats import Format, count_rows, read_rows
 from catalog.importers.records import MovieRecord, normalise_title
 from catalog.models import Credit, Genre, ImportedFile, Keyword, Movie, Person
-from catalog.querysets import refresh_catalog_stats
+from catalog.querysets import refresh_lexeme_stats
 from moviesite.progress import progress
 
 # Fields copied from a record onto a film. A record matched by external id to a film first imported from
@@ -205,7 +205,7 @@ def import_files(
                 continue
             _import_file(run, path, fmt, rows, digest)
         if run.result.created or run.result.updated:
-            refresh_catalog_stats()
+            refresh_lexeme_stats()
         if dry_run:
             transaction.set_rollback(True)
     run.result.elapsed = time.monotonic() - started

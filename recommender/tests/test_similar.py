@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import Movie
-from catalog.querysets import refresh_quality
 from catalog.tests.helpers import make_movie
 from recommender import similar
-from recommender.models import SimilarList
+from recommender.models import FilmFeatures, SimilarList
+from recommender.quality import refresh_quality
 from recommender.space import catalog_version, vector_space
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ def test_copies_of_the_seed_and_of_each_other_never_appear(method):
     aliens = film("Aliens")
     twin = make_movie(title="Aliens!", year=aliens.year, overview=aliens.overview)
     Movie.objects.filter(pk=twin.pk).update(embedding=aliens.embedding, embedding_model=aliens.embedding_model)
-    call_command("warm_similar", "--method", "tfidf", "--films", "1", "--refit-tfidf", stdout=io.StringIO())
+    call_command("warm_similar", "--method", "tfidf", "--films", "1", "--refresh", stdout=io.StringIO())
 
     results = titles(Movie.objects.similar_to(seed, method=method, limit=40))
     assert "ALIEN" not in results
@@ -113,9 +113,8 @@ def test_refresh_quality_ranks_well_known_well_rated_films_higher():
     flop = make_movie(title="Flop", vote_count=100, vote_average=3.0, popularity=0.5)
     unknown = make_movie(title="Unknown")
     refresh_quality()
-    quality = dict(
-        Movie.objects.filter(pk__in=[cult.pk, classic.pk, flop.pk, unknown.pk]).values_list("title", "quality")
-    )
+    films = Movie.objects.filter(pk__in=[cult.pk, classic.pk, flop.pk, unknown.pk])
+    quality = dict(films.values_list("title", "features__quality"))
     assert quality["Classic"] > quality["Cult"] > quality["Flop"]
     assert quality["Flop"] >= 0
     assert quality["Classic"] <= 1
@@ -183,7 +182,7 @@ def test_tfidf_places_a_film_added_after_the_fit_with_the_stored_vocabulary():
         cast=("Al Pacino",),
         overview="The aging matriarch of a mafia crime family hands her empire to her reluctant son, a Corleone.",
     )
-    assert newcomer.tfidf is None
+    assert not FilmFeatures.objects.filter(movie=newcomer, tfidf__isnull=False).exists()
     results = titles(Movie.objects.similar_to(Movie.objects.with_details().get(pk=newcomer.pk), method="tfidf"))
     assert {"The Godfather", "The Godfather Part II"} <= set(results[:5])
 

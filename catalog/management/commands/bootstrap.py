@@ -8,8 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from catalog.models import LexemeStat, Movie
-from catalog.querysets import refresh_catalog_stats
+from catalog.querysets import refresh_lexeme_stats
 from recommender.models import TfidfVocabulary
+from recommender.quality import refresh_quality
 from recommender.tfidf import fit_tfidf
 
 DEMO_CATALOG = settings.BASE_DIR / "fixtures" / "demo_movies.csv"
@@ -25,9 +26,9 @@ class Command(BaseCommand):
         if Movie.objects.exists():
             self.stdout.write(f"Catalog has {Movie.objects.count()} films; demo catalog not loaded.")
             if not LexemeStat.objects.exists():  # a catalog imported before keyword search kept statistics
-                refresh_catalog_stats()
-            if not TfidfVocabulary.objects.exists():  # nor TF-IDF vectors before the tfidf method
-                refresh_catalog_stats()
+                refresh_lexeme_stats()
+            if not TfidfVocabulary.objects.exists():  # nor quality priors and TF-IDF vectors before issue 5
+                refresh_quality()
                 fit_tfidf(stdout=self.stdout._out)
         else:
             self.stdout.write(f"Empty catalog: loading the demo catalog from {DEMO_CATALOG.name}...")

@@ -12,6 +12,7 @@ from catalog.models import Movie
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
 from recommender.models import TfidfVocabulary
+from recommender.quality import refresh_quality
 from recommender.tfidf import fit_tfidf
 
 MAX_REPORTED_SKIPS = 20
@@ -83,6 +84,8 @@ class Command(BaseCommand):
             )
 
         if not options["dry_run"] and (result.created or result.updated or not TfidfVocabulary.objects.exists()):
+            # What similar films read from the whole catalog: each film's quality prior and TF-IDF vector.
+            refresh_quality()
             tfidf = fit_tfidf(stdout=progress_to)
             self.stdout.write(f"TF-IDF: {tfidf.films} films over {tfidf.terms} terms in {tfidf.elapsed:.1f}s.")
 

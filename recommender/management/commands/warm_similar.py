@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import Movie
 from moviesite.progress import progress
+from recommender.quality import refresh_quality
 from recommender.similar import DEFAULT_C, warm_similar
 from recommender.tfidf import fit_tfidf
 
@@ -18,12 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("--method", nargs="+", choices=["svm", "tfidf"], default=["svm", "tfidf"])
         parser.add_argument("--films", type=int, help="Only the N most popular visible films.")
         parser.add_argument("--C", type=float, default=DEFAULT_C, help="The svm's C (the one pages use: 0.1).")
-        parser.add_argument("--refit-tfidf", action="store_true", help="Fit the TF-IDF vocabulary again first.")
+        parser.add_argument(
+            "--refresh",
+            action="store_true",
+            help="First compute the quality priors and fit the TF-IDF vectors again (import_movies does both).",
+        )
 
-    def handle(self, *args, method: list[str], films: int | None, C: float, refit_tfidf: bool, **options) -> None:
+    def handle(self, *args, method: list[str], films: int | None, C: float, refresh: bool, **options) -> None:
         if films is not None and films < 1:
             raise CommandError("--films must be at least 1.")
-        if refit_tfidf:
+        if refresh:
+            refresh_quality()
             fitted = fit_tfidf(stdout=self.stderr._out)
             self.stdout.write(f"TF-IDF: {fitted.films} films over {fitted.terms} terms in {fitted.elapsed:.1f}s.")
         movies = Movie.objects.visible().with_details().filter(embedding__isnull=False).ordered()
