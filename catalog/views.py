@@ -1,15 +1,21 @@
-"""Server-rendered pages: search and browse, and a film with its similar films."""
+"""Server-rendered pages: search and browse, a film with its similar films, and a visitor's favourites."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+import math
 
-from catalog.forms import MAX_PAGE, PAGE_SIZE, SearchForm
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog.forms import MAX_PAGE, PAGE_SIZE, SIMILAR_METHODS, FavouriteForm, SearchForm, SimilarForm
 from catalog.models import Movie
 
 SIMILAR_COUNT = 40
+RECOMMENDED_COUNT = 12
+# Favourites live in the session (no account needed); the oldest drop out beyond this many.
+FAVOURITES_KEY = "favourites"
+MAX_FAVOURITES = 50
 
 
 @require_GET
@@ -21,16 +27,53 @@ def home(request: HttpRequest) -> HttpResponse:
     query = form.cleaned_data.get("q", "") if form.is_bound else ""
     page = Movie.objects.visible().filter_by(**filters).search(query, **arguments)
     number = arguments.get("offset", 0) // PAGE_SIZE + 1
-    has_next = number * PAGE_SIZE < page.count and number < MAX_PAGE
-    return render(
-        request,
-        "catalog/home.html",
-        {"form": form, "page": page, "query": query, "number": number, "has_next": has_next},
-    )
+    pages = min(math.ceil(page.count / PAGE_SIZE), MAX_PAGE)
+    context = {"form": form, "page": page, "query": query, "number": number, "pages": pages}
+    if not request.GET:
+        # The landing page opens with the visitor's favourites and what they suggest.
+        context.update(_favourites_context(_favourite_ids(request)))
+    return render(request, "catalog/home.html", context)
 
 
 @require_GET
 def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
     movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
-    similar = Movie.objects.similar_to(movie, limit=SIMILAR_COUNT)
-    return render(request, "catalog/movie_detail.html", {"movie": movie, "similar": similar})
+    form = SimilarForm(request.GET)
+    valid = form.is_valid()
+    method = form.method_name if valid else "knn"
+    context = {
+        "movie": movie,
+        "form": form,
+        "method": method,
+        "methods": SIMILAR_METHODS,
+        "similar": Movie.objects.similar_to(movie, method=method, limit=SIMILAR_COUNT) if valid else [],
+        "is_favourite": movie.pk in _favourite_ids(request),
+    }
+    return render(request, "catalog/movie_detail.html", context, status=200 if valid else 400)
+
+
+@require_POST
+def toggle_favourite(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add the film to the visitor's favourites, or remove it if it is one; then go back where they were."""
+    movie = get_object_or_404(Movie.objects.visible(), pk=pk)
+    before = _favourite_ids(request)
+    is_favourite = movie.pk not in before
+    favourites = [other for other in before if other != movie.pk] + ([movie.pk] if is_favourite else [])
+    request.session[FAVOURITES_KEY] = favourites[-MAX_FAVOURITES:]
+    if not request.accepts("text/html"):  # site.js's fetch() asks for JSON and updates the button itself
+        return JsonResponse({"favourite": is_favourite, "count": len(request.session[FAVOURITES_KEY])})
+    return redirect(FavouriteForm(request.POST).next_url(request, fallback=movie.get_absolute_url()))
+
+
+def _favourite_ids(request: HttpRequest) -> list[int]:
+    """The visitor's favourite film ids, oldest first."""
+    return [pk for pk in request.session.get(FAVOURITES_KEY, []) if isinstance(pk, int)]
+
+
+def _favourites_context(ids: list[int]) -> dict:
+    if not ids:
+        return {}
+    by_id = Movie.objects.visible().for_display().in_bulk(ids)
+    favourites = [by_id[pk] for pk in reversed(ids) if pk in by_id]
+    recommended = Movie.objects.recommend(liked=list(by_id), limit=RECOMMENDED_COUNT) if by_id else []
+    return {"favourites": favourites, "recommended": recommended}

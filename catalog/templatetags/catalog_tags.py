@@ -7,6 +7,10 @@ from django.http import QueryDict
 
 register = template.Library()
 
+# How many of each kind of reason a card has room for.
+WHY_ITEMS = 2
+WHY_TERMS = 4
+
 
 @register.filter
 def poster_hue(movie) -> int:
@@ -14,6 +18,29 @@ def poster_hue(movie) -> int:
     genres = [genre.name for genre in movie.genres.all()]
     key = genres[0] if genres else movie.title
     return zlib.crc32(key.encode()) % 360
+
+
+@register.filter
+def why_text(why: dict | None) -> str:
+    """A card's short reason from a film's `.why`: the liked film behind a recommendation, then the words it
+    shares (tfidf) or the people, genres and keywords ("Shares Al Pacino; crime, drama; mafia").
+    Plain text, escaped by the template."""
+    if not why:
+        return ""
+    reasons = []
+    if liked := why.get("because_you_liked"):
+        reasons.append(f"Because you liked {liked[0]}")
+    if terms := why.get("terms"):
+        reasons.append("Shared words: " + ", ".join(str(term) for term in terms[:WHY_TERMS]))
+    else:
+        shared = [
+            ", ".join(str(item) for item in items[:WHY_ITEMS])
+            for items in (why.get("people"), [genre.lower() for genre in why.get("genres") or []], why.get("keywords"))
+            if items
+        ]
+        if shared:
+            reasons.append("Shares " + "; ".join(shared))
+    return ". ".join(reasons)
 
 
 @register.simple_tag(takes_context=True)
