@@ -40,6 +40,9 @@ DEFAULT_C = 0.1
 # on the films nearest the positives (the hard negatives, which decide where the margin goes) plus a
 # random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40.
 FULL_FIT_MAX = 8000
+# Candidates every method draws before the quality prior and duplicate removal pick the list. The same for
+# every method and every limit, so a list of 10 is the first 10 of the list of 40 (and of the kept 100).
+POOL = 2 * MAX_RESULTS + 20
 HARD_NEGATIVES = 4000
 RANDOM_NEGATIVES = 1000
 
@@ -77,7 +80,7 @@ def similar_films(
     narrowed = candidates is not None and bool(candidates.query.where)
     base = (candidates if narrowed else Movie.objects.all()).visible().exclude(pk=movie.pk)
     if method == "knn":
-        ranked = _blend(_knn_pool(movie, base, pool=_pool_size(limit)), seeds=[movie], prior=prior, limit=limit)
+        ranked = _blend(_knn_pool(movie, base, pool=POOL), seeds=[movie], prior=prior, limit=limit)
     elif narrowed:
         ranked = _slow_method(movie, method, base, C=C, prior=prior, narrowed=True)[:limit]
     else:
@@ -120,7 +123,7 @@ def recommend(
             target = target - 0.5 * space.vectors[negatives].mean(axis=0)
         rows, scores = np.arange(len(space.ids)), space.vectors @ target
     excluded = {*space.ids[positives].tolist(), *space.ids[negatives].tolist()}
-    pool = [(int(space.ids[r]), float(s)) for r, s in _top(rows, scores, _pool_size(limit) + len(excluded))]
+    pool = [(int(space.ids[r]), float(s)) for r, s in _top(rows, scores, POOL + len(excluded))]
     pool = [(pk, score) for pk, score in pool if pk not in excluded]
     ranked = _blend(pool, seeds=seeds, prior=prior, limit=limit)
     return _films(ranked, seeds=seeds, name_the_seed=True)
@@ -143,11 +146,6 @@ def warm_similar(movies: list[Movie], *, method: str, C: float = DEFAULT_C, prio
 
 
 # --- ranking ---------------------------------------------------------------------------------------------
-
-
-def _pool_size(limit: int) -> int:
-    """Candidates to draw before the prior and duplicate removal pick `limit`: enough for both to matter."""
-    return 2 * limit + 20
 
 
 def _knn_pool(movie: Movie, base: QuerySet, *, pool: int) -> list[tuple[int, float]]:
@@ -175,7 +173,7 @@ def _slow_method(movie: Movie, method: str, base: QuerySet, *, C: float, prior: 
     keep = rows != positives[0]
     if narrowed:
         keep &= np.isin(space.ids[rows], list(base.values_list("pk", flat=True)))
-    pool = _top(rows[keep], scores[keep], _pool_size(MAX_RESULTS))
+    pool = _top(rows[keep], scores[keep], POOL)
     return _blend([(int(space.ids[r]), s) for r, s in pool], seeds=[movie], prior=prior, limit=MAX_RESULTS)
 
 
@@ -214,7 +212,7 @@ def _tfidf_ranked(movie: Movie, base: QuerySet, *, prior: float) -> list[Ranked]
         base.filter(features__tfidf__isnull=False)
         .annotate(negative_product=MaxInnerProduct("features__tfidf", seed))
         .order_by("negative_product")
-        .values_list("pk", "negative_product", "features__tfidf")[: _pool_size(MAX_RESULTS)]
+        .values_list("pk", "negative_product", "features__tfidf")[:POOL]
     )
     vectors = {pk: vector for pk, _, vector in rows}
     pool = [(pk, -negative) for pk, negative, _ in rows if negative < 0]  # nothing shared: not similar at all
