@@ -162,7 +162,7 @@ OPENAI_EMBEDDING_MODEL = os.environ.get("OPENAI_EMBEDDING_MODEL", "text-embeddin
 
 # Similar films: how much the quality prior (votes, rating, popularity; 0..1) weighs against similarity
 # scaled to 0..1 over the candidates. Tuned by benchmarks/similar_quality.py (see RESULTS.md).
-SIMILAR_PRIOR_WEIGHT = float(os.environ.get("SIMILAR_PRIOR_WEIGHT", "0.2"))
+SIMILAR_PRIOR_WEIGHT = float(os.environ.get("SIMILAR_PRIOR_WEIGHT", "0.3"))
 
 LOGGING = {
     "version": 1,
