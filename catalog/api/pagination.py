@@ -21,6 +21,16 @@ class MoviePagination(LimitOffsetPagination):
     def get_offset(self, request) -> int:
         return self._parameter(request, self.offset_query_param, 0, low=0, high=MAX_OFFSET)
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        bounds = {
+            self.limit_query_param: {"minimum": 1, "maximum": self.max_limit, "default": self.default_limit},
+            self.offset_query_param: {"minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+        }
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(bounds[parameter["name"]])
+        return parameters
+
     @staticmethod
     def _parameter(request, name: str, default: int, *, low: int, high: int) -> int:
         raw = request.query_params.get(name)
@@ -33,3 +43,10 @@ class MoviePagination(LimitOffsetPagination):
         if not low <= value <= high:
             raise ValidationError({name: [f"Must be from {low} to {high}."]})
         return value
+
+
+class GenrePagination(MoviePagination):
+    """Genres are few: a filter menu wants them all in one page."""
+
+    default_limit = 100
+    max_limit = 1000

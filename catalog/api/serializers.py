@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import math
+import re
 
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
-from catalog.models import Movie
+from catalog.api.writes import save_movie
+from catalog.models import Credit, Genre, Movie, Person
 from catalog.querysets import ORDERINGS, SEARCH_MODES
+from recommender.encoders import EmbeddingError, content_hash, get_encoder
 
 LIST_CAST = 5
 MAX_QUERY_LENGTH = 300
 MAX_OFFSET = 1000
+# Each genre filter is a join; a handful is all a person means, hundreds would only load the database.
+MAX_GENRES = 10
+YEAR_RANGE = {"min_value": 1800, "max_value": 2200}
+IMDB_ID = re.compile(r"^(tt[0-9]{7,14})?$")
 
 
 class MovieSerializer(serializers.ModelSerializer):
@@ -70,7 +80,16 @@ class SearchResultSerializer(ScoredMovieSerializer):
 
 
 class SimilarMovieSerializer(ScoredMovieSerializer):
-    why = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    score = serializers.FloatField(
+        help_text="Similarity scaled to 0..1 over the candidates, blended with the film's quality prior; higher is "
+        "more alike."
+    )
+    why = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="What it shares with the film: `genres`, `keywords`, `people` (directors and cast); for tfidf "
+        "also `terms`, the words, pairs and names that weigh most in both; in recommendations "
+        "`because_you_liked`, the liked film it shares most with.",
+    )
 
     class Meta(ScoredMovieSerializer.Meta):
         fields = [*ScoredMovieSerializer.Meta.fields, "why"]
@@ -79,17 +98,29 @@ class SimilarMovieSerializer(ScoredMovieSerializer):
 class FilterParamsSerializer(serializers.Serializer):
     """Filters shared by the movie list and search."""
 
-    genre = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
-    year_min = serializers.IntegerField(min_value=1800, max_value=2200, required=False)
-    year_max = serializers.IntegerField(min_value=1800, max_value=2200, required=False)
-    director = serializers.CharField(max_length=200, required=False, default="")
-    actor = serializers.CharField(max_length=200, required=False, default="")
-    language = serializers.CharField(max_length=16, required=False, default="")
+    genre = serializers.ListField(
+        child=serializers.CharField(max_length=100, allow_blank=True),
+        max_length=MAX_GENRES,
+        required=False,
+        default=list,
+        help_text="Genre name or slug; repeat for several (films must have them all).",
+    )
+    year_min = serializers.IntegerField(**YEAR_RANGE, required=False)
+    year_max = serializers.IntegerField(**YEAR_RANGE, required=False)
+    director = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="Part of a director's name."
+    )
+    actor = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="Part of a cast member's name."
+    )
+    language = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default="", help_text="Original language code, e.g. en."
+    )
 
     def filters(self) -> dict:
         data = self.validated_data
         return {
-            "genres": data["genre"],
+            "genres": [genre for genre in data["genre"] if genre],
             "year_min": data.get("year_min"),
             "year_max": data.get("year_max"),
             "director": data["director"],
@@ -99,12 +130,28 @@ class FilterParamsSerializer(serializers.Serializer):
 
 
 class SearchParamsSerializer(FilterParamsSerializer):
-    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, required=False, allow_blank=True, default="")
-    mode = serializers.ChoiceField(choices=SEARCH_MODES, default="hybrid")
-    alpha = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.5)
-    ordering = serializers.ChoiceField(choices=list(ORDERINGS), default="relevance")
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    q = serializers.CharField(
+        max_length=MAX_QUERY_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='Title, names or a described plot; "quoted phrase", OR and -word work. Empty: browse.',
+    )
+    mode = serializers.ChoiceField(
+        choices=SEARCH_MODES, default="hybrid", help_text="keyword (full text), semantic (meaning) or both fused."
+    )
+    alpha = serializers.FloatField(
+        min_value=0.0, max_value=1.0, default=0.5, help_text="Hybrid only: 0 all keyword, 1 all semantic."
+    )
+    ordering = serializers.ChoiceField(
+        choices=list(ORDERINGS),
+        default="relevance",
+        help_text="rating and popularity: highest first; -year: newest first.",
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="Films per page.")
+    offset = serializers.IntegerField(
+        min_value=0, max_value=MAX_OFFSET, default=0, help_text="Films to skip (the ranking holds 1000 at most)."
+    )
 
     def validate_alpha(self, value: float) -> float:
         if not math.isfinite(value):
@@ -113,16 +160,216 @@ class SearchParamsSerializer(FilterParamsSerializer):
 
 
 class SimilarParamsSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["knn"], default="knn")
+    method = serializers.ChoiceField(
+        choices=["knn", "svm", "tfidf"],
+        default="knn",
+        help_text="knn: cosine over the film vectors. svm: Karpathy's exemplar SVM over the same vectors. "
+        "tfidf: cosine over TF-IDF vectors of words, word pairs and names (each result says the terms it shares).",
+    )
     limit = serializers.IntegerField(min_value=1, max_value=100, default=40)
+    C = serializers.FloatField(
+        min_value=0.001, max_value=100.0, default=0.1, help_text="svm only: the SVM's regularisation (LinearSVC C)."
+    )
+    prior = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        help_text="Weight of the quality prior (votes, rating, popularity) against similarity; 0 = similarity only.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not all(math.isfinite(data[name]) for name in ("C", "prior") if name in data):
+            raise serializers.ValidationError("C and prior must be finite numbers.")
+        return data
+
+
+class RecommendationRequestSerializer(serializers.Serializer):
+    liked = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=100, help_text="Ids of films liked."
+    )
+    disliked = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=100, required=False, default=list
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=40)
+    method = serializers.ChoiceField(
+        choices=["svm", "centroid"],
+        default="svm",
+        help_text="svm: one SVM with every liked film a positive. centroid: cosine to the liked films' mean.",
+    )
+    prior = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+
+    def validate(self, data: dict) -> dict:
+        known = set(
+            Movie.objects.visible().filter(pk__in=[*data["liked"], *data["disliked"]]).values_list("pk", flat=True)
+        )
+        unknown = sorted({*data["liked"], *data["disliked"]} - known)
+        if unknown:
+            raise serializers.ValidationError({"liked": f"No visible film has the id(s) {unknown}."})
+        if set(data["liked"]) & set(data["disliked"]):
+            raise serializers.ValidationError({"disliked": "A film cannot be both liked and disliked."})
+        if "prior" in data and not math.isfinite(data["prior"]):
+            raise serializers.ValidationError({"prior": "prior must be a number between 0 and 1."})
+        return data
 
 
 class AutocompleteParamsSerializer(serializers.Serializer):
-    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, allow_blank=True)
-    limit = serializers.IntegerField(min_value=1, max_value=20, default=10)
+    q = serializers.CharField(
+        max_length=MAX_QUERY_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=20, default=10, help_text="Titles to return.")
 
 
 class AutocompleteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Movie
         fields = ["id", "title", "year"]
+
+
+class GenreSerializer(serializers.ModelSerializer):
+    film_count = serializers.IntegerField(read_only=True, help_text="Visible films with this genre.")
+
+    class Meta:
+        model = Genre
+        fields = ["name", "slug", "film_count"]
+
+
+class PeopleParamsSerializer(serializers.Serializer):
+    q = serializers.CharField(
+        max_length=MAX_QUERY_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Start of a name or of any word in it; near misses by letters count too. Empty: everyone.",
+    )
+    role = serializers.ChoiceField(
+        choices=Credit.Role.values,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Only people with this role in some visible film; their `film_count` then counts that role.",
+    )
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    film_count = serializers.IntegerField(
+        read_only=True, help_text="Visible films crediting this person (in `role` when one is given)."
+    )
+
+    class Meta:
+        model = Person
+        fields = ["id", "name", "film_count"]
+
+
+VECTOR_STATUSES = {
+    "fresh": "the film's vector was made from its current text",
+    "stale": "its text changed since it was embedded: semantic search and similar films use the old vector "
+    "until `python manage.py embed_movies` runs",
+    "missing": "never embedded: it is left out of semantic search and similar films until `embed_movies` runs",
+}
+RELATIONS = ("genres", "keywords", "directors", "cast")
+
+
+def _names(*, max_length: int, max_items: int, help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=max_length),
+        max_length=max_items,
+        required=False,
+        write_only=True,  # read back by to_representation: the film's relations are managers, not lists
+        help_text=help_text,
+    )
+
+
+class MovieWriteSerializer(serializers.ModelSerializer):
+    """A film as staff write it: relations by name. On PATCH, a list given replaces the film's list."""
+
+    genres = _names(max_length=200, max_items=20, help_text="Genre names; matched regardless of case, else created.")
+    keywords = _names(max_length=200, max_items=100, help_text="Keywords; matched regardless of case, else created.")
+    directors = _names(max_length=300, max_items=20, help_text="Directors' names; unknown people are created.")
+    cast = _names(max_length=300, max_items=200, help_text="Cast names in billing order; unknown people are created.")
+    imdb_id = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Like tt0068646; unique among films.",
+        validators=[
+            RegexValidator(IMDB_ID, "An IMDb id is tt followed by at least seven digits, e.g. tt0068646."),
+            UniqueValidator(Movie.objects.all(), "Another film has this IMDb id."),
+        ],
+    )
+    countries = serializers.ListField(
+        child=serializers.CharField(max_length=8), max_length=50, required=False, help_text="Country codes, e.g. US."
+    )
+
+    class Meta:
+        model = Movie
+        fields = [
+            "title", "original_title", "year", "release_date", "overview", "plot", "tagline", "runtime",
+            "original_language", "countries", "poster_url", "vote_average", "vote_count", "popularity",
+            "imdb_id", "tmdb_id", "movielens_id", "hidden", "featured", *RELATIONS,
+        ]  # fmt: skip
+        extra_kwargs = {
+            # PostgreSQL's tsvector holds at most 1 MB: longer texts could not be indexed for search at all.
+            "overview": {"max_length": 10_000},
+            "plot": {"max_length": 100_000},
+            "year": YEAR_RANGE,
+            "vote_average": {"min_value": 0, "max_value": 10},
+            "popularity": {"min_value": 0},
+            "tmdb_id": {"min_value": 1, "help_text": "Unique among films."},
+            "movielens_id": {"min_value": 1, "help_text": "Unique among films."},
+        }
+
+    def validate_imdb_id(self, value: str | None) -> str | None:
+        return value or None  # an empty id is no id: several films may lack one, but not share ""
+
+    def validate(self, data: dict) -> dict:
+        for role in ("directors", "cast"):
+            seen: set[str] = set()
+            for name in data.get(role) or []:
+                if name.casefold() in seen:
+                    raise serializers.ValidationError({role: [f"{name!r} is listed twice."]})
+                seen.add(name.casefold())
+        return data
+
+    def to_representation(self, movie: Movie) -> dict:
+        """The film as a write would state it (the browsable API's edit form starts from it)."""
+        return {
+            **super().to_representation(movie),
+            "genres": [genre.name for genre in movie.genres.all()],
+            "keywords": [keyword.name for keyword in movie.keywords.all()],
+            "directors": [person.name for person in movie.directors],
+            "cast": [credit.person.name for credit in movie.cast],
+        }
+
+    def create(self, validated_data: dict) -> Movie:
+        relations = {name: validated_data.pop(name, None) for name in RELATIONS}
+        return save_movie(fields=validated_data, **relations)
+
+    def update(self, instance: Movie, validated_data: dict) -> Movie:
+        relations = {name: validated_data.pop(name, None) for name in RELATIONS}
+        return save_movie(movie=instance, fields=validated_data, **relations)
+
+
+class MovieWrittenSerializer(MovieDetailSerializer):
+    """What a write answers: the film as it now reads, and whether its vector still matches its text."""
+
+    vector_status = serializers.SerializerMethodField(
+        help_text="; ".join(f"{status}: {meaning}" for status, meaning in VECTOR_STATUSES.items()) + "."
+    )
+
+    class Meta(MovieDetailSerializer.Meta):
+        fields = [*MovieDetailSerializer.Meta.fields, "hidden", "vector_status"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(VECTOR_STATUSES)))
+    def get_vector_status(self, movie: Movie) -> str:
+        if not movie.embedding_model:
+            return "missing"
+        try:
+            model_name = get_encoder().name
+        except EmbeddingError:
+            return "stale"  # no usable backend to compare with; embed_movies will say why
+        return "fresh" if movie.embedding_hash == content_hash(model_name, movie.document()) else "stale"
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in a sentence.")

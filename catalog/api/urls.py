@@ -10,6 +10,9 @@ router.register("movies", views.MovieViewSet, basename="movie")
 urlpatterns = [
     path("search/", views.search, name="api-search"),
     path("autocomplete/", views.autocomplete, name="api-autocomplete"),
+    path("recommendations/", views.recommendations, name="api-recommendations"),
+    path("genres/", views.GenreList.as_view(), name="api-genres"),
+    path("people/", views.PersonList.as_view(), name="api-people"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
-from rest_framework.decorators import action, api_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from catalog.api.filters import MovieFilter
+from catalog.api.pagination import GenrePagination
+from catalog.api.permissions import IsStaffOrReadOnly
+from catalog.api.queries import genres_with_counts, people_matching
 from catalog.api.serializers import (
     AutocompleteParamsSerializer,
     AutocompleteSerializer,
+    GenreSerializer,
     MovieDetailSerializer,
     MovieSerializer,
+    MovieWriteSerializer,
+    MovieWrittenSerializer,
+    PeopleParamsSerializer,
+    PersonSerializer,
+    RecommendationRequestSerializer,
     SearchParamsSerializer,
     SearchResultSerializer,
     SimilarMovieSerializer,
@@ -22,29 +37,84 @@ from catalog.api.serializers import (
 )
 from catalog.models import Movie
 
+MOVIE_ID = re.compile(r"[0-9]{1,19}")
+MAX_MOVIE_ID = 2**63 - 1
+
 
 def _params(serializer_class, request: Request):
-    """Validate query parameters (a repeated `genre` becomes a list); a bad one raises a 400."""
-    data = request.query_params.dict()
-    if "genre" in request.query_params:
-        data["genre"] = request.query_params.getlist("genre")
-    params = serializer_class(data=data)
+    """Validate query parameters; a bad one raises a 400. Given the QueryDict itself, DRF reads it as a form:
+    a repeated `genre` is a list, and an empty optional parameter (`?limit=`) counts as absent."""
+    params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return params
 
 
-class MovieViewSet(viewsets.ReadOnlyModelViewSet):
-    """Films of the public catalog (hidden films are left out)."""
+def _is_movie_id(value: str) -> bool:
+    return bool(MOVIE_ID.fullmatch(value)) and 1 <= int(value) <= MAX_MOVIE_ID
+
+
+@extend_schema_view(
+    list=extend_schema(description="Films of the public catalog (hidden films are left out), filtered and paginated."),
+    retrieve=extend_schema(description="One visible film with all its facts and external ids."),
+    destroy=extend_schema(description="Delete a film, hidden or not (staff only)."),
+)
+class MovieViewSet(viewsets.ModelViewSet):
+    """Films of the public catalog (hidden films are left out); staff may add, change and delete them."""
 
     filterset_class = MovieFilter
+    permission_classes = [IsStaffOrReadOnly]
+    parser_classes = [JSONParser]  # writes are JSON; relations as lists of names do not fit a form
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # Any id reaches the view, which answers 404 in JSON: the router's default leaves "1.5" to Django's HTML 404.
+    lookup_value_regex = "[^/]+"
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # An id that is no whole number in range names no film: a 404 for every action, not a database error.
+        if "pk" in kwargs and not _is_movie_id(kwargs["pk"]):
+            raise NotFound("No film has this id.")
 
     def get_queryset(self):
+        if self.action in {"partial_update", "destroy"}:
+            return Movie.objects.with_details().defer("embedding")  # staff may edit hidden films too (to unhide)
         if self.action == "retrieve":
             return Movie.objects.visible().with_details().defer("embedding")
         return Movie.objects.visible().for_display().ordered()
 
+    def filter_queryset(self, queryset):
+        # The filters belong to the list; a film's own URL ignores them.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def get_serializer_class(self):
+        if self.action in {"create", "partial_update"}:
+            return MovieWriteSerializer
         return MovieDetailSerializer if self.action == "retrieve" else MovieSerializer
+
+    @extend_schema(
+        request=MovieWriteSerializer,
+        responses={201: MovieWrittenSerializer},
+        parameters=[OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[201])],
+    )
+    def create(self, request: Request) -> Response:
+        """Add a film (staff only). Its search text is current at once; its vector is missing until
+        `manage.py embed_movies` runs (see `vector_status`)."""
+        movie = self._write(MovieWriteSerializer(data=request.data))
+        location = reverse("movie-detail", args=[movie.pk], request=request)
+        return Response(
+            MovieWrittenSerializer(movie).data, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+    @extend_schema(request=MovieWriteSerializer, responses=MovieWrittenSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Change some of a film's fields (staff only); a list given replaces the film's list. The search text
+        is current at once; a changed text leaves the vector stale until `manage.py embed_movies` runs."""
+        movie = self._write(MovieWriteSerializer(self.get_object(), data=request.data, partial=True))
+        return Response(MovieWrittenSerializer(movie).data)
+
+    def _write(self, serializer: MovieWriteSerializer) -> Movie:
+        serializer.is_valid(raise_exception=True)
+        movie = serializer.save()
+        return Movie.objects.with_details().defer("embedding").get(pk=movie.pk)  # relations as just written
 
     @extend_schema(
         parameters=[SimilarParamsSerializer],
@@ -52,10 +122,10 @@ class MovieViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True)
     def similar(self, request: Request, pk: str) -> Response:
-        """The films most like this one (knn: cosine over the film vectors)."""
+        """The films most like this one, by knn, svm or tfidf, with why each one is alike."""
         params = _params(SimilarParamsSerializer, request).validated_data
         movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
-        similar = Movie.objects.similar_to(movie, limit=params["limit"])
+        similar = Movie.objects.similar_to(movie, **params)
         return Response({"results": SimilarMovieSerializer(similar, many=True).data})
 
 
@@ -89,13 +159,46 @@ def search(request: Request) -> Response:
     return Response({"count": page.count, "results": SearchResultSerializer(page.results, many=True).data})
 
 
-@extend_schema(
-    parameters=[AutocompleteParamsSerializer, OpenApiParameter("q", str, required=True)],
-    responses=AutocompleteSerializer(many=True),
-)
+@extend_schema(parameters=[AutocompleteParamsSerializer], responses=AutocompleteSerializer(many=True))
 @api_view(["GET"])
 def autocomplete(request: Request) -> Response:
     """Titles matching what has been typed so far (prefix, then typo-tolerant)."""
     data = _params(AutocompleteParamsSerializer, request).validated_data
     movies = Movie.objects.visible().autocomplete(data["q"], limit=data["limit"])
     return Response(AutocompleteSerializer(movies, many=True).data)
+
+
+class GenreList(generics.ListAPIView):
+    """Genres with their number of visible films, by name: the values the `genre` filter takes."""
+
+    serializer_class = GenreSerializer
+    pagination_class = GenrePagination
+
+    def get_queryset(self):
+        return genres_with_counts()
+
+
+@extend_schema(parameters=[PeopleParamsSerializer])
+class PersonList(generics.ListAPIView):
+    """People credited in visible films, found by name: the names the `director` and `actor` filters take."""
+
+    serializer_class = PersonSerializer
+
+    def get_queryset(self):
+        params = _params(PeopleParamsSerializer, self.request).validated_data
+        return people_matching(params["q"], role=params["role"])
+
+
+@extend_schema(
+    request=RecommendationRequestSerializer,
+    responses=inline_serializer("RecommendationResponse", {"results": SimilarMovieSerializer(many=True)}),
+)
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def recommendations(request: Request) -> Response:
+    """Films for someone who liked (and perhaps disliked) some films; `why.because_you_liked` names the liked
+    film each one is most like."""
+    params = RecommendationRequestSerializer(data=request.data)
+    params.is_valid(raise_exception=True)
+    films = Movie.objects.recommend(**params.validated_data)
+    return Response({"results": SimilarMovieSerializer(films, many=True).data})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
 
 from catalog.models import Movie
 
@@ -17,6 +19,8 @@ MOVIE_FIELDS = {
 
 @pytest.fixture
 def api() -> APIClient:
+    # Every test starts with a fresh anonymous allowance, however many requests the tests before it made.
+    cache.delete(AnonRateThrottle.cache_format % {"scope": "anon", "ident": "127.0.0.1"})
     return APIClient()
 
 
@@ -58,6 +62,35 @@ def test_movie_list_ordering(api):
     assert years == sorted(years)
     newest = api.get("/api/movies/", {"ordering": "-year", "limit": 1}).json()["results"][0]
     assert newest["year"] == max(Movie.objects.values_list("year", flat=True))
+    titles = [movie["title"] for movie in api.get("/api/movies/", {"ordering": "title"}).json()["results"]]
+    assert titles == sorted(titles)
+    ratings = [m["vote_average"] for m in api.get("/api/movies/", {"ordering": "rating"}).json()["results"]]
+    assert ratings == sorted(ratings, reverse=True)
+
+
+def test_movie_list_browses_featured_films_first_by_default(api):
+    first = api.get("/api/movies/", {"limit": 1}).json()["results"][0]
+    assert Movie.objects.get(pk=first["id"]).featured
+
+
+def test_movie_list_pages_link_to_each_other(api):
+    page = api.get("/api/movies/", {"limit": 10, "offset": 10}).json()
+    assert "limit=10" in page["next"] and "offset=20" in page["next"]
+    assert "offset" not in page["previous"]  # back to the first page
+    assert api.get(page["next"]).json()["results"][0]["id"] not in [movie["id"] for movie in page["results"]]
+    last = api.get("/api/movies/", {"limit": 10, "offset": page["count"] - 1}).json()
+    assert len(last["results"]) == 1 and last["next"] is None
+
+
+def test_movie_list_filters_ignore_empty_and_unknown_parameters(api):
+    everything = Movie.objects.visible().count()
+    assert api.get("/api/movies/", {"genre": "", "director": "", "colour": "blue"}).json()["count"] == everything
+
+
+def test_unknown_genre_or_external_id_finds_nothing(api):
+    assert api.get("/api/movies/", {"genre": "Mumblecore"}).json()["count"] == 0
+    assert api.get("/api/movies/", {"tmdb_id": 2**31 - 1}).json()["count"] == 0
+    assert api.get("/api/movies/", {"imdb_id": "tt0000000"}).json()["count"] == 0
 
 
 @pytest.mark.parametrize(
@@ -68,6 +101,10 @@ def test_movie_list_ordering(api):
         {"ordering": "nonsense"},
         {"limit": "x"},
         {"tmdb_id": "-3"},
+        {"tmdb_id": "1.5"},
+        {"genre": "bad\x00byte"},
+        {"genre": ["Drama", "bad\x00byte"]},
+        {"director": "bad\x00byte"},
     ],
 )
 def test_movie_list_rejects_bad_parameters_with_400(api, params):
@@ -182,8 +219,9 @@ def test_autocomplete_lists_titles(api):
 
 
 def test_writes_are_refused_to_anonymous_clients(api, godfather):
-    assert api.patch(f"/api/movies/{godfather.pk}/", {"title": "x"}).status_code in {401, 403, 405}
-    assert api.post("/api/movies/", {"title": "x"}).status_code in {401, 403, 405}
+    assert api.patch(f"/api/movies/{godfather.pk}/", {"title": "x"}, format="json").status_code == 401
+    assert api.post("/api/movies/", {"title": "x"}, format="json").status_code == 401
+    assert api.delete(f"/api/movies/{godfather.pk}/").status_code == 401
 
 
 def test_the_schema_and_docs_are_served(api):
@@ -191,4 +229,13 @@ def test_the_schema_and_docs_are_served(api):
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert {"/api/movies/", "/api/movies/{id}/", "/api/movies/{id}/similar/", "/api/search/"} <= set(paths)
-    assert api.get("/api/docs/").status_code == 200
+    assert {"/api/autocomplete/", "/api/genres/", "/api/people/"} <= set(paths)
+    docs = api.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger-ui" in docs.content
+
+
+def test_the_browsable_api_is_kept(api):
+    response = api.get("/api/movies/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Movie List" in response.content
