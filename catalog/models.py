@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Cast, Upper
 from django.urls import reverse
@@ -14,6 +15,10 @@ from pgvector.django import HnswIndex, VectorField
 from catalog.querysets import SEARCH_CONFIG, MovieQuerySet
 
 EMBEDDING_DIMENSIONS = 384
+# Far above any real synopsis or plot, and well below what a tsvector holds (1 MB), which a text of distinct
+# words this long would otherwise exceed, failing the save.
+OVERVIEW_MAX_LENGTH = 10_000
+PLOT_MAX_LENGTH = 100_000
 
 
 class NamedTag(models.Model):
@@ -58,8 +63,14 @@ class Movie(models.Model):
     original_title = models.CharField(max_length=500, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
     release_date = models.DateField(null=True, blank=True)
-    overview = models.TextField(blank=True, help_text="Short description (a few sentences).")
-    plot = models.TextField(blank=True, help_text="Long plot summary.")
+    overview = models.TextField(
+        blank=True,
+        validators=[MaxLengthValidator(OVERVIEW_MAX_LENGTH)],
+        help_text="Short description (a few sentences).",
+    )
+    plot = models.TextField(
+        blank=True, validators=[MaxLengthValidator(PLOT_MAX_LENGTH)], help_text="Long plot summary."
+    )
     tagline = models.CharField(max_length=500, blank=True)
     runtime = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Minutes.")
     original_language = models.CharField(max_length=16, blank=True, db_index=True)

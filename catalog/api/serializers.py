@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from catalog.api.writes import save_movie
-from catalog.models import Credit, Genre, Movie, Person
+from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
 from catalog.querysets import ORDERINGS, SEARCH_MODES
 from recommender.encoders import EmbeddingError, content_hash, get_encoder
 
@@ -310,8 +310,8 @@ class MovieWriteSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         extra_kwargs = {
             # PostgreSQL's tsvector holds at most 1 MB: longer texts could not be indexed for search at all.
-            "overview": {"max_length": 10_000},
-            "plot": {"max_length": 100_000},
+            "overview": {"max_length": OVERVIEW_MAX_LENGTH},
+            "plot": {"max_length": PLOT_MAX_LENGTH},
             "year": YEAR_RANGE,
             "vote_average": {"min_value": 0, "max_value": 10},
             "popularity": {"min_value": 0},

@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH
+
 
 @dataclass
 class MovieRecord:
@@ -34,6 +36,19 @@ class MovieRecord:
     characters: list[str] = field(default_factory=list)  # parallel to `cast` where the source has them
     featured: bool | None = None
     source_row: str = ""
+
+    def __post_init__(self) -> None:
+        # Postgres refuses a tsvector over 1 MB, so a runaway text would fail its whole batch; the caps are
+        # far above any real synopsis or plot (Wikipedia's longest plots are ~40k characters).
+        self.overview = truncate_words(self.overview, OVERVIEW_MAX_LENGTH)
+        self.plot = truncate_words(self.plot, PLOT_MAX_LENGTH)
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """`text` cut at the last whole word within `limit` characters."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(None, 1)[0]
 
 
 class RowError(ValueError):

@@ -969,3 +969,15 @@ def test_a_byte_order_mark_is_ignored_with_an_explicit_utf_8_encoding(tmp_path):
 
     assert [report.format for report in result.files] == ["movielens-movies"]
     assert Movie.objects.filter(movielens_id=9901501, title="Marked Reel").exists()
+
+
+def test_runaway_texts_are_cut_at_a_word_below_what_full_text_search_holds():
+    from catalog.importers.records import MovieRecord
+    from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH
+
+    plot = " ".join(f"w{n}" for n in range(200_000))
+    record = MovieRecord(title="Long", overview="word " * 5000, plot=plot)
+    assert PLOT_MAX_LENGTH - 10 < len(record.plot) <= PLOT_MAX_LENGTH
+    assert plot.startswith(record.plot + " ")  # cut between two words
+    assert len(record.overview) <= OVERVIEW_MAX_LENGTH
+    assert MovieRecord(title="Short", plot="A short plot.").plot == "A short plot."
