@@ -96,6 +96,7 @@ def test_names_starting_with_the_query_come_first_whole_words_and_the_busiest_fi
 def test_a_misspelt_name_is_still_found(api):
     assert api.get("/api/people/", {"q": "kubrik"}).json()["results"][0]["name"] == "Stanley Kubrick"
     assert api.get("/api/people/", {"q": "spielburg"}).json()["results"][0]["name"] == "Steven Spielberg"
+    assert api.get("/api/people/", {"q": "scorcese"}).json()["results"][0]["name"] == "Martin Scorsese"
 
 
 def test_the_role_filter_counts_that_role_only(api):
