@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+Features = dict[str, list[str]]
 
-def shared_features(seed: Any, other: Any) -> dict[str, list[str]]:
-    """Genres, keywords and people (directors and cast) the two films have in common."""
 
-    def people(movie: Any) -> list[str]:
-        return [credit.person.name for credit in movie.credits.all()]
-
-    def common(left: list[str], right: list[str]) -> list[str]:
-        right_set = set(right)
-        return [item for item in dict.fromkeys(left) if item in right_set]
-
+def features(movie: Any) -> Features:
+    """A film's genres, keywords and people (directors and cast), from its prefetched relations."""
     return {
-        "genres": common([g.name for g in seed.genres.all()], [g.name for g in other.genres.all()]),
-        "keywords": common([k.name for k in seed.keywords.all()], [k.name for k in other.keywords.all()]),
-        "people": common(people(seed), people(other)),
+        "genres": [genre.name for genre in movie.genres.all()],
+        "keywords": [keyword.name for keyword in movie.keywords.all()],
+        "people": list(dict.fromkeys(credit.person.name for credit in movie.credits.all())),
     }
+
+
+def shared(seed: Features, other: Features) -> Features:
+    """What two films' features have in common, in the seed's order."""
+    theirs = {kind: set(names) for kind, names in other.items()}
+    return {kind: [name for name in names if name in theirs[kind]] for kind, names in seed.items()}
