@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/similar_latency.py --database moviesite_35k             # 34,056 films
 
 Each call goes through the queryset verb the page and the API use (`similar_to` on a film from
-`with_details()`), so it includes loading the 40 films and their reasons. "first call" means no kept list
+`with_details()`), so it includes loading the 40 films and their reasons, in a process prepared the way
+moviesite/wsgi.py prepares a server's. "first call" means no kept list
 (svm and tfidf lists are deleted before each call); "kept" is the same call again. The process is warm: the
 film vectors are already in memory (their cold load is timed on its own).
 """
@@ -41,6 +42,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from moviesite.warmup import prepare_for_requests
+
+    prepare_for_requests()  # as moviesite/wsgi.py does in a server process
     from catalog.models import Movie
     from recommender import space
     from recommender.models import SimilarList

@@ -216,7 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--methods", nargs="+", default=["knn", "svm", "tfidf"])
+    parser.add_argument("--methods", nargs="*", default=["knn", "svm", "tfidf"])
     parser.add_argument("--no-recommendations", action="store_true")
     args = parser.parse_args()
     likers = likes_by_film()

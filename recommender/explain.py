@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 Features = dict[str, list[str]]
 
 
-def features(movie: Any) -> Features:
-    """A film's genres, keywords and people (directors and cast), from its prefetched relations."""
+def features(movie: Any, *, keywords: Iterable[str] | None = None) -> Features:
+    """A film's genres, keywords and people (directors and cast), from its prefetched relations (or the
+    keyword names given, when only some matter)."""
     return {
         "genres": [genre.name for genre in movie.genres.all()],
-        "keywords": [keyword.name for keyword in movie.keywords.all()],
+        "keywords": list(keywords) if keywords is not None else [keyword.name for keyword in movie.keywords.all()],
         "people": list(dict.fromkeys(credit.person.name for credit in movie.credits.all())),
     }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -329,14 +330,22 @@ def _films(ranked: list[Ranked], *, seeds: list[Movie], name_the_seed: bool = Fa
     """The ranked films, loaded for display (visible ones only), with `.score` and `.why`: what each shares
     with the seed (for recommendations: with the liked film it shares most with, named under
     `because_you_liked`)."""
-    by_id = Movie.objects.visible().for_display().prefetch_related("keywords").in_bulk([r.pk for r in ranked])
+    ids = [r.pk for r in ranked]
+    by_id = Movie.objects.visible().for_display().in_bulk(ids)
     seed_features = [(seed, features(seed)) for seed in seeds]
+    # Only the keywords a result shares with a seed matter: one small query instead of all their keywords.
+    seed_keywords = {keyword.pk: keyword.name for seed in seeds for keyword in seed.keywords.all()}
+    shared_keywords = defaultdict(list)
+    for movie_id, keyword_id in Movie.keywords.through.objects.filter(
+        movie_id__in=ids, keyword_id__in=list(seed_keywords)
+    ).values_list("movie_id", "keyword_id"):
+        shared_keywords[movie_id].append(seed_keywords[keyword_id])
     films = []
     for item in ranked:
         film = by_id.get(item.pk)
         if film is None:
             continue
-        mine = features(film)
+        mine = features(film, keywords=shared_keywords[film.pk])
         options = [(seed, shared(theirs, mine)) for seed, theirs in seed_features]
         seed, why = max(options, key=lambda option: sum(len(names) for names in option[1].values()))
         if name_the_seed:
