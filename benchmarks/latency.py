@@ -4,7 +4,8 @@ Run after `make run` has loaded the demo catalog (or after importing a bigger on
 
     .venv/bin/python benchmarks/latency.py [--rounds 20]
 
-Each call goes through the same queryset verbs the views use, warm (one untimed pass first), single client.
+Each call goes through the same queryset verbs the views use, warm (one untimed pass first), single client,
+in a process prepared the way moviesite/wsgi.py prepares a server's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ django.setup()
 from django.test import Client  # noqa: E402
 
 from catalog.models import Movie  # noqa: E402
+from moviesite.warmup import prepare_for_requests  # noqa: E402
 
 QUERIES = [
     "godfather", "godfater", "a shark terrorizes a beach town", "tom hanks", "nolan", "space opera",
@@ -58,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
+    prepare_for_requests()
     films = Movie.objects.visible()
     seeds = list(films.filter(embedding__isnull=False).order_by("?")[:10])
     print(f"{films.count()} films; {args.rounds} rounds of {len(QUERIES)} queries / {len(seeds)} seed films")
