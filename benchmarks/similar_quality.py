@@ -203,7 +203,7 @@ def recommendation_quality(likers: dict[int, set[int]], users: int) -> None:
         rng.shuffle(films)
         splits.append((films[:5], set(films[5:])))
     for method in ("svm", "centroid"):
-        for prior in (0.0, 0.2):
+        for prior in (0.0, 0.3):
             recalls, started = [], time.perf_counter()
             for given, held_out in splits:
                 result = Movie.objects.recommend(liked=given, limit=K, method=method, prior=prior)

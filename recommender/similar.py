@@ -4,7 +4,7 @@ Three ways to rank the catalog against a film:
 - knn: cosine over the film vectors, straight from the HNSW index;
 - svm: Karpathy's exemplar SVM, the film the one positive and the other films negatives, ranked by the
   decision function; it learns which directions of the space make this film itself;
-- tfidf: cosine over TF-IDF vectors of words and word pairs, explainable by the terms two films share.
+- tfidf: cosine over TF-IDF vectors of words, word pairs and names, explainable by the terms two films share.
 
 Each method draws a pool of candidates larger than asked for; the pool is then blended with the films'
 quality prior (so among nearly equally similar films the well-known, well-rated one comes first) and
@@ -42,13 +42,13 @@ DEFAULT_C = 0.1
 # on the films nearest the positives (the hard negatives, which decide where the margin goes) plus a
 # random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40.
 FULL_FIT_MAX = 8000
+HARD_NEGATIVES = 4000
+RANDOM_NEGATIVES = 1000
 # Candidates every method draws before the quality prior and duplicate removal pick the list. The same for
 # every method and every limit, so a list of 10 is the first 10 of the list of 40 (and of the kept 100).
 # 220 candidates raised knn's recall of co-liked films a little more (0.083 against 0.079 at prior 0.3) but
 # cost knn 5 ms more at 34k films (11.6 against 6.2 ms for the index scan).
 POOL = MAX_RESULTS + 20
-HARD_NEGATIVES = 4000
-RANDOM_NEGATIVES = 1000
 
 
 class Candidate(NamedTuple):
