@@ -85,8 +85,9 @@ def similar_films(
 ) -> list[Movie]:
     """The `limit` films most like `movie` by `method`, each with `.score` (0..1) and `.why`.
 
-    `candidates` narrows the films that may appear (default: every visible film; only those lists are
-    kept). Pass `movie` from `with_details()` so the reasons cost no further queries.
+    `candidates` narrows the films that may appear (default: every visible film). svm and tfidf lists are
+    kept for the default settings and candidates only. Pass `movie` from `with_details()` so the reasons
+    cost no further queries.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -95,8 +96,10 @@ def similar_films(
     base = (candidates if narrowed else Movie.objects.all()).visible().exclude(pk=movie.pk)
     if method == "knn":
         ranked = _blend(_knn_pool(movie, base, pool=POOL), seeds=[movie], prior=prior, limit=limit)
-    elif narrowed:
-        ranked = _slow_method(movie, method, base, C=C, prior=prior, narrowed=True)[:limit]
+    elif narrowed or (C, prior) != (DEFAULT_C, default_prior()):
+        # Only the lists pages show are kept: any other C or prior (the API takes them) would let the table
+        # grow without bound.
+        ranked = _slow_method(movie, method, base, C=C, prior=prior, narrowed=narrowed)[:limit]
     else:
         options = _options(method, C=C, prior=prior)
         compute = lambda: _slow_method(movie, method, base, C=C, prior=prior, narrowed=False)  # noqa: E731
@@ -143,10 +146,9 @@ def recommend(
     return _films(ranked, seeds=seeds, name_the_seed=True)
 
 
-def warm_similar(movies: list[Movie], *, method: str, C: float = DEFAULT_C, prior: float | None = None) -> int:
+def warm_similar(movies: list[Movie], *, method: str) -> int:
     """Compute and keep the lists of `movies` not kept for the current catalog yet; returns how many."""
-    prior = default_prior() if prior is None else prior
-    options = _options(method, C=C, prior=prior)
+    options = _options(method, C=DEFAULT_C, prior=default_prior())
     version = catalog_version()
     kept = set(
         SimilarList.objects.filter(
@@ -155,7 +157,7 @@ def warm_similar(movies: list[Movie], *, method: str, C: float = DEFAULT_C, prio
     )
     todo = [movie for movie in movies if movie.pk not in kept]
     for movie in todo:
-        similar_films(movie, method=method, limit=MAX_RESULTS, C=C, prior=prior)
+        similar_films(movie, method=method, limit=MAX_RESULTS)
     return len(todo)
 
 

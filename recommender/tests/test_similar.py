@@ -141,6 +141,15 @@ def test_svm_and_tfidf_lists_are_kept_and_recomputed_when_the_catalog_changes():
     assert [movie.pk for movie in again] == kept.movie_ids[:40]
 
 
+def test_only_lists_with_the_default_settings_are_kept():
+    seed = film("Heat")
+    Movie.objects.similar_to(seed, method="svm", C=0.5)
+    Movie.objects.similar_to(seed, method="tfidf", prior=0.0)
+    assert not SimilarList.objects.filter(movie=seed).exists()
+    Movie.objects.similar_to(seed, method="svm")
+    assert SimilarList.objects.filter(movie=seed).count() == 1
+
+
 def test_a_kept_list_is_served_without_fitting_again(monkeypatch):
     seed = film("Heat")
     first = Movie.objects.similar_to(seed, method="svm", limit=40)
