@@ -17,7 +17,7 @@ from typing import TextIO
 import numpy as np
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import OuterRef
+from django.db.models import OuterRef, QuerySet
 from pgvector import SparseVector
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer, strip_accents_unicode
@@ -77,13 +77,14 @@ def term_label(term: str) -> str:
     return term.replace("_", " ")
 
 
-def _catalog_texts() -> list[tuple[int, str]]:
-    """Every film's text, names gathered in the same query (no per-film queries at 35k films)."""
+def _catalog_texts(movies: QuerySet[Movie] | None = None) -> list[tuple[int, str]]:
+    """Every film's text (or these films'), names gathered in the same query (no per-film queries at 35k)."""
 
     def names(queryset, field: str) -> ArraySubquery:
         return ArraySubquery(queryset.filter(movies=OuterRef("pk")).order_by(field).values(field))
 
-    rows = Movie.objects.order_by("pk").values("pk", *TEXT_FIELDS, genres_=names(Genre.objects, "name"))
+    movies = Movie.objects.all() if movies is None else movies
+    rows = movies.order_by("pk").values("pk", *TEXT_FIELDS, genres_=names(Genre.objects, "name"))
     rows = rows.annotate(
         keywords_=names(Keyword.objects, "name"),
         people_=ArraySubquery(
@@ -120,19 +121,36 @@ def fit_tfidf(*, stdout: TextIO | None = None, show_progress: bool = True) -> Tf
         TfidfVocabulary.objects.create(terms=terms, idf=vectorizer.idf_.tolist(), documents=len(rows))
         for start in range(0, len(rows), WRITE_BATCH):
             batch = rows[start : start + WRITE_BATCH]
-            texts = [_sparse_text(matrix[i], len(terms)) for i in range(start, start + len(batch))]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO recommender_filmfeatures (movie_id, tfidf)"
-                    " SELECT id, tfidf::sparsevec FROM unnest(%s::bigint[], %s::text[]) AS v(id, tfidf)"
-                    " ON CONFLICT (movie_id) DO UPDATE SET tfidf = EXCLUDED.tfidf",
-                    [[pk for pk, _ in batch], texts],
-                )
+            _store([pk for pk, _ in batch], matrix[start : start + len(batch)], len(terms))
             bar.update(len(batch))
     bar.close()
     _cached.clear()
     result.elapsed = time.monotonic() - started
     return result
+
+
+def refresh_tfidf(movie_ids: list[int]) -> int:
+    """Place these films again with the stored vocabulary, after their text changed (an edit, a merge);
+    returns how many. The vocabulary itself waits for the next fit (after the next import)."""
+    fitted = _fitted()
+    if fitted is None or not movie_ids:
+        return 0
+    rows = _catalog_texts(Movie.objects.filter(pk__in=movie_ids))
+    if rows:
+        matrix = fitted.vectorizer.transform(text for _, text in rows).tocsr()
+        _store([pk for pk, _ in rows], matrix, len(fitted.terms))
+    return len(rows)
+
+
+def _store(ids: list[int], matrix: sparse.csr_matrix, dimensions: int) -> None:
+    texts = [_sparse_text(matrix[i], dimensions) for i in range(len(ids))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO recommender_filmfeatures (movie_id, tfidf)"
+            " SELECT id, tfidf::sparsevec FROM unnest(%s::bigint[], %s::text[]) AS v(id, tfidf)"
+            " ON CONFLICT (movie_id) DO UPDATE SET tfidf = EXCLUDED.tfidf",
+            [ids, texts],
+        )
 
 
 def tfidf_of(movie: Movie) -> SparseVector | None:

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 
 from catalog.models import Credit, Genre, Keyword, Movie, Person
+from recommender.tfidf import refresh_tfidf
 
 
 def save_movie(
@@ -23,7 +24,8 @@ def save_movie(
     """Create a film (no `movie`) or update one; a relation given as None is left as it is.
 
     Always goes through `Movie.save()`, so `updated_at` moves even when only relations change: caches of
-    the catalog watch it. The search text is refreshed here; the vector is not (see `vector_status`).
+    the catalog watch it. The search text and the TF-IDF vector are refreshed here; the embedding is not (see
+    `vector_status`).
     """
     with transaction.atomic():
         movie = movie if movie is not None else Movie(source="api")
@@ -39,6 +41,7 @@ def save_movie(
         if cast is not None:
             _set_credits(movie, Credit.Role.CAST, cast)
         movie.refresh_search_text()
+        refresh_tfidf([movie.pk])
     return movie
 
 

@@ -8,6 +8,8 @@ from catalog.models import Credit, Movie
 from catalog.tests.helpers import ids, make_movie
 from recommender.embedding import stale_films
 from recommender.encoders import get_encoder
+from recommender.models import FilmFeatures
+from recommender.tfidf import vocabulary
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +105,17 @@ def test_the_kept_film_is_found_by_the_names_it_gained():
 
     assert "Quillon Ashgrove" in result.kept.people_text
     assert ids(Movie.objects.keyword_scores("quillon ashgrove", limit=5)) == [keep.pk]
+
+
+def test_the_kept_film_is_placed_again_among_tfidf_terms():
+    keep = make_movie(title="Salt Road", cast=("Mira Holt",))
+    other = make_movie(title="Salt Road", keywords=("mafia",))
+
+    merge_movies(keep=keep, others=[other])
+
+    terms = vocabulary()
+    stored = FilmFeatures.objects.get(movie=keep).tfidf
+    assert "mafia" in [terms[i] for i in stored.indices()]
 
 
 def test_the_vector_is_kept_and_reads_stale_when_the_text_changed(settings: Settings):

@@ -15,6 +15,7 @@ from recommender import similar
 from recommender.models import FilmFeatures, SimilarList
 from recommender.quality import refresh_quality
 from recommender.space import catalog_version, vector_space
+from recommender.tfidf import refresh_tfidf, vocabulary
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +199,16 @@ def test_tfidf_places_a_film_added_after_the_fit_with_the_stored_vocabulary():
     assert not FilmFeatures.objects.filter(movie=newcomer, tfidf__isnull=False).exists()
     results = titles(Movie.objects.similar_to(Movie.objects.with_details().get(pk=newcomer.pk), method="tfidf"))
     assert {"The Godfather", "The Godfather Part II"} <= set(results[:5])
+
+
+def test_an_edited_film_is_placed_again_with_the_stored_vocabulary():
+    godfather = film("The Godfather")
+    before = FilmFeatures.objects.get(movie=godfather).tfidf
+    Movie.objects.filter(pk=godfather.pk).update(overview="A shark terrorizes a beach town.")
+    assert refresh_tfidf([godfather.pk]) == 1
+    after = FilmFeatures.objects.get(movie=godfather).tfidf
+    assert after.indices() != before.indices()
+    assert "shark" in [vocabulary()[i] for i in after.indices()]
 
 
 def test_a_film_without_a_vector_has_no_knn_or_svm_list():
