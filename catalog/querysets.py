@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -191,21 +193,24 @@ class MovieQuerySet(models.QuerySet):
         )
         # A typo in a short title spoils most of its trigrams: lower pg_trgm's default thresholds (0.3 and
         # 0.6) so such titles are still candidates; the closeness orders them.
-        rows = _with_settings(
-            qs.values_list("pk", "closeness")[:limit],
-            {"pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD, "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD},
-        )
+        with local_settings(
+            {"pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD, "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD}
+        ):
+            rows = list(qs.values_list("pk", "closeness")[:limit])
         # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
         return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in rows]
 
     def semantic_scores(self, query: str, *, limit: int) -> list[tuple[int, float]]:
         """Films whose vector is nearest the query's, through the HNSW index."""
-        encoder = encoders.get_encoder()
-        vector = encoders.encode_query(query)
-        qs = self.filter(embedding__isnull=False, embedding_model=encoder.name)
+        return self.nearest(encoders.encode_query(query), model=encoders.get_encoder().name, limit=limit)
+
+    def nearest(self, vector, *, model: str, limit: int, fields: tuple[str, ...] = ("pk",)) -> list[tuple]:
+        """The `limit` films whose `model` vectors are nearest `vector` by cosine, through the HNSW index: rows
+        of `fields` followed by the cosine similarity, most similar first."""
+        qs = self.filter(embedding__isnull=False, embedding_model=model)
         qs = qs.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")
-        rows = with_hnsw_settings(qs.values_list("pk", "distance")[:limit], ef_search=max(limit, 40))
-        return [(pk, 1.0 - distance) for pk, distance in rows]
+        rows = _with_hnsw_settings(qs.values_list(*fields, "distance")[:limit], ef_search=max(limit, 40))
+        return [(*row[:-1], 1.0 - row[-1]) for row in rows]
 
     # -- search -----------------------------------------------------------------------------------
 
@@ -399,24 +404,27 @@ def _nulls_last(field_name: str) -> models.OrderBy:
     return F(field_name).asc(nulls_last=True)
 
 
-def with_hnsw_settings(queryset, *, ef_search: int) -> list:
+def _with_hnsw_settings(queryset, *, ef_search: int) -> list:
     """Evaluate a vector-ordered query with enough HNSW candidates for its limit and its filters.
 
     Iterative scans let a filtered query keep walking the graph until it has `limit` rows instead of
     returning too few. Relaxed order may return neighbours slightly out of order, so rows (ending with their
     distance) are re-sorted.
     """
-    rows = _with_settings(queryset, {"hnsw.ef_search": min(ef_search, 1000), "hnsw.iterative_scan": "relaxed_order"})
+    with local_settings({"hnsw.ef_search": min(ef_search, 1000), "hnsw.iterative_scan": "relaxed_order"}):
+        rows = list(queryset)
     return sorted(rows, key=lambda row: row[-1])
 
 
-def _with_settings(queryset, settings: dict[str, object]) -> list:
-    """Evaluate a query under Postgres settings that last for it alone.
+@contextmanager
+def local_settings(settings: dict[str, object]) -> Iterator[None]:
+    """Postgres settings that last for the queries of this block alone.
 
-    SET LOCAL only lasts until the end of the transaction, so it must run inside one (its own, or the
-    caller's, where it then lasts until that one ends: harmless for these planner and index settings).
+    SET LOCAL only lasts until the end of the transaction, so the block runs inside one (its own, or the
+    caller's, where the settings then last until that one ends: harmless for these planner, index and
+    trigram settings).
     """
     with transaction.atomic(), connection.cursor() as cursor:
         for name, value in settings.items():
             cursor.execute(f"SET LOCAL {name} = %s", [value])
-        return list(queryset)
+        yield

@@ -24,11 +24,10 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from pgvector.django import CosineDistance, MaxInnerProduct
+from pgvector.django import MaxInnerProduct
 from sklearn.svm import LinearSVC
 
 from catalog.models import Movie
-from catalog.querysets import with_hnsw_settings
 from recommender.explain import features, shared
 from recommender.models import SimilarList
 from recommender.space import VectorSpace, catalog_version, vector_space
@@ -167,14 +166,10 @@ def warm_similar(movies: list[Movie], *, method: str) -> int:
 def _knn_pool(movie: Movie, base: QuerySet, *, pool: int) -> list[Candidate]:
     if movie.embedding is None:
         return []
-    qs = (
-        base.filter(embedding__isnull=False, embedding_model=movie.embedding_model)
-        .annotate(distance=CosineDistance("embedding", movie.embedding))
-        .order_by("distance")
-        .values_list("pk", "title", "year", "features__quality", "distance")[:pool]
+    rows = base.nearest(
+        movie.embedding, model=movie.embedding_model, limit=pool, fields=("pk", "title", "year", "features__quality")
     )
-    rows = with_hnsw_settings(qs, ef_search=max(pool, 40))
-    return [Candidate(pk, 1.0 - distance, title, year, quality) for pk, title, year, quality, distance in rows]
+    return [Candidate(pk, similarity, title, year, quality) for pk, title, year, quality, similarity in rows]
 
 
 def _slow_method(movie: Movie, method: str, base: QuerySet, *, C: float, prior: float, narrowed: bool) -> list[Ranked]:

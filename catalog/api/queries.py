@@ -18,6 +18,11 @@ def genres_with_counts() -> QuerySet[Genre]:
     )
 
 
+# pg_trgm's word-similarity threshold (0.6) misses a one-letter typo in a short name ("scorcese" is 0.5 from
+# Scorsese); people_matching's callers evaluate it under this one (catalog.querysets.local_settings).
+NAME_SIMILARITY_THRESHOLD = 0.4
+
+
 def people_matching(query: str = "", *, role: str = "") -> QuerySet[Person]:
     """People credited in visible films (in `role` when given), each with `.film_count`.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from django.db import connection, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status, viewsets
@@ -19,7 +18,7 @@ from rest_framework.reverse import reverse
 from catalog.api.filters import MovieFilter
 from catalog.api.pagination import GenrePagination
 from catalog.api.permissions import IsStaffOrReadOnly
-from catalog.api.queries import genres_with_counts, people_matching
+from catalog.api.queries import NAME_SIMILARITY_THRESHOLD, genres_with_counts, people_matching
 from catalog.api.serializers import (
     AutocompleteParamsSerializer,
     AutocompleteSerializer,
@@ -37,6 +36,7 @@ from catalog.api.serializers import (
     SimilarParamsSerializer,
 )
 from catalog.models import Movie
+from catalog.querysets import local_settings
 
 MOVIE_ID = re.compile(r"[0-9]{1,19}")
 MAX_MOVIE_ID = 2**63 - 1
@@ -190,10 +190,8 @@ class PersonList(generics.ListAPIView):
         return people_matching(params["q"], role=params["role"])
 
     def list(self, request: Request, *args, **kwargs) -> Response:
-        # pg_trgm's word-similarity threshold (0.6) misses a one-letter typo in a short name ("scorcese" is 0.5
-        # from Scorsese); lowered for this request's own transaction only, as the title search does.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = 0.4")
+        # Names close to the query by letters, under the looser threshold, for this request's transaction only.
+        with local_settings({"pg_trgm.word_similarity_threshold": NAME_SIMILARITY_THRESHOLD}):
             return super().list(request, *args, **kwargs)
 
 
