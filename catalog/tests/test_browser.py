@@ -9,33 +9,23 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
-from catalog.models import Genre, Keyword, Movie, Person
+from catalog.models import Movie
+from catalog.tests.browser import DESKTOP, PHONE
 from catalog.tests.helpers import make_movie
 from recommender.tfidf import fit_tfidf
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("browser_site")]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 UNREACHABLE_POSTER = "http://127.0.0.1:9/x.jpg"
 
 FILMS = [
@@ -80,48 +70,6 @@ FILMS = [
         "overview": "A night-shift diner cook and a sleepless violinist trade recipes for lullabies.",
     },
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Browser tests need Debian's Chromium at {CHROMIUM}: run `apt-get install -y chromium` as root.",
-            pytrace=False,
-        )
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        # Playwright's sync API keeps an event loop running in this thread, which Django's async-safety check
-        # takes for an async context; the ORM calls made here are synchronous.
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture(autouse=True)
-def fake_embeddings(settings: Settings) -> None:
-    """Queries are encoded by the same deterministic backend as the films."""
-    settings.EMBEDDING_BACKEND = "fake"
-
-
-@pytest.fixture(autouse=True)
-def empty_catalog(transactional_db: None) -> None:
-    """No demo films, whatever ran before: only the first transactional test's clean-up removes them."""
-    Movie.objects.all().delete()
-    for model in (Genre, Keyword, Person):
-        model.objects.all().delete()
 
 
 @pytest.fixture
