@@ -22,8 +22,8 @@ from django.utils.safestring import SafeString
 
 from catalog.curation import merge_movies, pick_keeper
 from catalog.models import Credit, Genre, Keyword, Movie, Person
-from recommender.embedding import embed_movies, stale_films
-from recommender.encoders import EmbeddingError, Encoder, get_encoder
+from recommender.embedding import configured_encoder, embed_movies, stale_films, vector_state
+from recommender.encoders import EmbeddingError, get_encoder
 from recommender.tfidf import refresh_tfidf
 
 # The stale check hashes each film's text in Python, so the filter reads at most this many films (the most
@@ -37,23 +37,6 @@ MAX_MERGE = 10
 def count_films(count: int) -> str:
     """'1 film', '2 films'."""
     return f"{count} film" if count == 1 else f"{count} films"
-
-
-def configured_encoder() -> Encoder | None:
-    """The configured embedding backend, or None when it cannot be used (e.g. OpenAI without a key)."""
-    try:
-        return get_encoder()
-    except EmbeddingError:
-        return None
-
-
-def vector_state(movie: Movie, encoder: Encoder | None) -> str:
-    """'missing', 'fresh', 'stale' (made from other text or by another model), or 'unknown'."""
-    if not getattr(movie, "has_embedding", bool(movie.embedding_model)):
-        return "missing"
-    if encoder is None:
-        return "unknown"
-    return "stale" if stale_films([movie], encoder) else "fresh"
 
 
 @admin.register(Genre, Keyword)

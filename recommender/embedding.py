@@ -17,7 +17,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from catalog.models import Movie
 from moviesite.progress import progress
-from recommender.encoders import Encoder, content_hash, get_encoder
+from recommender.encoders import EmbeddingError, Encoder, content_hash, get_encoder
 
 CHUNK = 5000
 CALL_BATCHES = 8
@@ -45,6 +45,24 @@ def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -
         if force or missing or movie.embedding_hash != digest or movie.embedding_model != encoder.name:
             stale.append((movie, document, digest))
     return stale
+
+
+def vector_state(movie: Movie, encoder: Encoder | None) -> str:
+    """'missing', 'fresh', 'stale' (made from other text or by another model), or 'unknown' (no usable
+    encoder to compare with)."""
+    if not getattr(movie, "has_embedding", bool(movie.embedding_model)):
+        return "missing"
+    if encoder is None:
+        return "unknown"
+    return "stale" if stale_films([movie], encoder) else "fresh"
+
+
+def configured_encoder() -> Encoder | None:
+    """The configured embedding backend, or None when it cannot be used (e.g. OpenAI without a key)."""
+    try:
+        return get_encoder()
+    except EmbeddingError:
+        return None
 
 
 def embed_movies(

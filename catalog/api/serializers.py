@@ -13,7 +13,7 @@ from rest_framework.validators import UniqueValidator
 from catalog.api.writes import save_movie
 from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
 from catalog.querysets import ORDERINGS, SEARCH_MODES
-from recommender.encoders import EmbeddingError, content_hash, get_encoder
+from recommender.embedding import configured_encoder, vector_state
 
 LIST_CAST = 5
 MAX_QUERY_LENGTH = 300
@@ -362,13 +362,8 @@ class MovieWrittenSerializer(MovieDetailSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=list(VECTOR_STATUSES)))
     def get_vector_status(self, movie: Movie) -> str:
-        if not movie.embedding_model:
-            return "missing"
-        try:
-            model_name = get_encoder().name
-        except EmbeddingError:
-            return "stale"  # no usable backend to compare with; embed_movies will say why
-        return "fresh" if movie.embedding_hash == content_hash(model_name, movie.document()) else "stale"
+        state = vector_state(movie, configured_encoder())
+        return "stale" if state == "unknown" else state  # no usable backend to compare with: embed_movies says why
 
 
 class ErrorSerializer(serializers.Serializer):
