@@ -3,15 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# Local development defaults; override in the environment or in .env.
-export DEBUG ?= 1
+# Debian packages the tests drive: the browser for the page tests. `make test` installs them as root with apt-get,
+# and otherwise stops before any test with the one command to run.
+TEST_DEBIAN_PACKAGES := chromium
+# The models load from site-packages; nothing may reach a hub at run time.
 export HF_HUB_OFFLINE := 1
-ifneq (,$(wildcard .env))
-include .env
-export
-endif
 
-.PHONY: install run test lint format migrations-check bootstrap clean
+.PHONY: install run test lint format migrations-check bootstrap clean test-packages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +19,24 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# Local settings for `python manage.py ...` in this checkout (DEBUG on, a fresh SECRET_KEY); never overwritten.
+.env:
+	$(PYTHON) moviesite/envfile.py $@
+
+install: $(VENV)/.installed .env
+
+test-packages:
+	@missing=""; for package in $(TEST_DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages for the tests:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "The tests need Debian packages:$$missing. Run as root: apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 bootstrap: install
 	$(BIN)/python manage.py migrate --no-input
@@ -31,7 +46,7 @@ run: bootstrap
 	@echo "Serving http://127.0.0.1:$(PORT)/ (admin at /admin/, API at /api/)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+test: test-packages install
 	$(BIN)/python -m pytest
 
 lint: install

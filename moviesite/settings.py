@@ -6,9 +6,20 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A checkout's local settings: `make install` writes .env (DEBUG on, a fresh SECRET_KEY) once, so `python
+# manage.py ...` works without exporting anything. Variables already in the environment win over the file.
+# Docker and deploys set MOVIESITE_ENV_FILE to an empty value (the Dockerfile does), so they never read one.
+ENV_FILE = os.environ.get("MOVIESITE_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+# Django's own check (security.W009) asks production keys for 50 characters or more.
+MIN_SECRET_KEY_LENGTH = 50
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -21,9 +32,12 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not DEBUG and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"Set SECRET_KEY to a random string of at least {MIN_SECRET_KEY_LENGTH} characters "
+        "(or DEBUG=1 for local development; `make install` writes both to .env)."
+    )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for local development).")
     SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "localhost,127.0.0.1")
