@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# Debian packages the tests drive: the browser for the page tests. `make test` installs them as root with apt-get,
-# and otherwise stops before any test with the one command to run.
-TEST_DEBIAN_PACKAGES := chromium
+# Debian packages the tests drive: the browser for the page tests, PgBouncer for the integration tests, and
+# docker-compose (v1; needs no engine) to validate docker-compose.yml against the compose schema. `make test`
+# installs them as root with apt-get, and otherwise stops before any test with the one command to run.
+TEST_DEBIAN_PACKAGES := chromium pgbouncer docker-compose
 # The models load from site-packages; nothing may reach a hub at run time.
 export HF_HUB_OFFLINE := 1
 
