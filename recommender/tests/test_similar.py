@@ -14,6 +14,7 @@ from catalog.tests.helpers import make_movie
 from recommender import similar
 from recommender.models import FilmFeatures, SimilarList
 from recommender.quality import refresh_quality
+from recommender.similar import recommend, similar_films
 from recommender.space import catalog_version, vector_space
 from recommender.tfidf import refresh_tfidf, vocabulary
 
@@ -33,7 +34,7 @@ def titles(movies: list[Movie]) -> list[str]:
 @pytest.mark.parametrize("method", METHODS)
 def test_each_method_returns_40_films_without_the_seed(method):
     seed = film("The Godfather")
-    results = Movie.objects.similar_to(seed, method=method, limit=40)
+    results = similar_films(seed, method=method, limit=40)
     assert len(results) == 40
     assert seed.pk not in [movie.pk for movie in results]
     assert len({movie.pk for movie in results}) == 40
@@ -45,10 +46,10 @@ def test_each_method_returns_40_films_without_the_seed(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_hidden_films_never_appear(method):
     seed = film("The Godfather")
-    first = Movie.objects.similar_to(seed, method=method, limit=10)
+    first = similar_films(seed, method=method, limit=10)
     hidden = first[0]
     Movie.objects.filter(pk=hidden.pk).update(hidden=True)
-    again = Movie.objects.similar_to(seed, method=method, limit=40)
+    again = similar_films(seed, method=method, limit=40)
     assert hidden.pk not in [movie.pk for movie in again]
     assert len(again) == 40
 
@@ -63,7 +64,7 @@ def test_copies_of_the_seed_and_of_each_other_never_appear(method):
     Movie.objects.filter(pk=twin.pk).update(embedding=aliens.embedding, embedding_model=aliens.embedding_model)
     call_command("warm_similar", "--method", "tfidf", "--films", "1", "--refresh", stdout=io.StringIO())
 
-    results = titles(Movie.objects.similar_to(seed, method=method, limit=40))
+    results = titles(similar_films(seed, method=method, limit=40))
     assert "ALIEN" not in results
     assert {"Aliens", "Aliens!"} & set(results)  # one of the two copies...
     assert not {"Aliens", "Aliens!"} <= set(results)  # ...never both
@@ -71,7 +72,7 @@ def test_copies_of_the_seed_and_of_each_other_never_appear(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_each_film_says_why_it_is_similar(method):
-    results = Movie.objects.similar_to(film("The Godfather"), method=method, limit=5)
+    results = similar_films(film("The Godfather"), method=method, limit=5)
     sequel = next(movie for movie in results if movie.title == "The Godfather Part II")
     assert {"Crime", "Drama"} <= set(sequel.why["genres"])
     assert "Al Pacino" in sequel.why["people"]
@@ -82,7 +83,7 @@ def test_each_film_says_why_it_is_similar(method):
 
 
 def test_tfidf_terms_are_names_or_words_never_pairs_straddling_two_names():
-    results = Movie.objects.similar_to(film("The Godfather"), method="tfidf", limit=40)
+    results = similar_films(film("The Godfather"), method="tfidf", limit=40)
     terms = {term for movie in results for term in movie.why["terms"]}
     assert "al pacino" in terms or "francis ford coppola" in terms
     assert not any(term.startswith("duvall ") for term in terms)
@@ -102,10 +103,10 @@ def test_the_quality_prior_breaks_near_ties_and_only_those():
     refresh_quality()
     own = Movie.objects.filter(pk__in=[twin.pk for twin in twins] + [far.pk])
 
-    with_prior = titles(own.similar_to(seed, limit=3, prior=0.2))
+    with_prior = titles(similar_films(seed, limit=3, prior=0.2, candidates=own))
     assert with_prior == ["Twin 1", "Twin 0", "Far"]  # the well-known twin first; the far film stays last
-    assert titles(own.similar_to(seed, limit=3, prior=0.0))[2] == "Far"
-    assert titles(own.similar_to(seed, limit=3, prior=1.0))[0] == "Far"
+    assert titles(similar_films(seed, limit=3, prior=0.0, candidates=own))[2] == "Far"
+    assert titles(similar_films(seed, limit=3, prior=1.0, candidates=own))[0] == "Far"
 
 
 def test_refresh_quality_ranks_well_known_well_rated_films_higher():
@@ -128,14 +129,14 @@ def test_refresh_quality_ranks_well_known_well_rated_films_higher():
 
 def test_svm_and_tfidf_lists_are_kept_and_recomputed_when_the_catalog_changes():
     seed = film("Blade Runner")
-    first = Movie.objects.similar_to(seed, method="svm", limit=40)
+    first = similar_films(seed, method="svm", limit=40)
     kept = SimilarList.objects.get(movie=seed, method="svm")
     assert kept.catalog_version == catalog_version()
     assert kept.movie_ids[:40] == [movie.pk for movie in first]
 
     Movie.objects.filter(pk=first[0].pk).update(hidden=True)
     assert catalog_version() > kept.catalog_version
-    again = Movie.objects.similar_to(seed, method="svm", limit=40)
+    again = similar_films(seed, method="svm", limit=40)
     kept.refresh_from_db()
     assert kept.catalog_version == catalog_version()
     assert first[0].pk not in kept.movie_ids
@@ -144,24 +145,22 @@ def test_svm_and_tfidf_lists_are_kept_and_recomputed_when_the_catalog_changes():
 
 def test_only_lists_with_the_default_settings_are_kept():
     seed = film("Heat")
-    Movie.objects.similar_to(seed, method="svm", C=0.5)
-    Movie.objects.similar_to(seed, method="tfidf", prior=0.0)
+    similar_films(seed, method="svm", C=0.5)
+    similar_films(seed, method="tfidf", prior=0.0)
     assert not SimilarList.objects.filter(movie=seed).exists()
-    Movie.objects.similar_to(seed, method="svm")
+    similar_films(seed, method="svm")
     assert SimilarList.objects.filter(movie=seed).count() == 1
 
 
 def test_a_kept_list_is_served_without_fitting_again(monkeypatch):
     seed = film("Heat")
-    first = Movie.objects.similar_to(seed, method="svm", limit=40)
+    first = similar_films(seed, method="svm", limit=40)
 
     def no_fitting(*args, **kwargs):
         raise AssertionError("the kept list should have been used")
 
     monkeypatch.setattr(similar, "_svm_scores", no_fitting)
-    assert [movie.pk for movie in Movie.objects.similar_to(seed, method="svm", limit=20)] == [
-        movie.pk for movie in first[:20]
-    ]
+    assert [movie.pk for movie in similar_films(seed, method="svm", limit=20)] == [movie.pk for movie in first[:20]]
 
 
 def test_every_kind_of_write_to_the_film_table_bumps_the_catalog_version():
@@ -178,11 +177,11 @@ def test_every_kind_of_write_to_the_film_table_bumps_the_catalog_version():
 
 def test_svm_on_a_large_catalog_fits_on_hard_negatives_and_agrees_with_the_full_fit(monkeypatch):
     seed = film("Alien")
-    full = Movie.objects.similar_to(seed, method="svm", limit=40, prior=0.0)
+    full = similar_films(seed, method="svm", limit=40, prior=0.0)
     monkeypatch.setattr(similar, "FULL_FIT_MAX", 50)
     monkeypatch.setattr(similar, "HARD_NEGATIVES", 150)
     monkeypatch.setattr(similar, "RANDOM_NEGATIVES", 50)
-    sampled = Movie.objects.similar_to(seed, method="svm", limit=40, prior=0.0, C=0.100001)  # not the kept list
+    sampled = similar_films(seed, method="svm", limit=40, prior=0.0, C=0.100001)  # not the kept list
     overlap = len({m.pk for m in full} & {m.pk for m in sampled}) / 40
     assert overlap >= 0.8
     assert titles(sampled[:1]) == titles(full[:1])
@@ -197,7 +196,7 @@ def test_tfidf_places_a_film_added_after_the_fit_with_the_stored_vocabulary():
         overview="The aging matriarch of a mafia crime family hands her empire to her reluctant son, a Corleone.",
     )
     assert not FilmFeatures.objects.filter(movie=newcomer, tfidf__isnull=False).exists()
-    results = titles(Movie.objects.similar_to(Movie.objects.with_details().get(pk=newcomer.pk), method="tfidf"))
+    results = titles(similar_films(Movie.objects.with_details().get(pk=newcomer.pk), method="tfidf"))
     assert {"The Godfather", "The Godfather Part II"} <= set(results[:5])
 
 
@@ -213,13 +212,13 @@ def test_an_edited_film_is_placed_again_with_the_stored_vocabulary():
 
 def test_a_film_without_a_vector_has_no_knn_or_svm_list():
     lonely = Movie.objects.with_details().get(pk=make_movie(title="No Vector").pk)
-    assert Movie.objects.similar_to(lonely, method="knn") == []
-    assert Movie.objects.similar_to(lonely, method="svm") == []
+    assert similar_films(lonely, method="knn") == []
+    assert similar_films(lonely, method="svm") == []
 
 
 def test_unknown_methods_are_refused():
     with pytest.raises(ValueError, match="knn, svm, tfidf"):
-        Movie.objects.similar_to(film("Heat"), method="bm25")
+        similar_films(film("Heat"), method="bm25")
 
 
 # -- recommendations ----------------------------------------------------------------------------------------
@@ -228,7 +227,7 @@ def test_unknown_methods_are_refused():
 @pytest.mark.parametrize("method", ["svm", "centroid"])
 def test_recommendations_from_several_liked_films(method):
     liked = [film(title).pk for title in ("Alien", "The Terminator", "Blade Runner")]
-    results = Movie.objects.recommend(liked=liked, limit=20, method=method)
+    results = recommend(liked=liked, limit=20, method=method)
     assert len(results) == 20
     assert not {movie.pk for movie in results} & set(liked)
     assert sum("Science Fiction" in movie.why["genres"] for movie in results[:10]) >= 6
@@ -238,16 +237,16 @@ def test_recommendations_from_several_liked_films(method):
 
 def test_disliked_films_are_left_out_and_push_their_kind_down():
     liked = [film(title).pk for title in ("Alien", "The Terminator")]
-    plain = Movie.objects.recommend(liked=liked, limit=40)
+    plain = recommend(liked=liked, limit=40)
     disliked = [plain[0].pk]
-    results = Movie.objects.recommend(liked=liked, disliked=disliked, limit=40)
+    results = recommend(liked=liked, disliked=disliked, limit=40)
     assert plain[0].pk not in [movie.pk for movie in results]
     assert len(results) == 40
 
 
 def test_recommendations_without_any_usable_liked_film_are_empty():
-    assert Movie.objects.recommend(liked=[make_movie(title="No Vector").pk]) == []
-    assert Movie.objects.recommend(liked=[]) == []
+    assert recommend(liked=[make_movie(title="No Vector").pk]) == []
+    assert recommend(liked=[]) == []
 
 
 def test_the_vector_space_reloads_only_when_the_catalog_changes():
