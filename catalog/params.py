@@ -114,6 +114,12 @@ SIMILAR_METHODS = {
     "tfidf": "Shared words (TF-IDF)",
 }
 DEFAULT_SIMILAR_METHOD = "knn"
+# What a film's page says of the list it shows.
+SIMILAR_METHOD_HELP = {
+    "knn": "Ranked by closeness in meaning of the films' descriptions (nearest vectors).",
+    "svm": "Ranked by an exemplar SVM trained to tell this film from every other (Karpathy's method).",
+    "tfidf": "Ranked by the rare words and word pairs the films' texts share (TF-IDF).",
+}
 RECOMMEND_METHODS = {"svm": "One SVM, every liked film a positive", "centroid": "Cosine to the liked films' mean"}
 DEFAULT_RECOMMEND_METHOD = "svm"
 # Karpathy's N: a film's page lists its 40 most similar films.

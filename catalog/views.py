@@ -46,6 +46,7 @@ def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "method": method,
         "methods": params.SIMILAR_METHODS,
+        "method_help": params.SIMILAR_METHOD_HELP[method],
         "similar": similar_films(movie, method=method, limit=params.SIMILAR_COUNT) if valid else [],
         "is_favourite": movie.pk in _favourite_ids(request),
     }
