@@ -18,6 +18,8 @@ DEFAULT_ALPHA = 0.5
 # A pasted blurb runs to about 1,000 characters. The embedding model reads its first 256 word pieces and
 # keyword search scores at most `catalog.search.MAX_SCORED_WORDS` words, so a longer query costs no more.
 MAX_QUERY_LENGTH = 1000
+# What someone types into a box that suggests titles or names as they go (autocomplete, the people list).
+MAX_TYPED_LENGTH = 300
 # How deep one search ranks: a page may start anywhere up to here (offset), and never beyond.
 SEARCH_DEPTH = 1000
 MAX_SEARCH_OFFSET = SEARCH_DEPTH

@@ -240,7 +240,7 @@ class RecommendationRequestSerializer(serializers.Serializer):
 
 class AutocompleteParamsSerializer(serializers.Serializer):
     q = serializers.CharField(
-        max_length=params.MAX_QUERY_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
+        max_length=params.MAX_TYPED_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
     )
     limit = serializers.IntegerField(
         min_value=1,
@@ -266,7 +266,7 @@ class GenreSerializer(serializers.ModelSerializer):
 
 class PeopleParamsSerializer(serializers.Serializer):
     q = serializers.CharField(
-        max_length=params.MAX_QUERY_LENGTH,
+        max_length=params.MAX_TYPED_LENGTH,
         required=False,
         allow_blank=True,
         default="",
