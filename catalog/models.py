@@ -20,6 +20,8 @@ from catalog.querysets import MovieQuerySet
 from catalog.search import SEARCH_CONFIG
 from recommender.encoders import DIMENSIONS as EMBEDDING_DIMENSIONS
 
+# The vector index; recommender.embedding.embed_movies drops and rebuilds it around bulk writes.
+VECTOR_INDEX = "movie_embedding_hnsw"
 # The ids other datasets know a film by; each is unique among films.
 EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 # Far above any real synopsis or plot, and well below what a tsvector holds (1 MB), which a text of distinct
@@ -73,7 +75,8 @@ class Movie(models.Model):
       bump recommender.CatalogVersion after every INSERT, UPDATE, DELETE or TRUNCATE, however it is made
       (raw SQL, bulk updates, the admin); kept similar lists and the in-memory vector space depend on it;
     - `recommender.embedding.embed_movies` drops the HNSW index `movie_embedding_hnsw` (declared below) before
-      writing more than a thousand new vectors and builds it again at the end.
+      writing more than a thousand new vectors and builds it again at the end (an index built once is
+      faster than one grown vector by vector).
     """
 
     title = models.CharField(max_length=500)
@@ -140,8 +143,9 @@ class Movie(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="movie_search_vector"),
             GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="movie_title_trgm"),
+            # Dropped and built again by embed_movies around a bulk write (see the class docstring).
             HnswIndex(
-                name="movie_embedding_hnsw",
+                name=VECTOR_INDEX,
                 fields=["embedding"],
                 m=16,
                 ef_construction=64,
