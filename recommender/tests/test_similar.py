@@ -126,6 +126,16 @@ def test_only_lists_with_the_default_settings_are_kept():
     assert SimilarList.objects.filter(movie=seed).count() == 1
 
 
+def test_only_lists_over_every_visible_film_are_kept_however_the_candidates_are_written():
+    seed = film("Heat")
+    # Narrowed to visible films is every film a list may hold anyway, but candidates given are candidates:
+    # the choice is the caller's, never guessed from the queryset's filters.
+    narrowed = similar_films(seed, method="tfidf", candidates=Movie.objects.visible())
+    assert not SimilarList.objects.filter(movie=seed).exists()
+    assert [movie.pk for movie in similar_films(seed, method="tfidf")] == [movie.pk for movie in narrowed]
+    assert SimilarList.objects.filter(movie=seed, method="tfidf").count() == 1
+
+
 def test_a_kept_list_is_served_without_fitting_again(monkeypatch):
     seed = film("Heat")
     first = similar_films(seed, method="svm", limit=40)
