@@ -15,7 +15,7 @@ from typing import TextIO
 from django.db import connection, connections, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from catalog.models import Movie
+from catalog.models import VECTOR_INDEX, Movie
 from moviesite.progress import progress
 from recommender.encoders import EmbeddingError, Encoder, content_hash, get_encoder
 
@@ -24,7 +24,6 @@ CALL_BATCHES = 8
 # Writing more vectors than this (and more than the index already holds) goes faster by building the HNSW
 # index once at the end than by inserting into it vector by vector (4,803 vectors: 0.7 s against 2.2 s).
 REBUILD_INDEX_ABOVE = 1000
-VECTOR_INDEX = "movie_embedding_hnsw"
 
 
 @dataclass
