@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from catalog.api.serializers import MAX_QUERY_LENGTH
+from catalog.api.serializers import MAX_GENRES, MAX_QUERY_LENGTH
 from catalog.models import Genre
 from catalog.querysets import ORDERINGS, SEARCH_MODES
 
@@ -27,6 +27,21 @@ ORDERING_LABELS = {
 }
 
 
+class GenreChoiceField(forms.ModelMultipleChoiceField):
+    """Genres carried by some visible film, at most MAX_GENRES of them (the API's cap), counted before any
+    value is looked up."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple) and len(value) > MAX_GENRES:
+            raise forms.ValidationError(f"Choose at most {MAX_GENRES} genres.", code="max_genres")
+        return super().clean(value)
+
+
+def public_genres():
+    """A genre only hidden films carry is not shown to the public, not even as a filter."""
+    return Genre.objects.filter(movies__hidden=False).distinct()
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(label="Search films", max_length=MAX_QUERY_LENGTH, required=False)
     mode = forms.ChoiceField(
@@ -43,8 +58,8 @@ class SearchForm(forms.Form):
         initial=0.5,
         widget=forms.NumberInput(attrs={"type": "range", "min": "0", "max": "1", "step": "0.1"}),
     )
-    genre = forms.ModelMultipleChoiceField(
-        queryset=Genre.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
+    genre = GenreChoiceField(
+        queryset=Genre.objects.none(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
     )
     decade = forms.TypedChoiceField(
         label="Decade",
@@ -68,6 +83,7 @@ class SearchForm(forms.Form):
             data["mode"] = data.get("mode") or "hybrid"
             data["alpha"] = data.get("alpha") or "0.5"
         super().__init__(data, **kwargs)
+        self.fields["genre"].queryset = public_genres()
 
     def clean(self) -> dict:
         data = super().clean()
