@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from catalog.api.fields import BoundedListField
 from catalog.api.writes import save_movie
 from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
 from catalog.querysets import ORDERINGS, SEARCH_MODES
@@ -184,10 +185,10 @@ class SimilarParamsSerializer(serializers.Serializer):
 
 
 class RecommendationRequestSerializer(serializers.Serializer):
-    liked = serializers.ListField(
+    liked = BoundedListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=100, help_text="Ids of films liked."
     )
-    disliked = serializers.ListField(
+    disliked = BoundedListField(
         child=serializers.IntegerField(min_value=1), max_length=100, required=False, default=list
     )
     limit = serializers.IntegerField(min_value=1, max_value=100, default=40)

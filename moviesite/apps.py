@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MoviesiteConfig(AppConfig):
+    name = "moviesite"
+    verbose_name = "Site"
