@@ -14,6 +14,7 @@ from catalog.api.fields import BoundedListField
 from catalog.api.writes import save_movie
 from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
 from catalog.querysets import ORDERINGS, SEARCH_MODES
+from catalog.validators import validate_poster_url
 from recommender.embedding import configured_encoder, vector_state
 
 LIST_CAST = 5
@@ -318,6 +319,7 @@ class MovieWriteSerializer(serializers.ModelSerializer):
             "popularity": {"min_value": 0},
             "tmdb_id": {"min_value": 1, "help_text": "Unique among films."},
             "movielens_id": {"min_value": 1, "help_text": "Unique among films."},
+            "poster_url": {"validators": [validate_poster_url], "help_text": "http(s) on a public host."},
         }
 
     def validate_imdb_id(self, value: str | None) -> str | None:
