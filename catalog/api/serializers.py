@@ -170,7 +170,10 @@ class SimilarParamsSerializer(serializers.Serializer):
     )
     limit = serializers.IntegerField(min_value=1, max_value=100, default=40)
     C = serializers.FloatField(
-        min_value=0.001, max_value=100.0, default=0.1, help_text="svm only: the SVM's regularisation (LinearSVC C)."
+        min_value=0.01,
+        max_value=10.0,
+        default=0.1,
+        help_text="svm only: the SVM's regularisation (LinearSVC C); 0.01..10, whose worst case is measured.",
     )
     prior = serializers.FloatField(
         min_value=0.0,
