@@ -30,6 +30,8 @@ class ModelPermissionsOrReadOnly(DjangoModelPermissions):
         user = request.user
         if not (user and user.is_authenticated and user.is_staff):
             return False
+        if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
+            return True  # no model behind the view (search, autocomplete): it answers 405 to what it lacks
         if not super().has_permission(request, view):
             self.message = "Your account may not make this change to films (ask for the permission in the admin)."
             return False

@@ -155,3 +155,9 @@ def test_the_api_docs_get_what_swagger_ui_needs_and_no_inline_script(client):
     page = response.content.decode()
     assert "<script>" not in page  # the init script comes from its own URL (SpectacularSwaggerSplitView)
     assert client.get("/api/docs/?script=").status_code == 200
+
+
+def test_an_odd_method_by_staff_on_a_view_without_a_model_is_a_405_not_a_500():
+    api = token_client(make_editor("trace-editor"))
+    assert api.generic("TRACE", "/api/autocomplete/?q=").status_code == 405
+    assert api.post("/api/search/").status_code == 405
