@@ -72,7 +72,8 @@ def embed_in_processes(
             run.log.seek(0)
             output = run.log.read()
             if code != 0:
-                failures.append(f"worker {run.shard}: {output.strip().splitlines()[-1:] or ['exit ' + str(code)]}")
+                last_line = output.strip().splitlines()[-1] if output.strip() else f"exit status {code}"
+                failures.append(f"worker {run.shard}: {last_line}")
                 continue
             run.log.close()
             counts = json.loads(output.strip().splitlines()[-1])
