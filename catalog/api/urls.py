@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from catalog.api import views
+from catalog.api import me, views
 
 router = DefaultRouter()
 router.register("movies", views.MovieViewSet, basename="movie")
@@ -11,6 +11,9 @@ urlpatterns = [
     path("search/", views.search, name="api-search"),
     path("autocomplete/", views.autocomplete, name="api-autocomplete"),
     path("recommendations/", views.recommendations, name="api-recommendations"),
+    path("me/ratings/import/", me.import_ratings_file, name="api-me-ratings-import"),
+    path("me/ratings/<str:movie_id>/", me.rating, name="api-me-rating"),
+    path("me/recommendations/", me.recommendations, name="api-me-recommendations"),
     path("genres/", views.GenreList.as_view(), name="api-genres"),
     path("people/", views.PersonList.as_view(), name="api-people"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
