@@ -50,7 +50,7 @@ import django  # noqa: E402
 django.setup()
 
 from recommender.encoders import get_encoder  # noqa: E402
-from recommender.personal import Taste, content_scores  # noqa: E402
+from recommender.personal import PERSONAL_POOL, PERSONAL_PRIOR, Taste, content_scores  # noqa: E402
 from recommender.similar import POOL, default_prior  # noqa: E402
 from recommender.space import VectorSpace  # noqa: E402
 
@@ -126,15 +126,17 @@ def top(scores: np.ndarray, excluded: set[int]) -> list[int]:
     return best[np.argsort(-scores[best])].tolist()
 
 
-def with_prior(scores: np.ndarray, excluded: set[int], prior_values: np.ndarray, prior: float) -> list[int]:
+def with_prior(
+    scores: np.ndarray, excluded: set[int], prior_values: np.ndarray, prior: float, *, pool: int
+) -> list[int]:
     """The site's blend (recommender.similar._blend): a pool of the best by similarity, rescaled 0..1 over the
     pool, plus `prior` times the film's quality."""
     scores = scores.astype(np.float64).copy()
     scores[list(excluded)] = -np.inf
-    pool = np.argpartition(-scores, POOL)[:POOL]
-    low, high = scores[pool].min(), scores[pool].max()
-    blended = (1 - prior) * (scores[pool] - low) / ((high - low) or 1.0) + prior * prior_values[pool]
-    return pool[np.argsort(-blended)][:K].tolist()
+    best = np.argpartition(-scores, pool)[:pool]
+    low, high = scores[best].min(), scores[best].max()
+    blended = (1 - prior) * (scores[best] - low) / ((high - low) or 1.0) + prior * prior_values[best]
+    return best[np.argsort(-blended)][:K].tolist()
 
 
 def rescaled(scores: np.ndarray) -> np.ndarray:
@@ -170,47 +172,77 @@ def main() -> None:
     item_item = (likes @ likes.T) / np.maximum(np.outer(norms, norms), 1e-9)
     np.fill_diagonal(item_item, 0.0)
 
-    results: dict[str, list[float]] = {}
-    timings: dict[str, float] = {}
-    evaluated = 0
-    for _, history in ratings[ratings.userId.isin(test_users)].groupby("userId"):
-        if len(history) < args.given + MIN_HELD_OUT:
-            continue
-        given = history.sample(n=args.given, random_state=int(rng.integers(1 << 31)))
-        rest = history.drop(given.index)
-        held_out = set(rest[rest.rating >= LIKED].row.tolist())
-        if len(held_out) < MIN_HELD_OUT:
-            continue
-        evaluated += 1
-        rated = set(given.row.tolist())
-        stars = dict(zip(given.row.tolist(), given.rating.tolist(), strict=True))
+    def users_cases(user_ids: set[int]):
+        """(given ratings, held-out liked films) for each user with enough of both."""
+        for _, history in ratings[ratings.userId.isin(user_ids)].groupby("userId"):
+            if len(history) < args.given + MIN_HELD_OUT:
+                continue
+            given = history.sample(n=args.given, random_state=int(rng.integers(1 << 31)))
+            rest = history.drop(given.index)
+            held_out = set(rest[rest.rating >= LIKED].row.tolist())
+            if len(held_out) >= MIN_HELD_OUT:
+                yield dict(zip(given.row.tolist(), given.rating.tolist(), strict=True)), held_out
+
+    def taste(stars: dict[int, float]) -> Taste:
         liked = {row: s - 2.5 for row, s in stars.items() if s >= 3.5}
         disliked = {row: 3.0 - s for row, s in stars.items() if s <= 2.5}
         if not liked:
             liked = {row: 0.5 for row, s in stars.items() if s > 2.5}
+        return Taste(liked=liked, disliked=disliked, rated=frozenset(stars))
+
+    # Dev: the prior's weight and pool for content, chosen on train users (content and the TMDB quality prior
+    # use no MovieLens rating, so fitting CF on these users does not leak into this choice).
+    dev_users = set(users.tolist()) - test_users
+    sweep: dict[tuple[float, int], list[float]] = {}
+    for stars, held_out in users_cases(dev_users):
+        content = content_scores(space, taste(stars))
+        if content is None:
+            continue
+        for prior in (0.3, 0.5, 0.7, 0.8, 0.9):
+            for pool in (120, 400, 1000):
+                ranked = with_prior(content, set(stars), prior_values, prior, pool=pool)
+                sweep.setdefault((prior, pool), []).append(recall(ranked, held_out))
+    print("dev (train users), content + quality prior: recall@40 by prior weight and pool")
+    print("| prior | pool 120 | pool 400 | pool 1000 |\n| --- | --- | --- | --- |")
+    for prior in (0.3, 0.5, 0.7, 0.8, 0.9):
+        cells = " | ".join(f"{np.mean(sweep[(prior, pool)]):.3f}" for pool in (120, 400, 1000))
+        print(f"| {prior:g} | {cells} |")
+
+    results: dict[str, list[float]] = {}
+    whole: dict[str, list[float]] = {}
+    timings: dict[str, float] = {}
+    evaluated = 0
+    for stars, held_out in users_cases(test_users):
+        evaluated += 1
+        rated = set(stars)
+        user_taste = taste(stars)
         lists: dict[str, list[int]] = {"most-popular": top(popularity, rated)}
-        cf = item_item[list(liked)].sum(axis=0) if liked else popularity
+        cf = item_item[list(user_taste.liked)].sum(axis=0) if user_taste.liked else popularity
         lists["item-item CF (plain peer)"] = top(cf, rated)
         started = time.perf_counter()
-        content = content_scores(space, Taste(liked=liked, disliked=disliked, rated=frozenset(rated)))
+        content = content_scores(space, user_taste)
         timings["content"] = timings.get("content", 0.0) + time.perf_counter() - started
         if content is None:
             content = popularity.astype(np.float64)
         lists["content (SVM, dislikes against)"] = top(content, rated)
-        lists[f"content + quality prior {default_prior():g} (site)"] = with_prior(
-            content, rated, prior_values, default_prior()
+        lists[f"content + quality prior {default_prior():g}, pool {POOL} (as similar films)"] = with_prior(
+            content, rated, prior_values, default_prior(), pool=POOL
+        )
+        lists[f"content + quality prior {PERSONAL_PRIOR:g}, pool {PERSONAL_POOL} (the site's personal list)"] = (
+            with_prior(content, rated, prior_values, PERSONAL_PRIOR, pool=PERSONAL_POOL)
         )
         fused = 0.5 * rescaled(content) + 0.5 * rescaled(cf)
         lists["content + item-item CF (hook preview)"] = top(fused, rated)
         for name, ranked in lists.items():
             assert not set(ranked) & rated, f"{name} recommended a given film back"
             results.setdefault(name, []).append(recall(ranked, held_out))
+            whole.setdefault(name, []).append(len(set(ranked) & held_out) / len(held_out))
 
     print(f"catalog {n} films; {len(ratings)} ratings of {len(users)} users mapped; test users evaluated {evaluated}")
     print(f"given {args.given} rated films each; held-out liked films >= {MIN_HELD_OUT}; seed {args.seed}")
-    print(f"| method | recall@{K} |\n| --- | --- |")
+    print(f"| method (test users) | recall@{K} | hits / all held-out |\n| --- | --- | --- |")
     for name, values in results.items():
-        print(f"| {name} | {np.mean(values):.3f} |")
+        print(f"| {name} | {np.mean(values):.3f} | {np.mean(whole[name]):.3f} |")
     print(f"content_scores: {1000 * timings['content'] / max(evaluated, 1):.0f} ms per user (SVM fit over {n} films)")
 
 

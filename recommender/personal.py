@@ -3,11 +3,14 @@
 Ratings of 3½ stars and up are *liked*, 2½ and below *disliked*, 3 neutral. The content signal is the
 multi-positive SVM of recommender.similar (every liked film a positive, weighted by its stars; disliked films
 weighted negatives), minus a penalty for closeness to a disliked film, so low ratings count against films
-like them. The collaborative signal (issue 14, recommender/cf.py) joins at COLLABORATIVE HOOK below.
+like them. The best PERSONAL_POOL films by content are then blended with the quality prior at PERSONAL_PRIOR
+(MovieLens users mostly like well-known films: most-popular alone beats content alone threefold in
+benchmarks/personal_quality.py; content decides among the well-known). The collaborative signal (issue 14,
+recommender/cf.py) joins at COLLABORATIVE HOOK below.
 A film the user rated, and a hidden film, never appears. A user without ratings gets popular_and_recent().
 
-Cost: one SVM fit over the film vectors (about 0.1 s at 5k films; the sampled fit above 8k, see similar.py)
-plus the reasons' queries. Lists are cached by (user, ratings version, catalog version), so a page view
+Cost: one SVM fit over the film vectors, weighted (0.4 s per user at 4,803 films in personal_quality.py, on
+two cores shared with other jobs; the sampled fit above 8k films, see similar.py), plus the reasons' queries. Lists are cached by (user, ratings version, catalog version), so a page view
 after the first costs a cache read; any rating or catalog change makes a new key.
 """
 
@@ -23,7 +26,7 @@ from django.db.models import F
 from sklearn.svm import LinearSVC
 
 from catalog.models import Movie, Rating
-from recommender.similar import DEFAULT_C, POOL, _blend, _films, _top, _with_facts, default_prior, similar_films
+from recommender.similar import DEFAULT_C, _blend, _films, _top, _with_facts, similar_films
 from recommender.space import VectorSpace, catalog_version, vector_space
 
 LIKED_FROM = Decimal("3.5")
@@ -42,6 +45,11 @@ CACHE_SECONDS = 60 * 60
 RECENCY_WEIGHT = 0.35
 RECENT_YEARS = 25
 POPULAR_POOL = 600
+# The personal list blends content with the quality prior over a wider pool and a heavier prior than similar
+# films do: what someone will like next is, far more often than what is like one film, a well-known film.
+# Chosen on train users by benchmarks/personal_quality.py (see RESULTS.md).
+PERSONAL_PRIOR = 0.8
+PERSONAL_POOL = 1000
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,8 @@ def _recommend(taste: Taste, *, limit: int) -> list[Movie]:
     if scores is None:
         return popular_and_recent(limit=limit, exclude=taste.rated)
     rows = np.flatnonzero(~np.isin(space.ids, list(taste.rated)))
-    pool = [(int(space.ids[row]), score) for row, score in _top(rows, scores[rows], POOL)]
-    ranked = _blend(_with_facts(pool), seeds=seeds, prior=default_prior(), limit=limit)
+    pool = [(int(space.ids[row]), score) for row, score in _top(rows, scores[rows], PERSONAL_POOL)]
+    ranked = _blend(_with_facts(pool), seeds=seeds, prior=PERSONAL_PRIOR, limit=limit)
     return _films(ranked, seeds=seeds, name_the_seed=True)
 
 
