@@ -20,4 +20,5 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret-0123456789012345678901234
 RUN useradd --create-home moviesite
 USER moviesite
 EXPOSE 8000
-CMD ["gunicorn", "moviesite.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]
+ENV HOST=0.0.0.0 PORT=8000
+CMD ["gunicorn", "-c", "moviesite/gunicorn.conf.py", "moviesite.wsgi"]

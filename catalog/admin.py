@@ -20,11 +20,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from catalog.changes import after_films_change
 from catalog.curation import merge_movies, pick_keeper
 from catalog.models import Credit, Genre, Keyword, Movie, Person, Rating
 from recommender.embedding import configured_encoder, embed_movies, stale_films, vector_state
 from recommender.encoders import EmbeddingError, get_encoder
-from recommender.tfidf import refresh_tfidf
 
 # The stale check hashes each film's text in Python, so the filter reads at most this many films (the most
 # recently changed, where an edit leaves a stale vector); `embed_movies` checks every film.
@@ -227,8 +227,7 @@ class MovieAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         # Credits, genres and keywords are saved only now; the generated search column reads their names,
         # and the film's TF-IDF vector its words and names.
-        form.instance.refresh_search_text()
-        refresh_tfidf([form.instance.pk])
+        after_films_change([form.instance.pk])
         movie = self.get_queryset(request).with_details().get(pk=form.instance.pk)
         state = vector_state(movie, configured_encoder())
         if state == "stale":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,9 +18,14 @@ from django.urls import reverse
 from django.utils.text import slugify
 from pgvector.django import HnswIndex, VectorField
 
-from catalog.querysets import SEARCH_CONFIG, MovieQuerySet
+from catalog.querysets import MovieQuerySet
+from catalog.search import SEARCH_CONFIG
+from recommender.encoders import DIMENSIONS as EMBEDDING_DIMENSIONS
 
-EMBEDDING_DIMENSIONS = 384
+# The vector index; recommender.embedding.embed_movies drops and rebuilds it around bulk writes.
+VECTOR_INDEX = "movie_embedding_hnsw"
+# The ids other datasets know a film by; each is unique among films.
+EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 # Far above any real synopsis or plot, and well below what a tsvector holds (1 MB), which a text of distinct
 # words this long would otherwise exceed, failing the save.
 OVERVIEW_MAX_LENGTH = 10_000
@@ -64,6 +72,17 @@ class Person(models.Model):
 
 
 class Movie(models.Model):
+    """A film.
+
+    Two things outside this app act on this table, and must be kept in mind when changing it:
+    - statement triggers (`catalog_movie_version`, installed by recommender/migrations/0001_similar_lists.py)
+      bump recommender.CatalogVersion after every INSERT, UPDATE, DELETE or TRUNCATE, however it is made
+      (raw SQL, bulk updates, the admin); kept similar lists and the in-memory vector space depend on it;
+    - `recommender.embedding.embed_movies` drops the HNSW index `movie_embedding_hnsw` (declared below) before
+      writing more than a thousand new vectors and builds it again at the end (an index built once is
+      faster than one grown vector by vector).
+    """
+
     title = models.CharField(max_length=500)
     original_title = models.CharField(max_length=500, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
@@ -98,8 +117,8 @@ class Movie(models.Model):
     keywords = models.ManyToManyField(Keyword, blank=True, related_name="movies")
     people = models.ManyToManyField(Person, through="Credit", related_name="movies")
 
-    # Denormalised names, because a generated column can only read its own row; refreshed by
-    # Movie.refresh_search_text() whenever credits, genres or keywords change.
+    # Denormalised names, because a generated column can only read its own row; written by `search_names()`
+    # (the importer for new films, `refresh_search_text()` after credits, genres or keywords change).
     people_text = models.TextField(blank=True, editable=False)
     tags_text = models.TextField(blank=True, editable=False)
 
@@ -128,8 +147,9 @@ class Movie(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="movie_search_vector"),
             GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="movie_title_trgm"),
+            # Dropped and built again by embed_movies around a bulk write (see the class docstring).
             HnswIndex(
-                name="movie_embedding_hnsw",
+                name=VECTOR_INDEX,
                 fields=["embedding"],
                 m=16,
                 ef_construction=64,
@@ -185,9 +205,28 @@ class Movie(models.Model):
         return head
 
     def refresh_search_text(self) -> None:
-        """Copy people, genre and keyword names into the columns the generated search vector reads."""
+        """Copy people, genre and keyword names into the columns the generated search vector reads.
+
+        Callers that change a film use `catalog.changes.films_changed()`, which does this and tells the
+        recommender."""
         Movie.objects.filter(pk=self.pk).refresh_search_text()
         self.refresh_from_db(fields=["people_text", "tags_text"])
+
+
+def search_names(*, people: Iterable[str], genres: Iterable[str], keywords: Iterable[str]) -> tuple[str, str]:
+    """(people_text, tags_text) of a film: its people's names in billing order (cast, then directors, then
+    writers), each once, and its genre and keyword names, each sorted."""
+    return " ".join(dict.fromkeys(people)), " ".join([*sorted(set(genres)), *sorted(set(keywords))])
+
+
+def normalise_title(title: str) -> str:
+    """Comparable form of a title: no accents, case, punctuation or leading article. Films with the same
+    normalised title and (about) the same year are one film, to the importer and to similar films alike."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    text = text.replace("&", " and ")
+    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    text = re.sub(r"^(the|a|an) ", "", text)
+    return text or title.strip().lower()
 
 
 class Credit(models.Model):
@@ -233,7 +272,7 @@ class ImportedFile(models.Model):
 
 class LexemeStat(models.Model):
     """How many visible films contain each search lexeme (the empty word holds the number of films), so
-    keyword search can weigh rare words above common ones as BM25 does; see Movie.objects.keyword_scores."""
+    keyword search can weigh rare words above common ones as BM25 does; see catalog.search.keyword_scores."""
 
     word = models.TextField(primary_key=True)
     documents = models.PositiveIntegerField()

@@ -22,8 +22,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.importers.records import normalise_title
-from catalog.models import Movie, Rating, WatchlistEntry
+from catalog.models import Movie, Rating, WatchlistEntry, normalise_title
 from catalog.ratings import parse_stars
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024

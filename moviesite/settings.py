@@ -108,6 +108,35 @@ else:
         }
     }
 
+# Streaming replicas (moviesite/replicas.py): DATABASE_REPLICA_URLS adds one alias per replica; the public's
+# catalog reads go to a healthy one, writes and a client's reads right after its own write to the primary.
+# Migrations, management commands and tests use the primary only (a replica mirrors it in tests).
+for index, url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    DATABASES[f"replica{index}"] = {
+        **dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True),
+        "TEST": {"MIRROR": "default"},
+    }
+if len(DATABASES) > 1:
+    DATABASE_ROUTERS = ["moviesite.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.common.CommonMiddleware") + 1, "moviesite.replicas.ReadYourWritesMiddleware"
+    )
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "10"))
+REPLICA_CHECK_SECONDS = float(os.environ.get("REPLICA_CHECK_SECONDS", "5"))
+READ_YOUR_WRITES_SECONDS = int(os.environ.get("READ_YOUR_WRITES_SECONDS", "15"))
+
+# Behind PgBouncer in transaction mode (DATABASE_POOLER=transaction) a connection is shared between clients
+# from one transaction to the next: no server-side cursors (they outlive a transaction), no prepared statements
+# (psycopg prepares a statement after 5 runs; PgBouncer before 1.21 cannot route them), and every per-query
+# setting as SET LOCAL inside the transaction that needs it (moviesite/db.py), never a session SET.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
+if DATABASE_POOLER not in {"", "session", "transaction"}:
+    raise ImproperlyConfigured("DATABASE_POOLER is 'transaction' (PgBouncer's transaction mode), 'session' or unset.")
+if DATABASE_POOLER == "transaction":
+    for database in DATABASES.values():
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -138,8 +167,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # set SECURE_PROXY_SSL_HEADER through the environment of the proxy's choice.
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # `make serve` on plain-HTTP loopback turns these off, or a browser would never send the cookies back.
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)

@@ -10,8 +10,9 @@ recommender/cf.py) joins at COLLABORATIVE HOOK below.
 A film the user rated, and a hidden film, never appears. A user without ratings gets popular_and_recent().
 
 Cost: one SVM fit over the film vectors, weighted (0.4 s per user at 4,803 films in personal_quality.py, on
-two cores shared with other jobs; the sampled fit above 8k films, see similar.py), plus the reasons' queries. Lists are cached by (user, ratings version, catalog version), so a page view
-after the first costs a cache read; any rating or catalog change makes a new key.
+two cores shared with other jobs; the sampled fit above 8k films, see similar.py), plus the reasons' queries.
+Lists are cached by (user, ratings version, catalog version), so a page view after the first costs a cache
+read; any rating or catalog change makes a new key.
 """
 
 from __future__ import annotations

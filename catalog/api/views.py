@@ -36,7 +36,8 @@ from catalog.api.serializers import (
     SimilarParamsSerializer,
 )
 from catalog.models import Movie
-from catalog.querysets import local_settings
+from moviesite.db import local_settings
+from recommender.similar import recommend, similar_films
 
 MOVIE_ID = re.compile(r"[0-9]{1,19}")
 MAX_MOVIE_ID = 2**63 - 1
@@ -126,7 +127,7 @@ class MovieViewSet(viewsets.ModelViewSet):
         """The films most like this one, by knn, svm or tfidf, with why each one is alike."""
         params = _params(SimilarParamsSerializer, request).validated_data
         movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
-        similar = Movie.objects.similar_to(movie, **params)
+        similar = similar_films(movie, **params)
         return Response({"results": SimilarMovieSerializer(similar, many=True).data})
 
 
@@ -206,5 +207,5 @@ def recommendations(request: Request) -> Response:
     film each one is most like."""
     params = RecommendationRequestSerializer(data=request.data)
     params.is_valid(raise_exception=True)
-    films = Movie.objects.recommend(**params.validated_data)
+    films = recommend(**params.validated_data)
     return Response({"results": SimilarMovieSerializer(films, many=True).data})

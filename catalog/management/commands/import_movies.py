@@ -6,14 +6,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from catalog.changes import after_import
 from catalog.importers.formats import FORMATS, FormatError, describe_formats
 from catalog.importers.loader import import_files
 from catalog.models import Movie
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
 from recommender.models import TfidfVocabulary
-from recommender.quality import refresh_quality
-from recommender.tfidf import fit_tfidf
 
 MAX_REPORTED_SKIPS = 20
 
@@ -84,10 +83,10 @@ class Command(BaseCommand):
             )
 
         if not options["dry_run"] and (result.created or result.updated or not TfidfVocabulary.objects.exists()):
-            # What similar films read from the whole catalog: each film's quality prior and TF-IDF vector.
-            refresh_quality()
-            tfidf = fit_tfidf(stdout=progress_to)
-            self.stdout.write(f"TF-IDF: {tfidf.films} films over {tfidf.terms} terms in {tfidf.elapsed:.1f}s.")
+            # What is computed over the whole catalog: keyword search's statistics, and (through the
+            # catalog_imported signal) each film's quality prior and TF-IDF vector.
+            for summary in after_import(stdout=progress_to):
+                self.stdout.write(summary)
 
         embedded = "not embedded (--no-embed)"
         if options["dry_run"]:
