@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString
 from catalog.changes import after_films_change
 from catalog.curation import merge_movies, pick_keeper
 from catalog.models import Credit, Genre, Keyword, Movie, Person, Rating
+from catalog.validators import is_displayable_poster
 from recommender.embedding import configured_encoder, embed_movies, stale_films, vector_state
 from recommender.encoders import EmbeddingError, get_encoder
 
@@ -180,7 +181,7 @@ class MovieAdmin(admin.ModelAdmin):
     def poster(self, movie: Movie) -> SafeString:
         # Only web addresses become an <img>; the placeholder under it shows when there is none or it fails.
         image = ""
-        if movie.poster_url.startswith(("https://", "http://")):
+        if is_displayable_poster(movie.poster_url):
             image = format_html(
                 '<img src="{}" alt="Poster of {}" width="40" height="60" loading="lazy">', movie.poster_url, movie.title
             )

@@ -11,6 +11,21 @@ from catalog.models import Genre
 YEAR_RANGE = {"min_value": params.YEAR_MIN, "max_value": params.YEAR_MAX}
 
 
+class GenreChoiceField(forms.ModelMultipleChoiceField):
+    """Genres carried by some visible film, at most MAX_GENRES of them (the API's cap), counted before any
+    value is looked up."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple) and len(value) > params.MAX_GENRES:
+            raise forms.ValidationError(f"Choose at most {params.MAX_GENRES} genres.", code="max_genres")
+        return super().clean(value)
+
+
+def public_genres():
+    """A genre only hidden films carry is not shown to the public, not even as a filter."""
+    return Genre.objects.filter(movies__hidden=False).distinct()
+
+
 class SearchForm(forms.Form):
     """The home page's query string: the API's search parameters (catalog.params), plus the site's page."""
 
@@ -29,8 +44,8 @@ class SearchForm(forms.Form):
         initial=params.DEFAULT_ALPHA,
         widget=forms.NumberInput(attrs={"type": "range", "min": "0", "max": "1", "step": "0.1"}),
     )
-    genre = forms.ModelMultipleChoiceField(
-        queryset=Genre.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
+    genre = GenreChoiceField(
+        queryset=Genre.objects.none(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
     )
     decade = forms.TypedChoiceField(
         label="Decade",
@@ -56,6 +71,7 @@ class SearchForm(forms.Form):
             data["mode"] = data.get("mode") or params.DEFAULT_MODE
             data["alpha"] = data.get("alpha") or str(params.DEFAULT_ALPHA)
         super().__init__(data, **kwargs)
+        self.fields["genre"].queryset = public_genres()
 
     def clean(self) -> dict:
         data = super().clean()

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Cast, Upper
@@ -168,6 +169,16 @@ class Movie(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:movie-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        super().clean()
+        # Checked here, not as a field validator: the rule is the site's, not the column's (no migration).
+        from catalog.validators import validate_poster_url
+
+        try:
+            validate_poster_url(self.poster_url)
+        except ValidationError as exc:
+            raise ValidationError({"poster_url": exc.messages}) from exc
 
     @property
     def directors(self) -> list[Person]:

@@ -23,7 +23,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from catalog import params
-from moviesite.db import local_settings, nulls_last
+from moviesite.db import local_settings, nulls_last, reading
 from recommender import encoders
 
 if TYPE_CHECKING:
@@ -176,9 +176,11 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     )
     # A typo in a short title spoils most of its trigrams: lower pg_trgm's default thresholds (0.3 and
     # 0.6) so such titles are still candidates; the closeness orders them.
-    with local_settings(
-        {"pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD, "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD}
-    ):
+    thresholds = {
+        "pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD,
+        "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD,
+    }
+    with local_settings(thresholds, using=qs.db):
         rows = list(qs.values_list("pk", "closeness")[:limit])
     # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
     return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in rows]
@@ -196,7 +198,9 @@ def weighted_words(query: str) -> tuple[list[str], list[float]]:
     Words in more than half of the films are dropped (their IDF is about nil, and they would make every film
     a candidate); with no statistics yet, every word weighs the same.
     """
-    with connection.cursor() as cursor:
+    from catalog.models import LexemeStat
+
+    with reading(LexemeStat).cursor() as cursor:
         cursor.execute(
             """SELECT l.word, COALESCE(s.documents, 0), (SELECT documents FROM catalog_lexemestat WHERE word = '')
                FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS l(word)
@@ -294,8 +298,10 @@ def snippets(ids: list[int], query: str) -> dict[int, str]:
     """
     if not ids:
         return {}
+    from catalog.models import Movie
+
     options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
-    with connection.cursor() as cursor:
+    with reading(Movie).cursor() as cursor:
         cursor.execute(
             """WITH q AS (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery AS any_word)
                SELECT id, ts_headline(%s::regconfig, COALESCE(NULLIF(overview, ''), plot), q.any_word, %s)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog import account_views, params
 from catalog.forms import FavouriteForm, SearchForm, SimilarForm
 from catalog.models import Movie
+from moviesite.throttling import throttle
 from recommender.similar import recommend, similar_films
 
 # Favourites live in the session (no account needed); the oldest drop out beyond this many.
@@ -20,6 +21,7 @@ MAX_FAVOURITES = 50
 
 
 @require_GET
+@throttle("search", only_if=lambda request: bool(request.GET))  # browsing the landing page is not searching
 def home(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     if request.GET and not form.is_valid():
@@ -59,6 +61,7 @@ def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@throttle("favourite")
 def toggle_favourite(request: HttpRequest, pk: int) -> HttpResponse:
     """Add the film to the visitor's favourites, or remove it if it is one; then go back where they were."""
     movie = get_object_or_404(Movie.objects.visible(), pk=pk)

@@ -5,19 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models import F
 
 
+def reading(model: type[models.Model]):
+    """The connection that reads `model` now: a replica for the public's requests, else the primary
+    (moviesite.replicas). Raw SQL that reads the catalog uses it, like the ORM's reads do."""
+    return connections[router.db_for_read(model)]
+
+
 @contextmanager
-def local_settings(settings: dict[str, object]) -> Iterator[None]:
-    """Postgres settings that last for the queries of this block alone.
+def local_settings(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Postgres settings that last for the queries of this block alone, on the database `using`.
 
     SET LOCAL only lasts until the end of the transaction, so the block runs inside one (its own, or the
     caller's, where the settings then last until that one ends: harmless for the planner, index and trigram
-    settings it is used for).
+    settings it is used for). Pass the alias the block's queries read from (`queryset.db`): with replicas,
+    that is not the primary.
     """
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
         for name, value in settings.items():
             cursor.execute(f"SET LOCAL {name} = %s", [value])
         yield

@@ -233,6 +233,64 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
+# -- Hardening (issue 17): bounded cost per request, throttles that hold, graceful database failure ----------
+INSTALLED_APPS += ["moviesite"]  # owns the throttles' count table
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "moviesite.middleware.SecurityHeadersMiddleware",
+    "moviesite.middleware.DatabaseUnavailableMiddleware",
+    "moviesite.middleware.StatementTimeoutMiddleware",
+    "moviesite.middleware.ApiBodyLimitsMiddleware",
+    *MIDDLEWARE[1:],
+]
+# Every statement of a web request is stopped after this long (SET LOCAL, so PgBouncer-safe); the admin's
+# bulk actions get longer; management commands (imports, embedding) run without a limit.
+REQUEST_STATEMENT_TIMEOUT_MS = int(os.environ.get("REQUEST_STATEMENT_TIMEOUT_MS", "5000"))
+ADMIN_STATEMENT_TIMEOUT_MS = int(os.environ.get("ADMIN_STATEMENT_TIMEOUT_MS", "60000"))
+# What a 503 (database down, or a statement stopped by the timeout) tells the client to wait, in seconds.
+DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
+# Proxies in front that append to X-Forwarded-For (nginx, a load balancer): the client's address is the
+# entry the outermost one added. 0 = no proxy, X-Forwarded-For is ignored (anyone can write it).
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["moviesite.throttling.SharedAnonRateThrottle"]
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "catalog.api.parsers.BoundedJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = ["catalog.api.permissions.ModelPermissionsOrReadOnly"]
+# The site's own throttles, per client address, counted in the same shared table as the API's.
+SITE_THROTTLE_RATES = {
+    "search": os.environ.get("SITE_SEARCH_RATE", "120/minute"),
+    "favourite": os.environ.get("SITE_FAVOURITE_RATE", "60/minute"),
+}
+# Sessions (a visitor's favourites, a staff login) live in a signed cookie: an anonymous POST cannot grow a
+# table, and there is nothing for clearsessions to clean.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+# Bodies and forms: the largest legitimate body is a ratings export upload; the API's JSON bodies are small.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440))
+API_JSON_MAX_BYTES = int(os.environ.get("API_JSON_MAX_BYTES", 2_097_152))
+API_JSON_MAX_DEPTH = 32
+# Content-Security-Policy: scripts and styles from the app only (style attributes allowed: the posters' hue),
+# images from the app and any https: host (dataset posters). The API docs (Swagger UI from our own static
+# files) need inline styles and data: images.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' https:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY_API_DOCS = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+API_DOCS_PATHS = ("/api/docs/",)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+
 # Accounts on the site (catalog/account_views.py): where log-in sends a user, and where log-out lands.
 LOGIN_URL = "catalog:login"
 LOGIN_REDIRECT_URL = "catalog:home"

@@ -9,11 +9,12 @@ from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.decorators import schema as view_schema
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.api.parsers import BoundedJSONParser
 from catalog.api.schema import MovieSiteAutoSchema
 from catalog.api.serializers import SimilarMovieSerializer
 from catalog.models import Movie, Rating
@@ -112,7 +113,7 @@ def _visible_film(movie_id: str) -> Movie:
 @extend_schema(parameters=[OpenApiParameter("movie_id", OpenApiTypes.INT, OpenApiParameter.PATH)])
 @api_view(["GET", "PUT", "DELETE"])
 @permission_classes([IsAuthenticated])
-@parser_classes([JSONParser])
+@parser_classes([BoundedJSONParser])
 @view_schema(AccountSchema())
 def rating(request: Request, movie_id: str) -> Response:
     """Read, set or remove your rating of one film (½ to 5 stars)."""

@@ -11,8 +11,10 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from catalog import params
+from catalog.api.fields import BoundedListField
 from catalog.api.writes import save_movie
 from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
+from catalog.validators import validate_poster_url
 from recommender.embedding import configured_encoder, vector_state
 
 LIST_CAST = 5
@@ -191,7 +193,7 @@ class SimilarParamsSerializer(serializers.Serializer):
         min_value=params.C_RANGE[0],
         max_value=params.C_RANGE[1],
         default=params.DEFAULT_C,
-        help_text="svm only: the SVM's regularisation (LinearSVC C).",
+        help_text="svm only: the SVM's regularisation (LinearSVC C); 0.01..10, whose worst case is measured.",
     )
     prior = serializers.FloatField(
         min_value=0.0,
@@ -207,13 +209,13 @@ class SimilarParamsSerializer(serializers.Serializer):
 
 
 class RecommendationRequestSerializer(serializers.Serializer):
-    liked = serializers.ListField(
+    liked = BoundedListField(
         child=serializers.IntegerField(min_value=1),
         min_length=1,
         max_length=params.MAX_LIKED,
         help_text="Ids of films liked.",
     )
-    disliked = serializers.ListField(
+    disliked = BoundedListField(
         child=serializers.IntegerField(min_value=1), max_length=params.MAX_LIKED, required=False, default=list
     )
     limit = serializers.IntegerField(min_value=1, max_value=params.MAX_SIMILAR, default=params.SIMILAR_COUNT)
@@ -348,6 +350,7 @@ class MovieWriteSerializer(serializers.ModelSerializer):
             "popularity": {"min_value": 0},
             "tmdb_id": {"min_value": 1, "help_text": "Unique among films."},
             "movielens_id": {"min_value": 1, "help_text": "Unique among films."},
+            "poster_url": {"validators": [validate_poster_url], "help_text": "http(s) on a public host."},
         }
 
     def validate_imdb_id(self, value: str | None) -> str | None:

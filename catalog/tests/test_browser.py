@@ -6,6 +6,7 @@ test_every_page_fits_a_phone_and_a_desktop takes of the demo catalog.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -26,7 +27,8 @@ from recommender.tfidf import fit_tfidf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("browser_site")]
 
-UNREACHABLE_POSTER = "http://127.0.0.1:9/x.jpg"
+# Posters must be http(s) on a public host (issue 17); this one's name never resolves.
+UNREACHABLE_POSTER = "https://posters.invalid/x.jpg"
 
 FILMS = [
     {
@@ -166,9 +168,11 @@ def test_a_poster_that_cannot_load_gives_way_to_its_placeholder(page: Page) -> N
 
 
 def test_a_poster_that_loads_covers_its_placeholder(page: Page) -> None:
-    # A 1x1 GIF: a poster that loads without the network this machine does not have.
-    gif = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
-    movie = make_movie(title="Harbour of Glass", genres=("Drama",), poster_url=gif, embed_with="fake")
+    # A 1x1 GIF served by the browser itself: a poster that loads without the network this machine lacks.
+    gif = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+    page.route("https://posters.example.com/**", lambda route: route.fulfill(body=gif, content_type="image/gif"))
+    poster_url = "https://posters.example.com/harbour.gif"
+    movie = make_movie(title="Harbour of Glass", genres=("Drama",), poster_url=poster_url, embed_with="fake")
 
     page.goto(movie.get_absolute_url())
     poster = page.get_by_role("img", name="Poster of Harbour of Glass")

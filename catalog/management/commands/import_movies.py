@@ -10,6 +10,7 @@ from catalog.changes import after_import
 from catalog.importers.formats import FORMATS, FormatError, describe_formats
 from catalog.importers.loader import import_files
 from catalog.models import Movie
+from moviesite.locks import catalog_writes
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
 from recommender.models import TfidfVocabulary
@@ -30,8 +31,18 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Parse and match, then roll everything back.")
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
         parser.add_argument("--force", action="store_true", help="Re-read files already imported unchanged.")
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="If another import or embedding run is writing the catalog, exit at once instead of waiting.",
+        )
 
     def handle(self, *args, **options) -> None:
+        # One writer at a time: a second run waits, then finds the first one's films and matches them.
+        with catalog_writes(wait=not options["no_wait"], stderr=self.stderr._out, what="this import"):
+            self._import(**options)
+
+    def _import(self, **options) -> None:
         for path in options["paths"]:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")

@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import Movie
+from moviesite.locks import catalog_writes
 from recommender.bulk_embedding import embed_in_processes, embed_with_openai_batch, shard_of
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, OpenAIEncoder, get_encoder
@@ -33,13 +34,22 @@ class Command(BaseCommand):
             help="With the openai backend: go through OpenAI's Batch API (upload, poll, write back).",
         )
         parser.add_argument("--poll-seconds", type=float, default=30.0, help="Batch API: seconds between polls.")
+        parser.add_argument(
+            "--no-wait", action="store_true", help="Exit at once if an import or embedding run is in progress."
+        )
         # What a parent run hands its workers.
         parser.add_argument("--shard", type=shard_argument, help="K/N: embed only the films of worker K of N.")
         parser.add_argument("--json", action="store_true", help="Print the counts as one line of JSON.")
 
-    def handle(self, *args, backend, force, batch_size, workers, openai_batch, poll_seconds, shard, **options):
-        if workers < 1 or batch_size < 1:
+    def handle(self, *args, shard, **options):
+        if options["workers"] < 1 or options["batch_size"] < 1:
             raise CommandError("--workers and --batch-size are 1 or more.")
+        if shard:  # a worker of a parent run, which holds the catalog's write lock for all of them
+            return self._embed(shard=shard, **options)
+        with catalog_writes(wait=not options["no_wait"], stderr=self.stderr._out, what="this embedding run"):
+            return self._embed(shard=shard, **options)
+
+    def _embed(self, *, backend, force, batch_size, workers, openai_batch, poll_seconds, shard, **options) -> None:
         try:
             if openai_batch:
                 encoder = get_encoder(backend)
