@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString
 
 from catalog.changes import after_films_change
 from catalog.curation import merge_movies, pick_keeper
-from catalog.models import Credit, Genre, Keyword, Movie, Person
+from catalog.models import Credit, Genre, Keyword, Movie, Person, Rating
 from catalog.validators import is_displayable_poster
 from recommender.embedding import configured_encoder, embed_movies, stale_films, vector_state
 from recommender.encoders import EmbeddingError, get_encoder
@@ -341,3 +341,23 @@ class MovieAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return None
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    """Users' ratings, to look at only: they are the users' own, changed on the site or through the API."""
+
+    list_display = ["user", "movie", "stars", "source", "updated_at"]
+    list_filter = ["source", "stars"]
+    search_fields = ["user__username", "movie__title"]
+    list_select_related = ["user", "movie"]
+    readonly_fields = ["user", "movie", "stars", "source", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Rating | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Rating | None = None) -> bool:
+        return False

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -29,6 +31,8 @@ EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 # words this long would otherwise exceed, failing the save.
 OVERVIEW_MAX_LENGTH = 10_000
 PLOT_MAX_LENGTH = 100_000
+# The ratings a user can give: ½ to 5 stars in half steps.
+STAR_STEPS = [Decimal(half) / 2 for half in range(1, 11)]
 
 
 class NamedTag(models.Model):
@@ -286,3 +290,57 @@ class LexemeStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word}: {self.documents}"
+
+
+class RatingQuerySet(models.QuerySet):
+    def version(self) -> str:
+        """A short key that changes whenever these ratings change (count and latest change), for caches."""
+        summary = self.aggregate(count=models.Count("pk"), latest=models.Max("updated_at"))
+        latest = summary["latest"].timestamp() if summary["latest"] else 0
+        return f"{summary['count']}-{latest:.6f}"
+
+
+class Rating(models.Model):
+    """A user's rating of a film, ½ to 5 stars in half steps, as Letterboxd rates."""
+
+    class Source(models.TextChoices):
+        SITE = "site", "Rated on the site"
+        FAVOURITE = "favourite", "A favourite carried into the account (4 stars)"
+        LETTERBOXD = "letterboxd", "Letterboxd export"
+        IMDB = "imdb", "IMDb export"
+        API = "api", "API"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="ratings")
+    stars = models.DecimalField(max_digits=2, decimal_places=1, help_text="½ to 5 in half steps.")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SITE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RatingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="rating_unique_user_movie"),
+            models.CheckConstraint(condition=models.Q(stars__in=STAR_STEPS), name="rating_half_stars"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} rated {self.movie} {self.stars}★"
+
+
+class WatchlistEntry(models.Model):
+    """A film a user means to watch."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-added_at"]
+        verbose_name_plural = "watchlist entries"
+        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="watchlist_unique_user_movie")]
+
+    def __str__(self) -> str:
+        return f"{self.movie} on {self.user}'s watchlist"

@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog import params
+# account_views: the signed-in user's page contexts (imported as a module: it reads this one's too).
+from catalog import account_views, params
 from catalog.forms import FavouriteForm, SearchForm, SimilarForm
 from catalog.models import Movie
 from moviesite.throttling import throttle
@@ -31,7 +32,10 @@ def home(request: HttpRequest) -> HttpResponse:
     number = arguments.get("offset", 0) // params.PAGE_SIZE + 1
     pages = min(math.ceil(page.count / params.PAGE_SIZE), params.MAX_PAGE)
     context = {"form": form, "page": page, "query": query, "number": number, "pages": pages}
-    if not request.GET:
+    if not request.GET and request.user.is_authenticated:
+        # A signed-in user's landing page opens with rows made from their ratings (recommender.personal).
+        context.update(account_views.personal_context(request.user))
+    elif not request.GET:
         # The landing page opens with the visitor's favourites and what they suggest.
         context.update(_favourites_context(_favourite_ids(request)))
     return render(request, "catalog/home.html", context)
@@ -51,6 +55,7 @@ def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "method_help": params.SIMILAR_METHOD_HELP[method],
         "similar": similar_films(movie, method=method, limit=params.SIMILAR_COUNT) if valid else [],
         "is_favourite": movie.pk in _favourite_ids(request),
+        **(account_views.account_film_context(request.user, movie) if request.user.is_authenticated else {}),
     }
     return render(request, "catalog/movie_detail.html", context, status=200 if valid else 400)
 

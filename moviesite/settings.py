@@ -290,3 +290,8 @@ API_DOCS_PATHS = ("/api/docs/",)
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 )
+
+# Accounts on the site (catalog/account_views.py): where log-in sends a user, and where log-out lands.
+LOGIN_URL = "catalog:login"
+LOGIN_REDIRECT_URL = "catalog:home"
+LOGOUT_REDIRECT_URL = "catalog:home"

@@ -15,6 +15,7 @@ APPS = ("catalog", "recommender", "moviesite")
 # catalog's edges: what serves people and programs, and may therefore import both apps.
 CATALOG_EDGES = (
     "catalog.views",
+    "catalog.account_views",  # the account pages (issue 15): views like catalog.views
     "catalog.urls",
     "catalog.forms",
     "catalog.admin",
