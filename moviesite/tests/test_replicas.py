@@ -95,8 +95,18 @@ def film_ids(servers) -> list[int]:
 
 
 def rows_read(cluster) -> int:
-    query = "SELECT tup_returned + tup_fetched FROM pg_stat_database WHERE datname = 'moviesite'"
+    """Rows the server has returned and fetched in the site's database (a standby counts these too)."""
     cluster.execute("SELECT pg_stat_clear_snapshot()")
+    query = "SELECT tup_returned + tup_fetched FROM pg_stat_database WHERE datname = 'moviesite'"
+    return cluster.execute(query)[0][0]
+
+
+def catalog_rows_read(cluster) -> int:
+    """Rows read from the catalog's and the recommender's own tables (a primary's per-table counters; unlike
+    pg_stat_database's, they leave out each new connection's reads of the system catalogs)."""
+    cluster.execute("SELECT pg_stat_clear_snapshot()")
+    query = """SELECT COALESCE(sum(COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0)), 0)::bigint
+               FROM pg_stat_user_tables WHERE relname ~ '^(catalog|recommender)_'"""
     return cluster.execute(query)[0][0]
 
 
@@ -111,15 +121,17 @@ def public_reads(base_url: str, ids: list[int], count: int) -> list[int]:
 def test_the_standby_serves_the_public_reads(servers, site):
     ids = film_ids(servers)
     time.sleep(1.5)  # statistics are flushed to pg_stat_database at most once a second
-    standby_before, primary_before = rows_read(servers["standby"]), rows_read(servers["primary"])
+    standby_before = rows_read(servers["standby"])
+    primary_before = catalog_rows_read(servers["primary"])
 
     statuses = public_reads(site.base_url, ids, 10)
 
     time.sleep(1.5)
     standby_read = rows_read(servers["standby"]) - standby_before
-    primary_read = rows_read(servers["primary"]) - primary_before
+    primary_read = catalog_rows_read(servers["primary"]) - primary_before
     assert set(statuses) == {200}
-    assert standby_read > 10 * max(primary_read, 1), (standby_read, primary_read)
+    assert standby_read > 100
+    assert primary_read == 0
 
 
 def test_a_staff_write_is_read_back_at_once(servers, site):
