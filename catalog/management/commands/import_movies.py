@@ -9,6 +9,7 @@ from django.db.models import Q
 from catalog.importers.formats import FORMATS, FormatError, describe_formats
 from catalog.importers.loader import import_files
 from catalog.models import Movie
+from recommender import cf
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
 from recommender.models import TfidfVocabulary
@@ -31,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Parse and match, then roll everything back.")
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
         parser.add_argument("--force", action="store_true", help="Re-read files already imported unchanged.")
+        parser.add_argument(
+            "--ratings-source",
+            help="Whose users a ratings file's userIds are (default: the file's name, e.g. ratings_small); "
+            "files of one dataset share users only under one source.",
+        )
 
     def handle(self, *args, **options) -> None:
         for path in options["paths"]:
@@ -59,6 +65,7 @@ class Command(BaseCommand):
                 encoding=options["encoding"],
                 force=options["force"],
                 stdout=progress_to,
+                ratings_source=options["ratings_source"],
             )
         except FormatError as exc:
             raise CommandError(str(exc)) from exc
@@ -75,6 +82,16 @@ class Command(BaseCommand):
                 )
                 continue
             reasons = ", ".join(f"{count} {reason}" for reason, count in report.skipped.most_common())
+            if report.ratings:
+                counts = report.ratings
+                matched = counts.new + counts.changed + counts.unchanged
+                self.stdout.write(
+                    f"{report.path} ({report.format}): {report.rows} rows, {matched} ratings matched "
+                    f"({counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged), "
+                    f"{counts.unmatched} about films not in the catalog, "
+                    f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
+                )
+                continue
             self.stdout.write(
                 f"{report.path} ({report.format}): {report.rows} rows, {report.created} created, "
                 f"{report.matched} matched ({report.enriched} enriched, {report.unchanged} unchanged), "
@@ -88,6 +105,11 @@ class Command(BaseCommand):
             refresh_quality()
             tfidf = fit_tfidf(stdout=progress_to)
             self.stdout.write(f"TF-IDF: {tfidf.films} films over {tfidf.terms} terms in {tfidf.elapsed:.1f}s.")
+
+        if not options["dry_run"] and result.ratings_changed:
+            # New ratings change who likes what: the co-liked lists and the films' collaborative vectors.
+            fitted = cf.refresh(stdout=progress_to)
+            self.stdout.write(f"Collaborative filtering: {fitted}.")
 
         embedded = "not embedded (--no-embed)"
         if options["dry_run"]:
