@@ -9,10 +9,13 @@ from catalog.api.serializers import MAX_QUERY_LENGTH
 from catalog.models import Genre
 from catalog.querysets import ORDERINGS, SEARCH_MODES
 
+DEFAULT_METHOD = "blend"
 PAGE_SIZE = 24
 MAX_PAGE = 40
 DECADES = range(1920, 2030, 10)
 SIMILAR_METHODS = {
+    "blend": "People and content",
+    "cf": "People who liked this also liked",
     "knn": "Nearest vectors",
     "svm": "Exemplar SVM",
     "tfidf": "Shared words (TF-IDF)",
@@ -119,7 +122,7 @@ class SimilarForm(forms.Form):
 
     @property
     def method_name(self) -> str:
-        return self.cleaned_data.get("method") or "knn"
+        return self.cleaned_data.get("method") or DEFAULT_METHOD
 
 
 class FavouriteForm(forms.Form):

@@ -8,7 +8,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog.forms import MAX_PAGE, PAGE_SIZE, SIMILAR_METHODS, FavouriteForm, SearchForm, SimilarForm
+from catalog.forms import (
+    DEFAULT_METHOD,
+    MAX_PAGE,
+    PAGE_SIZE,
+    SIMILAR_METHODS,
+    FavouriteForm,
+    SearchForm,
+    SimilarForm,
+)
 from catalog.models import Movie
 
 SIMILAR_COUNT = 40
@@ -40,7 +48,7 @@ def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
     movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
     form = SimilarForm(request.GET)
     valid = form.is_valid()
-    method = form.method_name if valid else "knn"
+    method = form.method_name if valid else DEFAULT_METHOD
     context = {
         "movie": movie,
         "form": form,

@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
         parser.add_argument("--force", action="store_true", help="Re-read files already imported unchanged.")
         parser.add_argument(
+            "--no-fit", action="store_true", help="Leave the collaborative refit after new ratings for `fit_cf`."
+        )
+        parser.add_argument(
             "--ratings-source",
             help="Whose users a ratings file's userIds are (default: the file's name, e.g. ratings_small); "
             "files of one dataset share users only under one source.",
@@ -106,7 +109,7 @@ class Command(BaseCommand):
             tfidf = fit_tfidf(stdout=progress_to)
             self.stdout.write(f"TF-IDF: {tfidf.films} films over {tfidf.terms} terms in {tfidf.elapsed:.1f}s.")
 
-        if not options["dry_run"] and result.ratings_changed:
+        if not options["dry_run"] and not options["no_fit"] and result.ratings_changed:
             # New ratings change who likes what: the co-liked lists and the films' collaborative vectors.
             fitted = cf.refresh(stdout=progress_to)
             self.stdout.write(f"Collaborative filtering: {fitted}.")
