@@ -206,7 +206,7 @@ def run(phase: str, ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str
         lists, seconds = timed(site_lists, seeds, method)
         judge.row(f"**{method}** (site)", lists, seconds / len(seeds))
     judge.row("tfidf (site)", site_lists(seeds, "tfidf"))
-    with patched(similar, KNN_POOL=similar.POOL, KNN_GENRE_WEIGHT=0.0):
+    with patched(similar, KNN_POOL=similar.POOL, KNN_GENRE_WEIGHT=0.0, KNN_PRIOR=0.3):
         judge.row("knn before this change (pool 120, no genre term)", site_lists(seeds, "knn"))
     if phase == "dev":
         tune(judge, seeds)
@@ -216,9 +216,9 @@ def run(phase: str, ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str
 
 def tune(judge: Judge, seeds: list[int]) -> None:
     print("\nknn variants (pool, genre weight, prior):\n")
-    for pool in (120, 300):
-        for genre_weight in (0.0, 0.2, 0.3, 0.4):
-            for prior in (0.3, 0.5):
+    for pool in (120, 300, 500):
+        for genre_weight in (0.0, 0.3, 0.4):
+            for prior in (0.3, 0.5, 0.7):
                 with patched(similar, KNN_POOL=pool, KNN_GENRE_WEIGHT=genre_weight):
                     judge.row(
                         f"knn pool {pool}, genre {genre_weight:g}, prior {prior:g}",
@@ -229,8 +229,10 @@ def tune(judge: Judge, seeds: list[int]) -> None:
         (0.45, 0.2, 0.25, 0.1),
         (0.6, 0.1, 0.2, 0.1),
         (0.5, 0.1, 0.3, 0.1),
-        (0.4, 0.2, 0.3, 0.1),
         (0.5, 0.2, 0.2, 0.1),
+        (0.5, 0.15, 0.25, 0.1),
+        (0.55, 0.1, 0.25, 0.1),
+        (0.5, 0.2, 0.25, 0.05),
         (0.6, 0.2, 0.2, 0.0),
     ):
         people, content, genres, prior = weights

@@ -54,6 +54,9 @@ POOL = MAX_RESULTS + 20
 # city. Chosen on the user split of benchmarks/cf_quality.py (genre coherence and co-liked recall).
 KNN_POOL = 300
 KNN_GENRE_WEIGHT = 0.3
+# knn's own quality prior, stronger than the other methods' (SIMILAR_PRIOR_WEIGHT): among films whose
+# synopses read alike, the well-known ones are far more often the ones people also like.
+KNN_PRIOR = 0.5
 
 
 class Candidate(NamedTuple):
@@ -110,7 +113,7 @@ def similar_films(
             return films
         method = "knn"
     if method == "knn":
-        ranked = _knn_ranked(movie, base, prior=prior, limit=limit)
+        ranked = _knn_ranked(movie, base, prior=prior if explicit_prior else KNN_PRIOR, limit=limit)
     elif narrowed or (C, prior) != (DEFAULT_C, default_prior()):
         # Only the lists pages show are kept: any other C or prior (the API takes them) would let the table
         # grow without bound.
