@@ -80,7 +80,8 @@ def run_import(path: Path, env: dict, *extra: str) -> tuple[float, float, str]:
     elapsed = time.monotonic() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the largest child so far (kB on Linux); each run is measured in a fresh process.
-    return elapsed, max(peak, before) / 1024, done.stdout.strip().splitlines()[0]
+    lines = done.stdout.strip().splitlines()
+    return elapsed, max(peak, before) / 1024, f"{lines[0]}\n  {lines[-1]}"
 
 
 def main() -> None:

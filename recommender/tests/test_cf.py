@@ -119,3 +119,9 @@ def test_fit_cf_refits_for_an_operator(ratings):
     call_command("fit_cf", stdout=out, stderr=io.StringIO())
     assert "7 films with co-liked lists" in out.getvalue()
     assert cf.co_liked(film("Alien").pk).likers == 15
+
+
+def test_a_hidden_film_never_appears_among_the_co_liked(ratings):
+    Movie.objects.filter(title="The Godfather").update(hidden=True)
+    for method in ("cf", "blend"):
+        assert "The Godfather" not in titles(similar.similar_films(film("Heat"), method=method))
