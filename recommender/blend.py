@@ -21,8 +21,9 @@ from recommender.similar import KNN_POOL, Candidate, Ranked, _blend, _films, _kn
 # with a seed are not merely the popular ones (recall fell with any prior on the dev users).
 CF_PRIOR = 0.0
 # The default blend, weights summing to 1: co-likes, closeness of content (the film vectors), share of the
-# seed's genres, quality prior. The genre share keeps the list coherent (>= 85 % share a genre with the seed).
-PEOPLE, CONTENT, GENRES, PRIOR = 0.45, 0.2, 0.25, 0.1
+# seed's genres, quality prior. The genre share keeps the list coherent: on the dev users 0.312 recall at 87 %
+# sharing a genre, against cf's 0.324 at 68 %; more weight on co-likes (0.6, 0.1, 0.2, 0.1) gave 0.317 at 84 %.
+PEOPLE, CONTENT, GENRES, PRIOR = 0.55, 0.1, 0.25, 0.1
 # A liked film's co-liked films count this much in recommendations against the content ranking.
 RECOMMEND_PEOPLE = 0.6
 
