@@ -319,7 +319,7 @@ COUNT_ROWS_UP_TO = 64 << 20
 def _import_ratings_file(run: _Run, path: Path, report: FileReport) -> None:
     small = path.stat().st_size <= COUNT_ROWS_UP_TO
     total = count_rows(path, encoding=run.encoding) if run.show_progress and small else None
-    bar = progress(total=total, desc=f"{path.name} (ratings)", file=run.stdout, enabled=run.show_progress)
+    bar = progress(total=total, desc=f"{path.name} (ratings)", unit="row", file=run.stdout, enabled=run.show_progress)
     films = run.matcher.by_id["movielens_id"]
 
     def skip(line: int, message: str, reason: str) -> None:
