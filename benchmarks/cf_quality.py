@@ -1,6 +1,6 @@
 """Quality of similar films by method, judged by what *other* people co-like: a user split of ratings_small.
 
-    .venv/bin/python benchmarks/cf_quality.py [--phase dev|test|both]
+    .venv/bin/python benchmarks/cf_quality.py [--phase dev|test|both|recommend]
 
 Catalog: TMDB 5000 (4,803 films) with links_small (MovieLens ids), embedded, in its own database
 `moviesite_cf_bench` (built on first run). Ratings: The Movies Dataset's `ratings_small` (671 users). Its users
