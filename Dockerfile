@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    MOVIESITE_ENV_FILE=
 
 WORKDIR /app
 COPY requirements.txt .
@@ -14,9 +15,10 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install -r requirements.txt
 
 COPY . .
-RUN DEBUG=0 SECRET_KEY=collectstatic-only DATABASE_URL=postgres://unused/unused python manage.py collectstatic --no-input
+RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret-0123456789012345678901234 DATABASE_URL=postgres://unused/unused python manage.py collectstatic --no-input
 
 RUN useradd --create-home moviesite
 USER moviesite
 EXPOSE 8000
-CMD ["gunicorn", "moviesite.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]
+ENV HOST=0.0.0.0 PORT=8000
+CMD ["gunicorn", "-c", "moviesite/gunicorn.conf.py", "moviesite.wsgi"]

@@ -3,15 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# Local development defaults; override in the environment or in .env.
-export DEBUG ?= 1
+# Debian packages the tests drive: the browser for the page tests, PgBouncer for the integration tests, and
+# docker-compose (v1; needs no engine) to validate docker-compose.yml against the compose schema. `make test`
+# installs them as root with apt-get, and otherwise stops before any test with the one command to run.
+TEST_DEBIAN_PACKAGES := chromium pgbouncer docker-compose
+# The models load from site-packages; nothing may reach a hub at run time.
 export HF_HUB_OFFLINE := 1
-ifneq (,$(wildcard .env))
-include .env
-export
-endif
 
-.PHONY: install run test lint format migrations-check bootstrap clean
+.PHONY: install run serve test lint format migrations-check bootstrap clean test-packages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +20,24 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# Local settings for `python manage.py ...` in this checkout (DEBUG on, a fresh SECRET_KEY); never overwritten.
+.env:
+	$(PYTHON) moviesite/envfile.py $@
+
+install: $(VENV)/.installed .env
+
+test-packages:
+	@missing=""; for package in $(TEST_DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages for the tests:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "The tests need Debian packages:$$missing. Run as root: apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 bootstrap: install
 	$(BIN)/python manage.py migrate --no-input
@@ -31,7 +47,15 @@ run: bootstrap
 	@echo "Serving http://127.0.0.1:$(PORT)/ (admin at /admin/, API at /api/)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+# The production server (gunicorn as the Dockerfile runs it, moviesite/gunicorn.conf.py), DEBUG off, on PORT.
+# On the embedded database unless DATABASE_URL is set. Plain HTTP on loopback: behind a TLS proxy, export
+# SECURE_SSL_REDIRECT=1 SECURE_COOKIES=1 BEHIND_TLS_PROXY=1 and HOST=0.0.0.0.
+serve: bootstrap
+	DEBUG=0 $(BIN)/python manage.py collectstatic --no-input -v 0
+	DEBUG=0 SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} SECURE_COOKIES=$${SECURE_COOKIES:-0} PORT=$(PORT) \
+	  $(BIN)/gunicorn -c moviesite/gunicorn.conf.py moviesite.wsgi
+
+test: test-packages install
 	$(BIN)/python -m pytest
 
 lint: install

@@ -53,7 +53,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from catalog.importers.loader import import_files  # noqa: E402
-from catalog.models import Movie, Rating  # noqa: E402
+from catalog.models import ImportedRating, Movie  # noqa: E402
 from recommender import blend, cf, similar  # noqa: E402
 
 
@@ -128,7 +128,7 @@ def load_fit(ratings: pd.DataFrame, users: set[int]) -> None:
     """Import the fit users' ratings with the site's own importer and fit cf on them."""
     path = Path("/tmp/cf_quality_fit.csv")
     ratings[ratings.userId.isin(users)][["userId", "movieId", "rating", "timestamp"]].to_csv(path, index=False)
-    Rating.objects.all().delete()
+    ImportedRating.objects.all().delete()
     import_files([path], force=True, show_progress=False, ratings_source="bench")
     fit = cf.refresh()
     print(f"fitted on {len(users)} users: {fit}\n")

@@ -29,6 +29,7 @@ from django.test import Client  # noqa: E402
 
 from catalog.models import Movie  # noqa: E402
 from moviesite.warmup import prepare_for_requests  # noqa: E402
+from recommender.similar import similar_films  # noqa: E402
 
 QUERIES = [
     "godfather", "godfater", "a shark terrorizes a beach town", "tom hanks", "nolan", "space opera",
@@ -68,7 +69,7 @@ def main() -> None:
     for mode in ("keyword", "semantic", "hybrid"):
         calls = [lambda q=q, m=mode: films.search(q, mode=m, limit=20) for q in QUERIES]
         print(f"search {mode:<10} {percentiles(timed(calls, args.rounds))}")
-    calls = [lambda seed=seed: films.similar_to(seed, limit=40) for seed in seeds]
+    calls = [lambda seed=seed: similar_films(seed, limit=40) for seed in seeds]
     print(f"similar knn       {percentiles(timed(calls, args.rounds))}")
     calls = [lambda q=q: films.autocomplete(q[:5]) for q in QUERIES]
     print(f"autocomplete      {percentiles(timed(calls, args.rounds))}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def main() -> None:
         **os.environ,
         "MOVIESITE_DB_NAME": args.database,
         "DEBUG": "0",
-        "SECRET_KEY": "load-test",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_ANON_RATE": "1000000/minute",
         "HF_HUB_OFFLINE": "1",

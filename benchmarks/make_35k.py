@@ -51,7 +51,7 @@ def main() -> None:
             print(f"copy {copy}: {cursor.rowcount} films", flush=True)
         cursor.execute("SELECT count(*) FROM catalog_movie")
         print("films:", cursor.fetchone()[0])
-    from catalog.querysets import refresh_lexeme_stats
+    from catalog.search import refresh_lexeme_stats
 
     refresh_lexeme_stats()
 

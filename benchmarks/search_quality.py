@@ -52,8 +52,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from catalog.importers.records import normalise_title  # noqa: E402
-from catalog.models import Credit, Movie  # noqa: E402
+from catalog import search  # noqa: E402
+from catalog.models import Credit, Movie, normalise_title  # noqa: E402
 from recommender import encoders  # noqa: E402
 
 STOP = frozenset(
@@ -183,16 +183,10 @@ def person_set(sample: int) -> list[tuple[str, set[int]]]:
 
 
 def ours(mode: str, fusion: str = "relative_score"):
-    from catalog import querysets
-
     films = Movie.objects.visible()
 
     def rank(query: str) -> list[int]:
-        chosen, querysets.FUSION = querysets.FUSION, fusion
-        try:
-            return [m.pk for m in films.search(query, mode=mode, limit=K).results]
-        finally:
-            querysets.FUSION = chosen
+        return [m.pk for m in search.search(films, query, mode=mode, limit=K, fusion=fusion).results]
 
     return rank
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/similar_latency.py --database moviesite_similar_bench   # TMDB 5000, 4,803 films
     .venv/bin/python benchmarks/similar_latency.py --database moviesite_35k             # 34,056 films
 
-Each call goes through the queryset verb the page and the API use (`similar_to` on a film from
+Each call goes through the function the page and the API use (`similar_films` on a film from
 `with_details()`), so it includes loading the 40 films and their reasons, in a process prepared the way
 moviesite/wsgi.py prepares a server's. "first call" means no kept list
 (svm and tfidf lists are deleted before each call); "kept" is the same call again. The process is warm: the
@@ -48,6 +48,7 @@ def main() -> None:
     from catalog.models import Movie
     from recommender import space
     from recommender.models import SimilarList
+    from recommender.similar import recommend, similar_films
 
     films = Movie.objects.visible().filter(embedding__isnull=False)
     pks = random.Random(5).sample(list(films.values_list("pk", flat=True)), args.seeds + 1)
@@ -64,15 +65,15 @@ def main() -> None:
     print("| --- | --- | --- |")
     warm_up = seeds.pop()
     for method in ("knn", "svm", "tfidf"):
-        Movie.objects.similar_to(warm_up, method=method)
+        similar_films(warm_up, method=method)
         first, kept = [], []
         for seed in seeds:
             SimilarList.objects.filter(movie=seed).delete()
             started = time.perf_counter()
-            Movie.objects.similar_to(seed, method=method)
+            similar_films(seed, method=method)
             first.append(time.perf_counter() - started)
             started = time.perf_counter()
-            Movie.objects.similar_to(seed, method=method)
+            similar_films(seed, method=method)
             kept.append(time.perf_counter() - started)
         if method == "knn":
             print(f"| knn (no list is kept; every call is a first call) | {percentiles(first)} |")
@@ -84,7 +85,7 @@ def main() -> None:
         for start in range(0, len(seeds) - 5, 5):
             liked = [seed.pk for seed in seeds[start : start + 5]]
             started = time.perf_counter()
-            Movie.objects.recommend(liked=liked, method=method)
+            recommend(liked=liked, method=method)
             samples.append(time.perf_counter() - started)
         print(f"| recommendations from 5 liked films, {method} | {percentiles(samples)} |", flush=True)
 

@@ -56,6 +56,7 @@ django.setup()
 
 from catalog.models import Credit, Movie  # noqa: E402
 from recommender.models import SimilarList  # noqa: E402
+from recommender.similar import recommend, similar_films  # noqa: E402
 
 
 def likes_by_film() -> dict[int, set[int]]:
@@ -177,10 +178,7 @@ def similar_quality(seeds: list[int], truth: dict[int, set[int]], catalog: Catal
         for prior in PRIORS:
             SimilarList.objects.all().delete()
             started = time.perf_counter()
-            lists = {
-                s: [m.pk for m in Movie.objects.similar_to(films[s], method=method, limit=K, prior=prior)]
-                for s in seeds
-            }
+            lists = {s: [m.pk for m in similar_films(films[s], method=method, limit=K, prior=prior)] for s in seeds}
             elapsed = (time.perf_counter() - started) / len(seeds)
             print(row(f"{method}, prior {prior:g}", evaluate(lists, truth, catalog), elapsed), flush=True)
 
@@ -206,7 +204,7 @@ def recommendation_quality(likers: dict[int, set[int]], users: int) -> None:
         for prior in (0.0, 0.3):
             recalls, started = [], time.perf_counter()
             for given, held_out in splits:
-                result = Movie.objects.recommend(liked=given, limit=K, method=method, prior=prior)
+                result = recommend(liked=given, limit=K, method=method, prior=prior)
                 recalls.append(len({m.pk for m in result} & held_out) / min(len(held_out), K))
             elapsed = (time.perf_counter() - started) / len(splits)
             print(f"| {method}, prior {prior:g} | {np.mean(recalls):.3f} | {elapsed * 1000:.0f} ms |", flush=True)

@@ -20,11 +20,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from catalog.changes import after_films_change
 from catalog.curation import merge_movies, pick_keeper
-from catalog.models import Credit, Genre, Keyword, Movie, Person
+from catalog.models import Credit, Genre, Keyword, Movie, Person, Rating
+from catalog.validators import is_displayable_poster
 from recommender.embedding import configured_encoder, embed_movies, stale_films, vector_state
 from recommender.encoders import EmbeddingError, get_encoder
-from recommender.tfidf import refresh_tfidf
 
 # The stale check hashes each film's text in Python, so the filter reads at most this many films (the most
 # recently changed, where an edit leaves a stale vector); `embed_movies` checks every film.
@@ -180,7 +181,7 @@ class MovieAdmin(admin.ModelAdmin):
     def poster(self, movie: Movie) -> SafeString:
         # Only web addresses become an <img>; the placeholder under it shows when there is none or it fails.
         image = ""
-        if movie.poster_url.startswith(("https://", "http://")):
+        if is_displayable_poster(movie.poster_url):
             image = format_html(
                 '<img src="{}" alt="Poster of {}" width="40" height="60" loading="lazy">', movie.poster_url, movie.title
             )
@@ -227,8 +228,7 @@ class MovieAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         # Credits, genres and keywords are saved only now; the generated search column reads their names,
         # and the film's TF-IDF vector its words and names.
-        form.instance.refresh_search_text()
-        refresh_tfidf([form.instance.pk])
+        after_films_change([form.instance.pk])
         movie = self.get_queryset(request).with_details().get(pk=form.instance.pk)
         state = vector_state(movie, configured_encoder())
         if state == "stale":
@@ -341,3 +341,23 @@ class MovieAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return None
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    """Users' ratings, to look at only: they are the users' own, changed on the site or through the API."""
+
+    list_display = ["user", "movie", "stars", "source", "updated_at"]
+    list_filter = ["source", "stars"]
+    search_fields = ["user__username", "movie__title"]
+    list_select_related = ["user", "movie"]
+    readonly_fields = ["user", "movie", "stars", "source", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Rating | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Rating | None = None) -> bool:
+        return False

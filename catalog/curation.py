@@ -8,10 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from catalog.models import Credit, Genre, Keyword, Movie
-from recommender.tfidf import refresh_tfidf
+from catalog.changes import after_films_change
+from catalog.models import EXTERNAL_IDS, Credit, Genre, Keyword, Movie
 
-EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 # Facts the kept film takes from a duplicate when it has none of its own. Title, flags and ids are not here:
 # the curator chose the kept film's title and visibility, and ids have rules of their own.
 FILLABLE_FIELDS = (
@@ -61,9 +60,9 @@ def merge_movies(*, keep: Movie, others: list[Movie]) -> MergeResult:
     """Fold duplicate films into `keep` and delete them, in one transaction.
 
     The kept film takes the others' external ids and the facts it lacks, their source rows, credits (one per
-    person and role), genres and keywords. Its own values always win. Its search text and TF-IDF vector are
-    refreshed; its embedding is left as it is, so it reads as stale when the merge changed its text
-    (`embed_movies` picks it up).
+    person and role), genres and keywords. Its own values always win. What derives from its text is
+    refreshed (`after_films_change`); its embedding is left as it is, so it reads as stale when the merge
+    changed its text (`embed_movies` picks it up).
     """
     other_ids = list(dict.fromkeys(movie.pk for movie in others if movie.pk != keep.pk))
     if not other_ids:
@@ -102,8 +101,8 @@ def merge_movies(*, keep: Movie, others: list[Movie]) -> MergeResult:
         kept.genres.add(*Genre.objects.filter(movies__in=other_ids).distinct())
         kept.keywords.add(*Keyword.objects.filter(movies__in=other_ids).distinct())
         Movie.objects.filter(pk__in=other_ids).delete()
-        kept.refresh_search_text()
-        refresh_tfidf([kept.pk])
+        after_films_change([kept.pk])
+    kept.refresh_from_db(fields=["people_text", "tags_text"])
     return result
 
 

@@ -5,37 +5,35 @@ from __future__ import annotations
 from django import forms
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from catalog.api.serializers import MAX_QUERY_LENGTH
+from catalog import params
 from catalog.models import Genre
-from catalog.querysets import ORDERINGS, SEARCH_MODES
 
-DEFAULT_METHOD = "blend"
-PAGE_SIZE = 24
-MAX_PAGE = 40
-DECADES = range(1920, 2030, 10)
-SIMILAR_METHODS = {
-    "blend": "People and content",
-    "cf": "People who liked this also liked",
-    "knn": "Nearest vectors",
-    "svm": "Exemplar SVM",
-    "tfidf": "Shared words (TF-IDF)",
-}
-ORDERING_LABELS = {
-    "relevance": "Relevance",
-    "year": "Oldest first",
-    "-year": "Newest first",
-    "rating": "Rating",
-    "popularity": "Popularity",
-    "title": "Title",
-}
+YEAR_RANGE = {"min_value": params.YEAR_MIN, "max_value": params.YEAR_MAX}
+
+
+class GenreChoiceField(forms.ModelMultipleChoiceField):
+    """Genres carried by some visible film, at most MAX_GENRES of them (the API's cap), counted before any
+    value is looked up."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple) and len(value) > params.MAX_GENRES:
+            raise forms.ValidationError(f"Choose at most {params.MAX_GENRES} genres.", code="max_genres")
+        return super().clean(value)
+
+
+def public_genres():
+    """A genre only hidden films carry is not shown to the public, not even as a filter."""
+    return Genre.objects.filter(movies__hidden=False).distinct()
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label="Search films", max_length=MAX_QUERY_LENGTH, required=False)
+    """The home page's query string: the API's search parameters (catalog.params), plus the site's page."""
+
+    q = forms.CharField(label="Search films", max_length=params.MAX_QUERY_LENGTH, required=False)
     mode = forms.ChoiceField(
-        choices=[(mode, mode.capitalize()) for mode in SEARCH_MODES],
+        choices=list(params.SEARCH_MODES.items()),
         required=False,
-        initial="hybrid",
+        initial=params.DEFAULT_MODE,
         widget=forms.RadioSelect,
     )
     alpha = forms.FloatField(
@@ -43,34 +41,37 @@ class SearchForm(forms.Form):
         min_value=0,
         max_value=1,
         required=False,
-        initial=0.5,
+        initial=params.DEFAULT_ALPHA,
         widget=forms.NumberInput(attrs={"type": "range", "min": "0", "max": "1", "step": "0.1"}),
     )
-    genre = forms.ModelMultipleChoiceField(
-        queryset=Genre.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
+    genre = GenreChoiceField(
+        queryset=Genre.objects.none(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple
     )
     decade = forms.TypedChoiceField(
         label="Decade",
-        choices=[("", "Any decade"), *[(decade, f"{decade}s") for decade in DECADES]],
+        choices=[("", "Any decade"), *[(decade, f"{decade}s") for decade in params.DECADES]],
         coerce=int,
         empty_value=None,
         required=False,
     )
-    year_min = forms.IntegerField(label="From year", min_value=1800, max_value=2200, required=False)
-    year_max = forms.IntegerField(label="To year", min_value=1800, max_value=2200, required=False)
-    person = forms.CharField(label="Director or actor", max_length=200, required=False)
-    ordering = forms.ChoiceField(
-        label="Sort by", choices=[(key, ORDERING_LABELS.get(key, key)) for key in ORDERINGS], required=False
-    )
-    page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+    year_min = forms.IntegerField(label="From year", **YEAR_RANGE, required=False)
+    year_max = forms.IntegerField(label="To year", **YEAR_RANGE, required=False)
+    person = forms.CharField(label="Director or actor", max_length=params.NAME_MAX_LENGTH, required=False)
+    # The API's names for narrower filters; the page keeps them (hidden) when a link or the API's user sets them.
+    director = forms.CharField(label="Director", max_length=params.NAME_MAX_LENGTH, required=False)
+    actor = forms.CharField(label="Actor", max_length=params.NAME_MAX_LENGTH, required=False)
+    language = forms.CharField(label="Language", max_length=params.LANGUAGE_MAX_LENGTH, required=False)
+    ordering = forms.ChoiceField(label="Sort by", choices=list(params.ORDERING_LABELS.items()), required=False)
+    page = forms.IntegerField(min_value=1, max_value=params.MAX_PAGE, required=False)
 
     def __init__(self, data=None, **kwargs) -> None:
         if data is not None and (not data.get("mode") or not data.get("alpha")):
             data = data.copy()
             # So the default mode's radio button shows as chosen and the slider sits where search() would.
-            data["mode"] = data.get("mode") or "hybrid"
-            data["alpha"] = data.get("alpha") or "0.5"
+            data["mode"] = data.get("mode") or params.DEFAULT_MODE
+            data["alpha"] = data.get("alpha") or str(params.DEFAULT_ALPHA)
         super().__init__(data, **kwargs)
+        self.fields["genre"].queryset = public_genres()
 
     def clean(self) -> dict:
         data = super().clean()
@@ -81,8 +82,7 @@ class SearchForm(forms.Form):
     @property
     def has_filters(self) -> bool:
         """Whether any filter narrows the films."""
-        names = ("genre", "decade", "year_min", "year_max", "person")
-        return self.is_bound and any(self.data.get(name) for name in names)
+        return self.is_bound and any(self.data.get(name) for name in params.FILTERS)
 
     @property
     def opens_filters(self) -> bool:
@@ -94,35 +94,28 @@ class SearchForm(forms.Form):
     def search_arguments(self) -> tuple[dict, dict]:
         """(filters for `filter_by`, keyword arguments for `search`) from the cleaned form."""
         data = self.cleaned_data
-        year_min, year_max = data.get("year_min"), data.get("year_max")
-        if (decade := data.get("decade")) is not None:
-            # A decade narrows whatever year range is also given.
-            year_min = max(decade, year_min or decade)
-            year_max = min(decade + 9, year_max or decade + 9)
-        filters = {
-            "genres": [genre.slug for genre in data.get("genre") or []],
-            "year_min": year_min,
-            "year_max": year_max,
-            "person": data.get("person") or "",
-        }
+        filters = params.filter_arguments(
+            **{name: data.get(name) for name in params.FILTERS if name != "genre"},
+            genre=[genre.slug for genre in data.get("genre") or []],
+        )
         page = data.get("page") or 1
         alpha = data.get("alpha")
         search = {
-            "mode": data.get("mode") or "hybrid",
-            "alpha": 0.5 if alpha is None else alpha,
-            "ordering": data.get("ordering") or "relevance",
-            "limit": PAGE_SIZE,
-            "offset": (page - 1) * PAGE_SIZE,
+            "mode": data.get("mode") or params.DEFAULT_MODE,
+            "alpha": params.DEFAULT_ALPHA if alpha is None else alpha,
+            "ordering": data.get("ordering") or params.DEFAULT_ORDERING,
+            "limit": params.PAGE_SIZE,
+            "offset": (page - 1) * params.PAGE_SIZE,
         }
         return filters, search
 
 
 class SimilarForm(forms.Form):
-    method = forms.ChoiceField(choices=list(SIMILAR_METHODS.items()), required=False)
+    method = forms.ChoiceField(choices=list(params.SIMILAR_METHODS.items()), required=False)
 
     @property
     def method_name(self) -> str:
-        return self.cleaned_data.get("method") or DEFAULT_METHOD
+        return self.cleaned_data.get("method") or params.DEFAULT_SIMILAR_METHOD
 
 
 class FavouriteForm(forms.Form):

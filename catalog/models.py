@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Cast, Upper
@@ -12,13 +19,20 @@ from django.urls import reverse
 from django.utils.text import slugify
 from pgvector.django import HnswIndex, VectorField
 
-from catalog.querysets import SEARCH_CONFIG, MovieQuerySet
+from catalog.querysets import MovieQuerySet
+from catalog.search import SEARCH_CONFIG
+from recommender.encoders import DIMENSIONS as EMBEDDING_DIMENSIONS
 
-EMBEDDING_DIMENSIONS = 384
+# The vector index; recommender.embedding.embed_movies drops and rebuilds it around bulk writes.
+VECTOR_INDEX = "movie_embedding_hnsw"
+# The ids other datasets know a film by; each is unique among films.
+EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 # Far above any real synopsis or plot, and well below what a tsvector holds (1 MB), which a text of distinct
 # words this long would otherwise exceed, failing the save.
 OVERVIEW_MAX_LENGTH = 10_000
 PLOT_MAX_LENGTH = 100_000
+# The ratings a user can give: ½ to 5 stars in half steps.
+STAR_STEPS = [Decimal(half) / 2 for half in range(1, 11)]
 
 
 class NamedTag(models.Model):
@@ -59,6 +73,17 @@ class Person(models.Model):
 
 
 class Movie(models.Model):
+    """A film.
+
+    Two things outside this app act on this table, and must be kept in mind when changing it:
+    - statement triggers (`catalog_movie_version`, installed by recommender/migrations/0001_similar_lists.py)
+      bump recommender.CatalogVersion after every INSERT, UPDATE, DELETE or TRUNCATE, however it is made
+      (raw SQL, bulk updates, the admin); kept similar lists and the in-memory vector space depend on it;
+    - `recommender.embedding.embed_movies` drops the HNSW index `movie_embedding_hnsw` (declared below) before
+      writing more than a thousand new vectors and builds it again at the end (an index built once is
+      faster than one grown vector by vector).
+    """
+
     title = models.CharField(max_length=500)
     original_title = models.CharField(max_length=500, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
@@ -93,8 +118,8 @@ class Movie(models.Model):
     keywords = models.ManyToManyField(Keyword, blank=True, related_name="movies")
     people = models.ManyToManyField(Person, through="Credit", related_name="movies")
 
-    # Denormalised names, because a generated column can only read its own row; refreshed by
-    # Movie.refresh_search_text() whenever credits, genres or keywords change.
+    # Denormalised names, because a generated column can only read its own row; written by `search_names()`
+    # (the importer for new films, `refresh_search_text()` after credits, genres or keywords change).
     people_text = models.TextField(blank=True, editable=False)
     tags_text = models.TextField(blank=True, editable=False)
 
@@ -123,8 +148,9 @@ class Movie(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="movie_search_vector"),
             GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="movie_title_trgm"),
+            # Dropped and built again by embed_movies around a bulk write (see the class docstring).
             HnswIndex(
-                name="movie_embedding_hnsw",
+                name=VECTOR_INDEX,
                 fields=["embedding"],
                 m=16,
                 ef_construction=64,
@@ -143,6 +169,16 @@ class Movie(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:movie-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        super().clean()
+        # Checked here, not as a field validator: the rule is the site's, not the column's (no migration).
+        from catalog.validators import validate_poster_url
+
+        try:
+            validate_poster_url(self.poster_url)
+        except ValidationError as exc:
+            raise ValidationError({"poster_url": exc.messages}) from exc
 
     @property
     def directors(self) -> list[Person]:
@@ -180,9 +216,28 @@ class Movie(models.Model):
         return head
 
     def refresh_search_text(self) -> None:
-        """Copy people, genre and keyword names into the columns the generated search vector reads."""
+        """Copy people, genre and keyword names into the columns the generated search vector reads.
+
+        Callers that change a film use `catalog.changes.films_changed()`, which does this and tells the
+        recommender."""
         Movie.objects.filter(pk=self.pk).refresh_search_text()
         self.refresh_from_db(fields=["people_text", "tags_text"])
+
+
+def search_names(*, people: Iterable[str], genres: Iterable[str], keywords: Iterable[str]) -> tuple[str, str]:
+    """(people_text, tags_text) of a film: its people's names in billing order (cast, then directors, then
+    writers), each once, and its genre and keyword names, each sorted."""
+    return " ".join(dict.fromkeys(people)), " ".join([*sorted(set(genres)), *sorted(set(keywords))])
+
+
+def normalise_title(title: str) -> str:
+    """Comparable form of a title: no accents, case, punctuation or leading article. Films with the same
+    normalised title and (about) the same year are one film, to the importer and to similar films alike."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    text = text.replace("&", " and ")
+    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    text = re.sub(r"^(the|a|an) ", "", text)
+    return text or title.strip().lower()
 
 
 class Credit(models.Model):
@@ -228,7 +283,7 @@ class ImportedFile(models.Model):
 
 class LexemeStat(models.Model):
     """How many visible films contain each search lexeme (the empty word holds the number of films), so
-    keyword search can weigh rare words above common ones as BM25 does; see Movie.objects.keyword_scores."""
+    keyword search can weigh rare words above common ones as BM25 does; see catalog.search.keyword_scores."""
 
     word = models.TextField(primary_key=True)
     documents = models.PositiveIntegerField()
@@ -237,9 +292,65 @@ class LexemeStat(models.Model):
         return f"{self.word}: {self.documents}"
 
 
+class RatingQuerySet(models.QuerySet):
+    def version(self) -> str:
+        """A short key that changes whenever these ratings change (count and latest change), for caches."""
+        summary = self.aggregate(count=models.Count("pk"), latest=models.Max("updated_at"))
+        latest = summary["latest"].timestamp() if summary["latest"] else 0
+        return f"{summary['count']}-{latest:.6f}"
+
+
 class Rating(models.Model):
+    """A site account's rating of a film, ½ to 5 stars in half steps, as Letterboxd rates (a dataset's ratings,
+    imported for collaborative filtering, are `ImportedRating`)."""
+
+    class Source(models.TextChoices):
+        SITE = "site", "Rated on the site"
+        FAVOURITE = "favourite", "A favourite carried into the account (4 stars)"
+        LETTERBOXD = "letterboxd", "Letterboxd export"
+        IMDB = "imdb", "IMDb export"
+        API = "api", "API"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="ratings")
+    stars = models.DecimalField(max_digits=2, decimal_places=1, help_text="½ to 5 in half steps.")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SITE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RatingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="rating_unique_user_movie"),
+            models.CheckConstraint(condition=models.Q(stars__in=STAR_STEPS), name="rating_half_stars"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} rated {self.movie} {self.stars}★"
+
+
+class WatchlistEntry(models.Model):
+    """A film a user means to watch."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-added_at"]
+        verbose_name_plural = "watchlist entries"
+        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="watchlist_unique_user_movie")]
+
+    def __str__(self) -> str:
+        return f"{self.movie} on {self.user}'s watchlist"
+
+
+class ImportedRating(models.Model):
     """One imported rating: a dataset's user gave a film stars (MovieLens `ratings.csv`, The Movies Dataset's
-    `ratings_small.csv`). Users are the dataset's, not site accounts; `source` keeps two datasets' user 1 apart.
+    `ratings_small.csv`). Users are the dataset's, not site accounts (whose ratings are `Rating`); `source`
+    keeps two datasets' user 1 apart.
 
     The key is the triple itself, with no id column: a MovieLens set holds up to 25M rows, and a surrogate key
     would add a column and a second index to every one of them.
@@ -248,13 +359,13 @@ class Rating(models.Model):
     pk = models.CompositePrimaryKey("source", "user", "movie")
     source = models.CharField(max_length=40, help_text="Which dataset's users: the ratings file's name by default.")
     user = models.PositiveIntegerField(help_text="The user's id in that dataset.")
-    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="ratings", db_index=False)
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="imported_ratings", db_index=False)
     rating = models.FloatField(help_text="Stars, 0.5 to 5.")
     rated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # Collaborative filtering reads a film's raters; the key's own index serves a user's ratings.
-        indexes = [models.Index(fields=["movie"], name="rating_movie")]
+        indexes = [models.Index(fields=["movie"], name="imported_rating_movie")]
 
     def __str__(self) -> str:
         return f"{self.source} user {self.user}: {self.rating} for film {self.movie_id}"

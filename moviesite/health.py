@@ -1,4 +1,7 @@
-"""/healthz for load balancers: database reachable, extensions installed, embedding backend usable."""
+"""/healthz for load balancers: database reachable, extensions installed, embedding backend usable.
+
+Replicas are reported but never make the answer unhealthy: while one is down or lagging, the primary serves.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from moviesite.replicas import replica_report
 from recommender.encoders import EmbeddingError, get_encoder
 
 REQUIRED_EXTENSIONS = {"vector", "pg_trgm", "unaccent"}
@@ -30,4 +34,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except EmbeddingError as exc:
         checks["embedding_backend"] = f"error: {exc}"
     healthy = all(value.startswith("ok") for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "error", "checks": checks}
+    if replicas := replica_report():
+        body["replicas"] = replicas
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -6,9 +6,20 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A checkout's local settings: `make install` writes .env (DEBUG on, a fresh SECRET_KEY) once, so `python
+# manage.py ...` works without exporting anything. Variables already in the environment win over the file.
+# Docker and deploys set MOVIESITE_ENV_FILE to an empty value (the Dockerfile does), so they never read one.
+ENV_FILE = os.environ.get("MOVIESITE_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+# Django's own check (security.W009) asks production keys for 50 characters or more.
+MIN_SECRET_KEY_LENGTH = 50
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -21,9 +32,12 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not DEBUG and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"Set SECRET_KEY to a random string of at least {MIN_SECRET_KEY_LENGTH} characters "
+        "(or DEBUG=1 for local development; `make install` writes both to .env)."
+    )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for local development).")
     SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "localhost,127.0.0.1")
@@ -94,6 +108,35 @@ else:
         }
     }
 
+# Streaming replicas (moviesite/replicas.py): DATABASE_REPLICA_URLS adds one alias per replica; the public's
+# catalog reads go to a healthy one, writes and a client's reads right after its own write to the primary.
+# Migrations, management commands and tests use the primary only (a replica mirrors it in tests).
+for index, url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    DATABASES[f"replica{index}"] = {
+        **dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True),
+        "TEST": {"MIRROR": "default"},
+    }
+if len(DATABASES) > 1:
+    DATABASE_ROUTERS = ["moviesite.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.common.CommonMiddleware") + 1, "moviesite.replicas.ReadYourWritesMiddleware"
+    )
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "10"))
+REPLICA_CHECK_SECONDS = float(os.environ.get("REPLICA_CHECK_SECONDS", "5"))
+READ_YOUR_WRITES_SECONDS = int(os.environ.get("READ_YOUR_WRITES_SECONDS", "15"))
+
+# Behind PgBouncer in transaction mode (DATABASE_POOLER=transaction) a connection is shared between clients
+# from one transaction to the next: no server-side cursors (they outlive a transaction), no prepared statements
+# (psycopg prepares a statement after 5 runs; PgBouncer before 1.21 cannot route them), and every per-query
+# setting as SET LOCAL inside the transaction that needs it (moviesite/db.py), never a session SET.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
+if DATABASE_POOLER not in {"", "session", "transaction"}:
+    raise ImproperlyConfigured("DATABASE_POOLER is 'transaction' (PgBouncer's transaction mode), 'session' or unset.")
+if DATABASE_POOLER == "transaction":
+    for database in DATABASES.values():
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -124,8 +167,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # set SECURE_PROXY_SSL_HEADER through the environment of the proxy's choice.
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # `make serve` on plain-HTTP loopback turns these off, or a browser would never send the cookies back.
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -188,3 +232,66 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# -- Hardening (issue 17): bounded cost per request, throttles that hold, graceful database failure ----------
+INSTALLED_APPS += ["moviesite"]  # owns the throttles' count table
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "moviesite.middleware.SecurityHeadersMiddleware",
+    "moviesite.middleware.DatabaseUnavailableMiddleware",
+    "moviesite.middleware.StatementTimeoutMiddleware",
+    "moviesite.middleware.ApiBodyLimitsMiddleware",
+    *MIDDLEWARE[1:],
+]
+# Every statement of a web request is stopped after this long (SET LOCAL, so PgBouncer-safe); the admin's
+# bulk actions get longer; management commands (imports, embedding) run without a limit.
+REQUEST_STATEMENT_TIMEOUT_MS = int(os.environ.get("REQUEST_STATEMENT_TIMEOUT_MS", "5000"))
+ADMIN_STATEMENT_TIMEOUT_MS = int(os.environ.get("ADMIN_STATEMENT_TIMEOUT_MS", "60000"))
+# What a 503 (database down, or a statement stopped by the timeout) tells the client to wait, in seconds.
+DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
+# Proxies in front that append to X-Forwarded-For (nginx, a load balancer): the client's address is the
+# entry the outermost one added. 0 = no proxy, X-Forwarded-For is ignored (anyone can write it).
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["moviesite.throttling.SharedAnonRateThrottle"]
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "catalog.api.parsers.BoundedJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = ["catalog.api.permissions.ModelPermissionsOrReadOnly"]
+# The site's own throttles, per client address, counted in the same shared table as the API's.
+SITE_THROTTLE_RATES = {
+    "search": os.environ.get("SITE_SEARCH_RATE", "120/minute"),
+    "favourite": os.environ.get("SITE_FAVOURITE_RATE", "60/minute"),
+}
+# Sessions (a visitor's favourites, a staff login) live in a signed cookie: an anonymous POST cannot grow a
+# table, and there is nothing for clearsessions to clean.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+# Bodies and forms: the largest legitimate body is a ratings export upload; the API's JSON bodies are small.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440))
+API_JSON_MAX_BYTES = int(os.environ.get("API_JSON_MAX_BYTES", 2_097_152))
+API_JSON_MAX_DEPTH = 32
+# Content-Security-Policy: scripts and styles from the app only (style attributes allowed: the posters' hue),
+# images from the app and any https: host (dataset posters). The API docs (Swagger UI from our own static
+# files) need inline styles and data: images.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' https:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY_API_DOCS = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+API_DOCS_PATHS = ("/api/docs/",)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+
+# Accounts on the site (catalog/account_views.py): where log-in sends a user, and where log-out lands.
+LOGIN_URL = "catalog:login"
+LOGIN_REDIRECT_URL = "catalog:home"
+LOGOUT_REDIRECT_URL = "catalog:home"

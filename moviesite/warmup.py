@@ -15,7 +15,26 @@ def prepare_for_requests() -> None:
     """
     from django.urls import get_resolver
 
+    refuse_a_server_without_requirements()
     get_resolver().url_patterns  # noqa: B018 (imports every view module)
     importlib.import_module("recommender.similar")
     gc.collect()
     gc.freeze()
+
+
+def refuse_a_server_without_requirements() -> None:
+    """Stop the server process at start-up, with the list, if the database lacks what the app needs.
+
+    A database that cannot be reached now is not refused: it may come back, and requests answer 503 meanwhile.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError
+
+    from moviesite.server_requirements import missing_requirements
+
+    try:
+        problems = missing_requirements()
+    except DatabaseError:
+        return
+    if problems:
+        raise ImproperlyConfigured("The database server cannot serve moviesite: " + "; ".join(problems) + ".")

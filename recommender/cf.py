@@ -1,4 +1,4 @@
-"""Collaborative filtering: films people also like, from imported ratings (catalog.models.Rating).
+"""Collaborative filtering: films people also like, from imported ratings (catalog.models.ImportedRating).
 
 A user *likes* a film rated LIKE_AT stars or more. Two films are co-liked by the people who like both. Each
 film liked by at least MIN_LIKERS people gets its MAX_NEIGHBOURS most co-liked films, kept in CoLikedList,
@@ -30,10 +30,11 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 import pandas as pd
+from django.core.cache import cache
 from django.db import connection, transaction
 from scipy import sparse
 
-from catalog.models import Rating
+from catalog.models import ImportedRating
 from recommender.models import CoLikedList
 
 LIKE_AT = 4.0
@@ -50,6 +51,9 @@ ALS_WEIGHT = 0.0
 ALS_FACTORS = 64
 ALS_ITERATIONS = 15
 ALS_REGULARIZATION = 0.05
+# Set to the time of the last refit, so that lists cached from the co-liked films (recommender.personal) are
+# keyed by it. The site's cache is per process: another process sees the refit when its cached lists expire.
+FITTED_KEY = "cf:fitted"
 CHUNK = 256  # films per block of the co-like product: bounds memory at (CHUNK x films) counts
 
 
@@ -177,7 +181,7 @@ def neighbour_lists(
 def load_likes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user keys, film ids, stars) of every imported rating of MEH_FROM stars or more, read in one COPY and
     parsed by numpy a block at a time (no Python object per row: 25M ratings make 400 MB of arrays)."""
-    table = Rating._meta.db_table
+    table = ImportedRating._meta.db_table
     # One key per (source, user): users of two datasets are different people.
     sql = (
         f'COPY (SELECT dense_rank() OVER (ORDER BY source), "user", movie_id, (rating * 2)::int FROM {table} '
@@ -221,6 +225,7 @@ def refresh(*, stdout: TextIO | None = None) -> Fit:
         ):
             for pk, (count, near, scores, shared) in lists.items():
                 copy.write_row([pk, count, near.tolist(), [round(float(s), 6) for s in scores], shared.tolist()])
+    cache.set(FITTED_KEY, time.time(), None)
     fit.films, fit.pairs = len(lists), sum(len(item[1]) for item in lists.values())
     fit.elapsed = time.monotonic() - started
     return fit
@@ -233,3 +238,19 @@ def co_liked(pk: int) -> CoLiked | None:
         return None
     likers, ids, scores, shared = row
     return CoLiked(likers, [Neighbour(*item) for item in zip(ids, scores, shared, strict=True)])
+
+
+def fitted_version() -> float:
+    """When the co-liked lists were last refitted (0 if unknown to this process's cache)."""
+    return cache.get(FITTED_KEY, 0)
+
+
+def co_liked_lists(pks: list[int]) -> dict[int, CoLiked]:
+    """co_liked() of several films in one query: only the films that have a list are in the answer."""
+    rows = CoLikedList.objects.filter(movie_id__in=pks).values_list(
+        "movie_id", "likers", "movie_ids", "scores", "co_likers"
+    )
+    return {
+        pk: CoLiked(likers, [Neighbour(*item) for item in zip(ids, scores, shared, strict=True)])
+        for pk, likers, ids, scores, shared in rows
+    }

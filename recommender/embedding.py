@@ -15,7 +15,7 @@ from typing import TextIO
 from django.db import connection, connections, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from catalog.models import Movie
+from catalog.models import VECTOR_INDEX, Movie
 from moviesite.progress import progress
 from recommender.encoders import EmbeddingError, Encoder, content_hash, get_encoder
 
@@ -24,7 +24,6 @@ CALL_BATCHES = 8
 # Writing more vectors than this (and more than the index already holds) goes faster by building the HNSW
 # index once at the end than by inserting into it vector by vector (4,803 vectors: 0.7 s against 2.2 s).
 REBUILD_INDEX_ABOVE = 1000
-VECTOR_INDEX = "movie_embedding_hnsw"
 
 
 @dataclass
@@ -73,11 +72,13 @@ def embed_movies(
     batch_size: int = 64,
     stdout: TextIO | None = None,
     show_progress: bool = True,
+    manage_index: bool = True,
 ) -> EmbedResult:
     """Embed the films of `queryset` (default: all) whose vector is missing or stale, or all with `force`.
 
     The model's time is the whole cost, so nothing else waits on it: one thread reads the next chunk of films
-    and builds their texts, another writes the vectors of the last batch, while the model encodes.
+    and builds their texts, another writes the vectors of the last batch, while the model encodes. Without
+    `manage_index` the HNSW index is left as it is (the parent of parallel workers drops and builds it).
     """
     started = time.monotonic()
     encoder = encoder or get_encoder()
@@ -89,16 +90,16 @@ def embed_movies(
     # Other connections cannot see a transaction's uncommitted films (tests, callers' atomic blocks).
     threaded = not connection.in_atomic_block
     with (
-        _vector_index_rebuilt_if(missing > REBUILD_INDEX_ABOVE and missing > _vectors_of(encoder.name)),
+        vector_index_rebuilt_if(bulk_write(missing, encoder)) if manage_index else contextlib.nullcontext(),
         _Worker(threaded) as reader,
         _Worker(threaded) as writer,
     ):
-        upcoming = reader.submit(_stale_chunk, queryset, 0, encoder, force)
+        upcoming = reader.submit(stale_chunk, queryset, 0, encoder, force)
         while True:
             last_pk, films, todo = upcoming.result()
             if not films:
                 break
-            upcoming = reader.submit(_stale_chunk, queryset, last_pk, encoder, force)
+            upcoming = reader.submit(stale_chunk, queryset, last_pk, encoder, force)
             result.unchanged += films - len(todo)
             bar.update(films - len(todo))
             # Each call to the model costs a little on top of its batches: hand it several batches at once.
@@ -106,7 +107,7 @@ def embed_movies(
             for start in range(0, len(todo), group):
                 batch = todo[start : start + group]
                 vectors = encoder.encode([document for _, document, _ in batch], batch_size=batch_size)
-                writer.submit(_save_vectors, batch, vectors, encoder.name)
+                writer.submit(save_vectors, batch, vectors, encoder.name)
                 result.embedded += len(batch)
                 bar.update(len(batch))
     bar.close()
@@ -114,7 +115,7 @@ def embed_movies(
     return result
 
 
-def _stale_chunk(queryset, after: int, encoder: Encoder, force: bool) -> tuple[int, int, list]:
+def stale_chunk(queryset, after: int, encoder: Encoder, force: bool) -> tuple[int, int, list]:
     """(last id, films read, stale films sorted by text length) for the next CHUNK films after `after`."""
     movies = list(
         queryset.order_by("pk")
@@ -165,7 +166,7 @@ class _Worker:
             self._pool.shutdown()
 
 
-def _save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str) -> None:
+def save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Movie._meta.db_table} AS m SET embedding = u.v::vector, embedding_model = %s,"
@@ -180,12 +181,17 @@ def _save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str)
         )
 
 
+def bulk_write(missing: int, encoder: Encoder) -> bool:
+    """Whether writing `missing` vectors goes faster with the HNSW index dropped and built once at the end."""
+    return missing > REBUILD_INDEX_ABOVE and missing > _vectors_of(encoder.name)
+
+
 def _vectors_of(model_name: str) -> int:
     return Movie.objects.filter(embedding__isnull=False, embedding_model=model_name).count()
 
 
 @contextlib.contextmanager
-def _vector_index_rebuilt_if(bulk: bool):
+def vector_index_rebuilt_if(bulk: bool):
     """For a bulk write, drop the HNSW index first and build it once afterwards (also after a failure, and
     whenever an earlier interrupted run left it missing). Searches still work meanwhile, by exact scan."""
     index = next(index for index in Movie._meta.indexes if index.name == VECTOR_INDEX)

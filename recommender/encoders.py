@@ -124,6 +124,11 @@ class OpenAIEncoder:
     def load(self) -> None:
         pass
 
+    @property
+    def client(self):
+        """The OpenAI client, for the Batch API (recommender.bulk_embedding)."""
+        return self._client
+
     def requests(self, texts: Sequence[str], batch_size: int) -> list[list[str]]:
         """Split texts into requests within the API's input and token limits, in order."""
         limit = min(max(batch_size, 1), self.max_inputs_per_request)

@@ -14,8 +14,6 @@ SimilarList for the catalog version they were computed at, so a page asks the mo
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -27,17 +25,19 @@ from django.db.models import QuerySet
 from pgvector.django import MaxInnerProduct
 from sklearn.svm import LinearSVC
 
-from catalog.models import Movie
+from catalog import params
+from catalog.models import Movie, normalise_title
 from recommender.explain import features, shared
 from recommender.models import SimilarList
 from recommender.space import VectorSpace, catalog_version, vector_space
 from recommender.tfidf import shared_terms, tfidf_of, vocabulary
 
-METHODS = ("blend", "cf", "knn", "svm", "tfidf")
-DEFAULT_METHOD = "blend"  # co-likes, content and the quality prior; content alone for films few people rated
-RECOMMEND_METHODS = ("svm", "centroid")
-MAX_RESULTS = 100
-DEFAULT_C = 0.1
+METHODS = tuple(params.SIMILAR_METHODS)
+# The slow methods, whose lists are kept (SimilarList) and can be computed ahead (`manage.py warm_similar`).
+KEPT_METHODS = ("svm", "tfidf")
+RECOMMEND_METHODS = tuple(params.RECOMMEND_METHODS)
+MAX_RESULTS = params.MAX_SIMILAR
+DEFAULT_C = params.DEFAULT_C
 # Up to this many films an SVM is fitted on all of them, as Karpathy's is (0.1 s at 5.7k films). Above it,
 # on the films nearest the positives (the hard negatives, which decide where the margin goes) plus a
 # random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40.
@@ -46,8 +46,8 @@ HARD_NEGATIVES = 4000
 RANDOM_NEGATIVES = 1000
 # Candidates every method draws before the quality prior and duplicate removal pick the list. The same for
 # every method and every limit, so a list of 10 is the first 10 of the list of 40 (and of the kept 100).
-# 220 candidates raised knn's recall of co-liked films a little more (0.083 against 0.079 at prior 0.3) but
-# cost knn 5 ms more at 34k films (11.6 against 6.2 ms for the index scan).
+# 220 candidates were measured too: they raised knn's recall of co-liked films a little (0.083 against 0.079
+# at prior 0.3) but cost knn 5 ms more at 34k films (11.6 against 6.2 ms for the index scan), so 120 it is.
 POOL = MAX_RESULTS + 20
 # knn draws a larger pool and weighs how many genres a candidate shares with the seed (Jaccard over genre
 # sets) beside its closeness: vectors of synopses alone let a thriller's nearest be a drama about the same
@@ -87,23 +87,24 @@ def default_prior() -> float:
 def similar_films(
     movie: Movie,
     *,
-    method: str = DEFAULT_METHOD,
-    limit: int = 40,
+    method: str = params.DEFAULT_SIMILAR_METHOD,
+    limit: int = params.SIMILAR_COUNT,
     C: float = DEFAULT_C,
     prior: float | None = None,
     candidates: QuerySet | None = None,
 ) -> list[Movie]:
-    """The `limit` films most like `movie` by `method`, each with `.score` (0..1) and `.why`.
+    """The `limit` films most like `movie` by `method`, each with `.score` (0..1) and `.why`; the film itself,
+    hidden films and copies are never among them.
 
-    `candidates` narrows the films that may appear (default: every visible film). svm and tfidf lists are
-    kept for the default settings and candidates only. Pass `movie` from `with_details()` so the reasons
-    cost no further queries.
+    `candidates`, when given, narrows the films that may appear; without it, every visible film may. svm and
+    tfidf lists are kept (and read back) only without `candidates` and at the default C and prior: the lists
+    a film's page shows. Pass `movie` from `with_details()` so the reasons cost no further queries.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     explicit_prior = prior is not None
     prior = default_prior() if prior is None else prior
-    narrowed = candidates is not None and bool(candidates.query.where)
+    narrowed = candidates is not None
     base = (candidates if narrowed else Movie.objects.all()).visible().exclude(pk=movie.pk)
     if method in ("cf", "blend"):
         # Films enough people liked rank by who liked them too (recommender.blend, which builds on this
@@ -131,8 +132,8 @@ def recommend(
     *,
     liked: list[int],
     disliked: list[int] = (),
-    limit: int = 40,
-    method: str = "svm",
+    limit: int = params.SIMILAR_COUNT,
+    method: str = params.DEFAULT_RECOMMEND_METHOD,
     C: float = DEFAULT_C,
     prior: float | None = None,
 ) -> list[Movie]:
@@ -330,9 +331,9 @@ def _quality(candidate: Candidate) -> float:
 
 
 def _same_film(title: str, year: int | None) -> tuple[str, int | None]:
-    """Films with this key are copies of one film: the title without accents, case or punctuation, and the year."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().casefold()
-    return re.sub(r"[^a-z0-9]+", " ", folded).strip(), year
+    """Films with this key are copies of one film: the normalised title (as the importer matches them) and the
+    year."""
+    return normalise_title(title), year
 
 
 # --- caching and presentation ----------------------------------------------------------------------------

@@ -9,9 +9,11 @@ import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from catalog.api.serializers import MAX_GENRES, YEAR_RANGE
+from catalog import params
 from catalog.models import Movie
-from catalog.querysets import ORDERINGS
+
+YEAR_RANGE = {"min_value": params.YEAR_MIN, "max_value": params.YEAR_MAX}
+MAX_GENRES = params.MAX_GENRES
 
 MAX_ID = 2**31 - 1  # tmdb_id is a PostgreSQL integer
 
@@ -29,8 +31,8 @@ class GenresField(forms.Field):
         if len(value) > MAX_GENRES:
             raise forms.ValidationError(f"At most {MAX_GENRES} genres.")
         for item in value:
-            if len(item) > 100:
-                raise forms.ValidationError("A genre has at most 100 characters.")
+            if len(item) > params.GENRE_MAX_LENGTH:
+                raise forms.ValidationError(f"A genre has at most {params.GENRE_MAX_LENGTH} characters.")
             if "\x00" in item:
                 raise forms.ValidationError("Null characters are not allowed.")
 
@@ -54,28 +56,40 @@ def _integer(minimum: int, maximum: int, description: str) -> dict:
 
 
 class MovieFilter(django_filters.FilterSet):
+    """The movie list's filters: the names and bounds of catalog.params, as search and the site take them."""
+
     genre = extend_schema_field(
         {
             "type": "array",
-            "items": {"type": "string", "maxLength": 100},
+            "items": {"type": "string", "maxLength": params.GENRE_MAX_LENGTH},
             "maxItems": MAX_GENRES,
-            "description": "Genre name or slug; repeat for several (films must have them all).",
+            "description": params.FILTERS["genre"],
         }
     )(GenresFilter(method="filter_genre"))
-    year_min = extend_schema_field(_integer(1800, 2200, "Released in this year or later."))(
+    year_min = extend_schema_field(_integer(params.YEAR_MIN, params.YEAR_MAX, params.FILTERS["year_min"]))(
         IntegerFilter(field_name="year", lookup_expr="gte", **YEAR_RANGE)
     )
-    year_max = extend_schema_field(_integer(1800, 2200, "Released in this year or earlier."))(
+    year_max = extend_schema_field(_integer(params.YEAR_MIN, params.YEAR_MAX, params.FILTERS["year_max"]))(
         IntegerFilter(field_name="year", lookup_expr="lte", **YEAR_RANGE)
     )
-    director = extend_schema_field(_text(200, "Part of a director's name."))(
-        django_filters.CharFilter(method="filter_shared", max_length=200)
+    decade = extend_schema_field(
+        {"type": "integer", "enum": list(params.DECADES), "description": params.FILTERS["decade"]}
+    )(
+        django_filters.TypedChoiceFilter(
+            method="filter_decade", choices=[(decade, decade) for decade in params.DECADES], coerce=int
+        )
     )
-    actor = extend_schema_field(_text(200, "Part of a cast member's name."))(
-        django_filters.CharFilter(method="filter_shared", max_length=200)
+    director = extend_schema_field(_text(params.NAME_MAX_LENGTH, params.FILTERS["director"]))(
+        django_filters.CharFilter(method="filter_shared", max_length=params.NAME_MAX_LENGTH)
     )
-    language = extend_schema_field(_text(16, "Original language code, e.g. en."))(
-        django_filters.CharFilter(method="filter_shared", max_length=16)
+    actor = extend_schema_field(_text(params.NAME_MAX_LENGTH, params.FILTERS["actor"]))(
+        django_filters.CharFilter(method="filter_shared", max_length=params.NAME_MAX_LENGTH)
+    )
+    person = extend_schema_field(_text(params.NAME_MAX_LENGTH, params.FILTERS["person"]))(
+        django_filters.CharFilter(method="filter_shared", max_length=params.NAME_MAX_LENGTH)
+    )
+    language = extend_schema_field(_text(params.LANGUAGE_MAX_LENGTH, params.FILTERS["language"]))(
+        django_filters.CharFilter(method="filter_shared", max_length=params.LANGUAGE_MAX_LENGTH)
     )
     tmdb_id = extend_schema_field(_integer(1, MAX_ID, "The film with this TMDB id."))(
         IntegerFilter(min_value=1, max_value=MAX_ID)
@@ -86,22 +100,28 @@ class MovieFilter(django_filters.FilterSet):
     ordering = extend_schema_field(
         {
             "type": "string",
-            "enum": [key for key in ORDERINGS if key != "relevance"],
+            "enum": [key for key in params.ORDERINGS if key != "relevance"],
             "description": "Default: featured films first, then the most popular. rating and popularity: "
             "highest first; -year: newest first.",
         }
     )(
         django_filters.ChoiceFilter(
-            method="order", choices=[(key, key) for key in ORDERINGS if key != "relevance"], empty_label=None
+            method="order", choices=[(key, key) for key in params.ORDERINGS if key != "relevance"], empty_label=None
         )
     )
 
     class Meta:
         model = Movie
-        fields = ["genre", "year_min", "year_max", "director", "actor", "language", "tmdb_id", "imdb_id"]
+        fields = [*params.FILTERS, "tmdb_id", "imdb_id"]
 
     def filter_genre(self, queryset, name: str, value: list[str]):
         return queryset.filter_by(genres=value)
+
+    def filter_decade(self, queryset, name: str, value: int | None):
+        if value is None:
+            return queryset
+        arguments = params.filter_arguments(decade=value)
+        return queryset.filter_by(year_min=arguments["year_min"], year_max=arguments["year_max"])
 
     def filter_shared(self, queryset, name: str, value: str):
         return queryset.filter_by(**{name: value})

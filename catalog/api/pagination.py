@@ -3,7 +3,9 @@ from __future__ import annotations
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
-MAX_OFFSET = 100_000
+from catalog import params
+
+MAX_OFFSET = params.MAX_LIST_OFFSET
 
 
 class MoviePagination(LimitOffsetPagination):
@@ -12,8 +14,8 @@ class MoviePagination(LimitOffsetPagination):
     DRF quietly replaces a malformed limit or offset with the default; an integrator is better served by a 400.
     """
 
-    default_limit = 20
-    max_limit = 100
+    default_limit = params.LIST_LIMIT
+    max_limit = params.MAX_LIST_LIMIT
 
     def get_limit(self, request) -> int:
         return self._parameter(request, self.limit_query_param, self.default_limit, low=1, high=self.max_limit)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 
 
 class IsStaffOrReadOnly(BasePermission):
@@ -14,3 +14,25 @@ class IsStaffOrReadOnly(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+class ModelPermissionsOrReadOnly(DjangoModelPermissions):
+    """Everyone reads; a write needs what the admin would ask for the same change: a staff user with the
+    model's add, change or delete permission (issue 17: `is_staff` alone let a user the admin refuses write
+    through the API)."""
+
+    authenticated_users_only = False
+    message = IsStaffOrReadOnly.message
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
+            return True  # no model behind the view (search, autocomplete): it answers 405 to what it lacks
+        if not super().has_permission(request, view):
+            self.message = "Your account may not make this change to films (ask for the permission in the admin)."
+            return False
+        return True

@@ -19,7 +19,7 @@ def genres_with_counts() -> QuerySet[Genre]:
 
 
 # pg_trgm's word-similarity threshold (0.6) misses a one-letter typo in a short name ("scorcese" is 0.5 from
-# Scorsese); people_matching's callers evaluate it under this one (catalog.querysets.local_settings).
+# Scorsese); people_matching's callers evaluate it under this one (moviesite.db.local_settings).
 NAME_SIMILARITY_THRESHOLD = 0.4
 
 

@@ -45,6 +45,7 @@ class MovieSiteAutoSchema(AutoSchema):
             responses.setdefault(
                 "415", self._error("The body is in a media type this operation does not read (send JSON).", error)
             )
+            responses.setdefault("413", self._error("The body is over 2 MB.", error))
         if {} not in operation.get("security", [{}]):
             responses.setdefault(
                 "401",
@@ -55,7 +56,12 @@ class MovieSiteAutoSchema(AutoSchema):
                 ),
             )
             responses.setdefault(
-                "403", self._error("Not a staff user (or a browser session's request without its CSRF token).", error)
+                "403",
+                self._error(
+                    "Not a staff user with the model permission for this change (or a browser session's request "
+                    "without its CSRF token).",
+                    error,
+                ),
             )
         if any(parameter["in"] == "path" for parameter in parameters):
             film = "visible film" if self.method in SAFE_METHODS else "film (hidden or not)"
@@ -64,6 +70,15 @@ class MovieSiteAutoSchema(AutoSchema):
             "429",
             self._error(
                 "Too many requests from this anonymous client; try again after Retry-After seconds.",
+                error,
+                headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+            ),
+        )
+        responses.setdefault(
+            "503",
+            self._error(
+                "The database is unavailable, or the request ran past its time limit; try again after Retry-After "
+                "seconds.",
                 error,
                 headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
             ),

@@ -10,17 +10,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from catalog import params
+from catalog.api.fields import BoundedListField
 from catalog.api.writes import save_movie
 from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
-from catalog.querysets import ORDERINGS, SEARCH_MODES
+from catalog.validators import validate_poster_url
 from recommender.embedding import configured_encoder, vector_state
 
 LIST_CAST = 5
-MAX_QUERY_LENGTH = 300
-MAX_OFFSET = 1000
-# Each genre filter is a join; a handful is all a person means, hundreds would only load the database.
-MAX_GENRES = 10
-YEAR_RANGE = {"min_value": 1800, "max_value": 2200}
+YEAR_RANGE = {"min_value": params.YEAR_MIN, "max_value": params.YEAR_MAX}
 IMDB_ID = re.compile(r"^(tt[0-9]{7,14})?$")
 
 
@@ -97,61 +95,85 @@ class SimilarMovieSerializer(ScoredMovieSerializer):
 
 
 class FilterParamsSerializer(serializers.Serializer):
-    """Filters shared by the movie list and search."""
+    """Filters shared by the movie list, search and the site (catalog.params.FILTERS)."""
 
     genre = serializers.ListField(
-        child=serializers.CharField(max_length=100, allow_blank=True),
-        max_length=MAX_GENRES,
+        child=serializers.CharField(max_length=params.GENRE_MAX_LENGTH, allow_blank=True),
+        max_length=params.MAX_GENRES,
         required=False,
         default=list,
-        help_text="Genre name or slug; repeat for several (films must have them all).",
+        help_text=params.FILTERS["genre"],
     )
-    year_min = serializers.IntegerField(**YEAR_RANGE, required=False)
-    year_max = serializers.IntegerField(**YEAR_RANGE, required=False)
+    year_min = serializers.IntegerField(**YEAR_RANGE, required=False, help_text=params.FILTERS["year_min"])
+    year_max = serializers.IntegerField(**YEAR_RANGE, required=False, help_text=params.FILTERS["year_max"])
+    decade = serializers.ChoiceField(choices=params.DECADES, required=False, help_text=params.FILTERS["decade"])
     director = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="", help_text="Part of a director's name."
+        max_length=params.NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=params.FILTERS["director"],
     )
     actor = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="", help_text="Part of a cast member's name."
+        max_length=params.NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=params.FILTERS["actor"],
+    )
+    person = serializers.CharField(
+        max_length=params.NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=params.FILTERS["person"],
     )
     language = serializers.CharField(
-        max_length=16, required=False, allow_blank=True, default="", help_text="Original language code, e.g. en."
+        max_length=params.LANGUAGE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=params.FILTERS["language"],
     )
 
     def filters(self) -> dict:
         data = self.validated_data
-        return {
-            "genres": [genre for genre in data["genre"] if genre],
-            "year_min": data.get("year_min"),
-            "year_max": data.get("year_max"),
-            "director": data["director"],
-            "actor": data["actor"],
-            "language": data["language"],
-        }
+        return params.filter_arguments(**{name: data.get(name) for name in params.FILTERS})
 
 
 class SearchParamsSerializer(FilterParamsSerializer):
     q = serializers.CharField(
-        max_length=MAX_QUERY_LENGTH,
+        max_length=params.MAX_QUERY_LENGTH,
         required=False,
         allow_blank=True,
         default="",
-        help_text='Title, names or a described plot; "quoted phrase", OR and -word work. Empty: browse.',
+        help_text='Title, names or a described plot (a pasted blurb too); "quoted phrase", OR and -word work. '
+        "Empty: browse.",
     )
     mode = serializers.ChoiceField(
-        choices=SEARCH_MODES, default="hybrid", help_text="keyword (full text), semantic (meaning) or both fused."
+        choices=list(params.SEARCH_MODES),
+        default=params.DEFAULT_MODE,
+        help_text="keyword (full text), semantic (meaning) or both fused.",
     )
     alpha = serializers.FloatField(
-        min_value=0.0, max_value=1.0, default=0.5, help_text="Hybrid only: 0 all keyword, 1 all semantic."
+        min_value=0.0,
+        max_value=1.0,
+        default=params.DEFAULT_ALPHA,
+        help_text="Hybrid only: 0 all keyword, 1 all semantic.",
     )
     ordering = serializers.ChoiceField(
-        choices=list(ORDERINGS),
-        default="relevance",
+        choices=list(params.ORDERINGS),
+        default=params.DEFAULT_ORDERING,
         help_text="rating and popularity: highest first; -year: newest first.",
     )
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="Films per page.")
+    limit = serializers.IntegerField(
+        min_value=1, max_value=params.MAX_SEARCH_LIMIT, default=params.SEARCH_LIMIT, help_text="Films per page."
+    )
     offset = serializers.IntegerField(
-        min_value=0, max_value=MAX_OFFSET, default=0, help_text="Films to skip (the ranking holds 1000 at most)."
+        min_value=0,
+        max_value=params.MAX_SEARCH_OFFSET,
+        default=0,
+        help_text=f"Films to skip (the ranking holds {params.SEARCH_DEPTH} at most).",
     )
 
     def validate_alpha(self, value: float) -> float:
@@ -162,17 +184,20 @@ class SearchParamsSerializer(FilterParamsSerializer):
 
 class SimilarParamsSerializer(serializers.Serializer):
     method = serializers.ChoiceField(
-        choices=["blend", "cf", "knn", "svm", "tfidf"],
-        default="blend",
+        choices=list(params.SIMILAR_METHODS),
+        default=params.DEFAULT_SIMILAR_METHOD,
         help_text="blend (default): co-likes from imported ratings, content (knn) and the quality prior, for films "
         "enough people rated; knn alone for the others. cf: people who liked this film also liked (`why.liked_by` "
         "says how many); films too few people rated fall back to knn. knn: cosine over the film vectors (and "
         "shared genres). svm: Karpathy's exemplar SVM over the same vectors. tfidf: cosine over TF-IDF vectors of "
         "words, word pairs and names (each result says the terms it shares).",
     )
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=40)
+    limit = serializers.IntegerField(min_value=1, max_value=params.MAX_SIMILAR, default=params.SIMILAR_COUNT)
     C = serializers.FloatField(
-        min_value=0.001, max_value=100.0, default=0.1, help_text="svm only: the SVM's regularisation (LinearSVC C)."
+        min_value=params.C_RANGE[0],
+        max_value=params.C_RANGE[1],
+        default=params.DEFAULT_C,
+        help_text="svm only: the SVM's regularisation (LinearSVC C); 0.01..10, whose worst case is measured.",
     )
     prior = serializers.FloatField(
         min_value=0.0,
@@ -188,16 +213,19 @@ class SimilarParamsSerializer(serializers.Serializer):
 
 
 class RecommendationRequestSerializer(serializers.Serializer):
-    liked = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=100, help_text="Ids of films liked."
+    liked = BoundedListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=params.MAX_LIKED,
+        help_text="Ids of films liked.",
     )
-    disliked = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=100, required=False, default=list
+    disliked = BoundedListField(
+        child=serializers.IntegerField(min_value=1), max_length=params.MAX_LIKED, required=False, default=list
     )
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=40)
+    limit = serializers.IntegerField(min_value=1, max_value=params.MAX_SIMILAR, default=params.SIMILAR_COUNT)
     method = serializers.ChoiceField(
-        choices=["svm", "centroid"],
-        default="svm",
+        choices=list(params.RECOMMEND_METHODS),
+        default=params.DEFAULT_RECOMMEND_METHOD,
         help_text="svm: one SVM with every liked film a positive. centroid: cosine to the liked films' mean.",
     )
     prior = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
@@ -218,9 +246,14 @@ class RecommendationRequestSerializer(serializers.Serializer):
 
 class AutocompleteParamsSerializer(serializers.Serializer):
     q = serializers.CharField(
-        max_length=MAX_QUERY_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
+        max_length=params.MAX_TYPED_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
     )
-    limit = serializers.IntegerField(min_value=1, max_value=20, default=10, help_text="Titles to return.")
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=params.MAX_AUTOCOMPLETE_LIMIT,
+        default=params.AUTOCOMPLETE_LIMIT,
+        help_text="Titles to return.",
+    )
 
 
 class AutocompleteSerializer(serializers.ModelSerializer):
@@ -239,7 +272,7 @@ class GenreSerializer(serializers.ModelSerializer):
 
 class PeopleParamsSerializer(serializers.Serializer):
     q = serializers.CharField(
-        max_length=MAX_QUERY_LENGTH,
+        max_length=params.MAX_TYPED_LENGTH,
         required=False,
         allow_blank=True,
         default="",
@@ -321,6 +354,7 @@ class MovieWriteSerializer(serializers.ModelSerializer):
             "popularity": {"min_value": 0},
             "tmdb_id": {"min_value": 1, "help_text": "Unique among films."},
             "movielens_id": {"min_value": 1, "help_text": "Unique among films."},
+            "poster_url": {"validators": [validate_poster_url], "help_text": "http(s) on a public host."},
         }
 
     def validate_imdb_id(self, value: str | None) -> str | None:

@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +16,8 @@ from rest_framework.reverse import reverse
 
 from catalog.api.filters import MovieFilter
 from catalog.api.pagination import GenrePagination
-from catalog.api.permissions import IsStaffOrReadOnly
+from catalog.api.parsers import BoundedJSONParser
+from catalog.api.permissions import ModelPermissionsOrReadOnly
 from catalog.api.queries import NAME_SIMILARITY_THRESHOLD, genres_with_counts, people_matching
 from catalog.api.serializers import (
     AutocompleteParamsSerializer,
@@ -36,7 +36,8 @@ from catalog.api.serializers import (
     SimilarParamsSerializer,
 )
 from catalog.models import Movie
-from catalog.querysets import local_settings
+from moviesite.db import local_settings
+from recommender.similar import recommend, similar_films
 
 MOVIE_ID = re.compile(r"[0-9]{1,19}")
 MAX_MOVIE_ID = 2**63 - 1
@@ -63,8 +64,8 @@ class MovieViewSet(viewsets.ModelViewSet):
     """Films of the public catalog (hidden films are left out); staff may add, change and delete them."""
 
     filterset_class = MovieFilter
-    permission_classes = [IsStaffOrReadOnly]
-    parser_classes = [JSONParser]  # writes are JSON; relations as lists of names do not fit a form
+    permission_classes = [ModelPermissionsOrReadOnly]
+    parser_classes = [BoundedJSONParser]  # writes are JSON; relations as lists of names do not fit a form
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     # Any id reaches the view, which answers 404 in JSON: the router's default leaves "1.5" to Django's HTML 404.
     lookup_value_regex = "[^/]+"
@@ -126,7 +127,7 @@ class MovieViewSet(viewsets.ModelViewSet):
         """The films most like this one, by blend (default), cf, knn, svm or tfidf, with why each one is alike."""
         params = _params(SimilarParamsSerializer, request).validated_data
         movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
-        similar = Movie.objects.similar_to(movie, **params)
+        similar = similar_films(movie, **params)
         return Response({"results": SimilarMovieSerializer(similar, many=True).data})
 
 
@@ -191,7 +192,8 @@ class PersonList(generics.ListAPIView):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         # Names close to the query by letters, under the looser threshold, for this request's transaction only.
-        with local_settings({"pg_trgm.word_similarity_threshold": NAME_SIMILARITY_THRESHOLD}):
+        threshold = {"pg_trgm.word_similarity_threshold": NAME_SIMILARITY_THRESHOLD}
+        with local_settings(threshold, using=self.get_queryset().db):
             return super().list(request, *args, **kwargs)
 
 
@@ -206,5 +208,5 @@ def recommendations(request: Request) -> Response:
     film each one is most like."""
     params = RecommendationRequestSerializer(data=request.data)
     params.is_valid(raise_exception=True)
-    films = Movie.objects.recommend(**params.validated_data)
+    films = recommend(**params.validated_data)
     return Response({"results": SimilarMovieSerializer(films, many=True).data})

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
+from catalog.changes import after_films_change
 from catalog.models import Credit, Genre, Keyword, Movie, Person
-from recommender.tfidf import refresh_tfidf
 
 
 def save_movie(
@@ -24,7 +24,7 @@ def save_movie(
     """Create a film (no `movie`) or update one; a relation given as None is left as it is.
 
     Always goes through `Movie.save()`, so `updated_at` moves even when only relations change: caches of
-    the catalog watch it. The search text and the TF-IDF vector are refreshed here; the embedding is not (see
+    the catalog watch it. What derives from its text is refreshed here (`after_films_change`); the embedding is not (see
     `vector_status`).
     """
     with transaction.atomic():
@@ -40,8 +40,8 @@ def save_movie(
             _set_credits(movie, Credit.Role.DIRECTOR, directors)
         if cast is not None:
             _set_credits(movie, Credit.Role.CAST, cast)
-        movie.refresh_search_text()
-        refresh_tfidf([movie.pk])
+        after_films_change([movie.pk])
+    movie.refresh_from_db(fields=["people_text", "tags_text"])
     return movie
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from catalog.importers.records import MovieRecord, RowError, normalise_genre
+from catalog.validators import is_displayable_poster
 
 # Wikipedia plots run to tens of kilobytes; the csv module's default limit is 128 KiB a field.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -177,7 +178,9 @@ def _poster(value: str) -> str:
     if value.startswith("/"):
         return TMDB_POSTER_BASE + value
     # IMDb thumbnails (…._V1_UX67_CR0,0,67,98_AL_.jpg) ask for 67 px; the same image at 300 px wide.
-    return re.sub(r"\._V1_[^/]*\.(jpg|jpeg|png)$", r"._V1_SX300.\1", value) if value.startswith("http") else ""
+    if not is_displayable_poster(value):
+        return ""
+    return re.sub(r"\._V1_[^/]*\.(jpg|jpeg|png)$", r"._V1_SX300.\1", value)
 
 
 def _title_year(value: str) -> tuple[str, int | None]:

@@ -27,9 +27,18 @@ from psycopg.types.json import Jsonb
 
 from catalog.importers.formats import Format, count_rows, read_rows
 from catalog.importers.ratings import RatingCounts, import_ratings, source_name
-from catalog.importers.records import MovieRecord, normalise_title
-from catalog.models import Credit, Genre, ImportedFile, Keyword, Movie, Person
-from catalog.querysets import refresh_lexeme_stats
+from catalog.importers.records import MovieRecord
+from catalog.models import (
+    EXTERNAL_IDS,
+    Credit,
+    Genre,
+    ImportedFile,
+    Keyword,
+    Movie,
+    Person,
+    normalise_title,
+    search_names,
+)
 from moviesite.progress import progress
 
 # Fields copied from a record onto a film. A record matched by external id to a film first imported from
@@ -39,7 +48,6 @@ SCALAR_FIELDS = (
     "overview", "plot", "tagline", "poster_url", "vote_average", "vote_count", "popularity",
     "imdb_id", "tmdb_id", "movielens_id",
 )  # fmt: skip
-EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 EMPTY = (None, "", [])
 
 
@@ -190,7 +198,9 @@ def import_files(
     Files that create films are read before files that only enrich them (keywords, credits, links), so one
     run can be given them in any order. A file already imported to its end, unchanged since, is skipped
     unread unless `force` (see `_already_imported`). Ratings files are read last, once their films' links
-    are in; their users belong to `ratings_source` (default: each file's name, e.g. "ratings_small").
+    are in; their users belong to `ratings_source` (default: each file's name, e.g. "ratings_small"). What is
+    computed over the whole catalog (statistics, features, co-liked films) is the caller's next step:
+    `catalog.changes.after_import()`.
     """
     started = time.monotonic()
     run = _Run(
@@ -217,8 +227,6 @@ def import_files(
                 rows.close()
                 continue
             _import_file(run, path, fmt, rows, digest)
-        if run.result.created or run.result.updated:
-            refresh_lexeme_stats()
         if dry_run:
             transaction.set_rollback(True)
     run.result.elapsed = time.monotonic() - started
@@ -383,8 +391,9 @@ def _load_batch(
             movie = Movie(source=source, featured=bool(record.featured), source_ids={source: record.source_row})
             _apply(movie, record, overwrite=True, matcher=matcher)
             # Written with the row, the names spare a second pass over every new film's search vector.
-            movie.people_text = " ".join(dict.fromkeys([*record.cast, *record.directors]))
-            movie.tags_text = " ".join([*sorted(set(record.genres)), *sorted(set(record.keywords))])
+            movie.people_text, movie.tags_text = search_names(
+                people=[*record.cast, *record.directors], genres=record.genres, keywords=record.keywords
+            )
             matcher.add(movie, title=movie.title, original_title=movie.original_title, year=movie.year,
                         ids={name: getattr(movie, name) for name in EXTERNAL_IDS})  # fmt: skip
             new_films.append(movie)

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from catalog.importers.formats import RATING_COLUMNS, _open_text, rating_values
 from catalog.importers.records import RowError
-from catalog.models import Rating
+from catalog.models import ImportedRating
 
 # Rows per transaction: large enough that the per-batch round trips vanish (100k rows in about a second),
 # small enough that a batch's lines stay a few megabytes.
@@ -41,7 +41,7 @@ def source_name(path: Path) -> str:
     name = path.name
     for suffix in (".gz", ".csv"):
         name = name.removesuffix(suffix)
-    return name[: Rating._meta.get_field("source").max_length]
+    return name[: ImportedRating._meta.get_field("source").max_length]
 
 
 def import_ratings(
@@ -106,7 +106,7 @@ def import_ratings(
 def _write_batch(lines: list[str], source: str, counts: RatingCounts) -> None:
     """COPY one batch into the temporary table and merge it: a rating named twice in the batch keeps its
     last row; a rating that is already held as it is is left alone (no dead row, no WAL)."""
-    table = Rating._meta.db_table
+    table = ImportedRating._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {TEMP_TABLE} "

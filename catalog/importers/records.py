@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -57,15 +55,6 @@ class RowError(ValueError):
     def __init__(self, message: str, column: str = "") -> None:
         super().__init__(message)
         self.column = column
-
-
-def normalise_title(title: str) -> str:
-    """Comparable form of a title: no accents, case, punctuation or leading article."""
-    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    text = text.replace("&", " and ")
-    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
-    text = re.sub(r"^(the|a|an) ", "", text)
-    return text or title.strip().lower()
 
 
 GENRE_ALIASES = {

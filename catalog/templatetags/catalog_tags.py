@@ -5,11 +5,19 @@ import zlib
 from django import template
 from django.http import QueryDict
 
+from catalog.validators import is_displayable_poster
+
 register = template.Library()
 
 # How many of each kind of reason a card has room for.
 WHY_ITEMS = 2
 WHY_TERMS = 4
+
+
+@register.filter
+def displayable_poster(url: str) -> str:
+    """The poster URL if a browser may load it (http(s), public host), else "" (the placeholder shows)."""
+    return url if is_displayable_poster(url or "") else ""
 
 
 @register.filter

@@ -40,3 +40,17 @@ def make_movie(
 def ids(scored: list[tuple[int, float]]) -> list[int]:
     """The film ids of a search signal's (id, score) list, best first."""
     return [pk for pk, _ in scored]
+
+
+def make_editor(username: str):
+    """A staff user who may add, change and delete films, as the admin would require (API writes too)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="catalog", codename__in=["add_movie", "change_movie", "delete_movie"]
+        )
+    )
+    return user

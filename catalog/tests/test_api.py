@@ -189,7 +189,7 @@ def test_search_with_an_empty_query_browses(api):
         {"q": "x", "limit": "500"},
         {"q": "x", "offset": "-1"},
         {"q": "x", "offset": "10000000000000000000000"},
-        {"q": "a" * 301},
+        {"q": "a" * 1001},
         {"q": "bad\x00byte"},
         {"q": "x", "year_min": "1e9"},
         {"q": "x", "ordering": "random"},
@@ -201,7 +201,7 @@ def test_search_rejects_bad_parameters_with_400(api, params):
     assert response.json()
 
 
-@pytest.mark.parametrize("query", ["", "   ", "🎬 ünïcödé 映画", "' OR 1=1 --", "!!! & | :*", "a" * 300])
+@pytest.mark.parametrize("query", ["", "   ", "🎬 ünïcödé 映画", "' OR 1=1 --", "!!! & | :*", "a" * 1000])
 def test_search_answers_odd_queries(api, query):
     assert api.get("/api/search/", {"q": query}).status_code == 200
 

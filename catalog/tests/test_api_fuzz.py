@@ -12,7 +12,6 @@ import os
 
 import pytest
 import schemathesis
-from django.contrib.auth import get_user_model
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -21,6 +20,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.throttling import AnonRateThrottle
 from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+from catalog.tests.helpers import make_editor
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def _no_anonymous_throttle(monkeypatch):
 
 @pytest.fixture
 def staff_token() -> str:
-    user = get_user_model().objects.create_user("fuzz-staff", is_staff=True)
+    user = make_editor("fuzz-staff")
     return Token.objects.create(user=user).key
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
 from catalog.models import Credit, Genre, Keyword, Movie, Person
+from catalog.tests.helpers import make_editor
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ User = get_user_model()
 
 
 def client_with_token(*, is_staff: bool) -> APIClient:
-    user = User.objects.create_user("staff-editor" if is_staff else "reader", is_staff=is_staff)
+    user = make_editor("staff-editor") if is_staff else User.objects.create_user("reader")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
@@ -92,7 +93,7 @@ def test_a_token_that_is_not_staff_reads_but_cannot_write(godfather):
 
 def test_a_staff_session_writes_too_for_the_browsable_api(godfather):
     client = APIClient()
-    client.force_login(User.objects.create_user("session-editor", is_staff=True))
+    client.force_login(make_editor("session-editor"))
     response = client.patch(f"/api/movies/{godfather.pk}/", {"tagline": "An offer."}, format="json")
     assert response.status_code == 200
     assert Movie.objects.get(pk=godfather.pk).tagline == "An offer."
@@ -100,7 +101,7 @@ def test_a_staff_session_writes_too_for_the_browsable_api(godfather):
 
 def test_the_browsable_api_gives_staff_edit_forms_with_the_films_relations(godfather):
     client = APIClient()
-    client.force_login(User.objects.create_user("browser-editor", is_staff=True))
+    client.force_login(make_editor("browser-editor"))
     for url in ("/api/movies/", f"/api/movies/{godfather.pk}/", f"/api/movies/{godfather.pk}/similar/"):
         assert client.get(url, HTTP_ACCEPT="text/html").status_code == 200, url
     form = client.get(f"/api/movies/{godfather.pk}/", HTTP_ACCEPT="text/html").content.decode()

@@ -6,6 +6,7 @@ test_every_page_fits_a_phone_and_a_desktop takes of the demo catalog.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -19,7 +20,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
-from catalog.models import Movie, Rating
+from catalog.models import ImportedRating, Movie
 from catalog.tests.browser import DESKTOP, PHONE
 from catalog.tests.helpers import make_movie
 from recommender import cf
@@ -27,7 +28,8 @@ from recommender.tfidf import fit_tfidf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("browser_site")]
 
-UNREACHABLE_POSTER = "http://127.0.0.1:9/x.jpg"
+# Posters must be http(s) on a public host (issue 17); this one's name never resolves.
+UNREACHABLE_POSTER = "https://posters.invalid/x.jpg"
 
 FILMS = [
     {
@@ -167,9 +169,11 @@ def test_a_poster_that_cannot_load_gives_way_to_its_placeholder(page: Page) -> N
 
 
 def test_a_poster_that_loads_covers_its_placeholder(page: Page) -> None:
-    # A 1x1 GIF: a poster that loads without the network this machine does not have.
-    gif = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
-    movie = make_movie(title="Harbour of Glass", genres=("Drama",), poster_url=gif, embed_with="fake")
+    # A 1x1 GIF served by the browser itself: a poster that loads without the network this machine lacks.
+    gif = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+    page.route("https://posters.example.com/**", lambda route: route.fulfill(body=gif, content_type="image/gif"))
+    poster_url = "https://posters.example.com/harbour.gif"
+    movie = make_movie(title="Harbour of Glass", genres=("Drama",), poster_url=poster_url, embed_with="fake")
 
     page.goto(movie.get_absolute_url())
     poster = page.get_by_role("img", name="Poster of Harbour of Glass")
@@ -394,10 +398,10 @@ def test_the_people_who_liked_this_switch_ranks_by_imported_ratings_and_says_how
     dust, lanterns, emmett = (Movie.objects.get(title=title) for title in FILMS_BY_TITLE)
     # Twelve people like Dust Over Carver Creek; ten of them like The Last Ride of Emmett Shaw too, and two
     # Saltwater Lanterns.
-    ratings = [Rating(source="test", user=user, movie=dust, rating=5) for user in range(12)]
-    ratings += [Rating(source="test", user=user, movie=emmett, rating=4) for user in range(10)]
-    ratings += [Rating(source="test", user=user, movie=lanterns, rating=4) for user in range(10, 12)]
-    Rating.objects.bulk_create(ratings)
+    ratings = [ImportedRating(source="test", user=user, movie=dust, rating=5) for user in range(12)]
+    ratings += [ImportedRating(source="test", user=user, movie=emmett, rating=4) for user in range(10)]
+    ratings += [ImportedRating(source="test", user=user, movie=lanterns, rating=4) for user in range(10, 12)]
+    ImportedRating.objects.bulk_create(ratings)
     cf.refresh()
 
     open_film(page, "Dust Over Carver Creek")

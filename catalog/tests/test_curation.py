@@ -5,6 +5,8 @@ from pytest_django.fixtures import Settings
 
 from catalog.curation import merge_movies, pick_keeper
 from catalog.models import Credit, Movie
+from catalog.querysets import MovieQuerySet
+from catalog.search import keyword_scores
 from catalog.tests.helpers import ids, make_movie
 from recommender.embedding import stale_films
 from recommender.encoders import get_encoder
@@ -104,7 +106,7 @@ def test_the_kept_film_is_found_by_the_names_it_gained():
     result = merge_movies(keep=keep, others=[other])
 
     assert "Quillon Ashgrove" in result.kept.people_text
-    assert ids(Movie.objects.keyword_scores("quillon ashgrove", limit=5)) == [keep.pk]
+    assert ids(keyword_scores(Movie.objects.all(), "quillon ashgrove", limit=5)) == [keep.pk]
 
 
 def test_the_kept_film_is_placed_again_among_tfidf_terms():
@@ -148,7 +150,7 @@ def test_a_failure_part_way_changes_nothing(monkeypatch: pytest.MonkeyPatch):
     def fail(self) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(Movie, "refresh_search_text", fail)
+    monkeypatch.setattr(MovieQuerySet, "refresh_search_text", fail)
     with pytest.raises(RuntimeError):
         merge_movies(keep=keep, others=[other])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from catalog.models import Movie
@@ -54,6 +55,7 @@ def test_it_keeps_the_latest_fifty(client):
     session = client.session
     session[FAVOURITES_KEY] = ids[:MAX_FAVOURITES]
     session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key  # sessions are signed cookies
     newest = Movie.objects.get(pk=ids[MAX_FAVOURITES])
 
     favourite(client, newest)

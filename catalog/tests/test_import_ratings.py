@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from catalog.importers.formats import detect_format
 from catalog.importers.ratings import import_ratings
-from catalog.models import Movie, Rating
+from catalog.models import ImportedRating, Movie
 from catalog.tests.test_import_formats import LINKS, import_quietly, report_for, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_a_ratings_file_lands_its_good_rows_and_reports_bad_rows_and_unknown_fil
     assert [line.split(": ", 1)[0] for line in result.skipped] == [f"{ratings}:6", f"{ratings}:7", f"{ratings}:8"]
     assert "column rating" in result.skipped[0] and "column userId" in result.skipped[1]
     source = "ratings" if name == "ratings.csv" else "ratings_small"
-    stored = Rating.objects.filter(source=source).order_by("user", "movie__title")
+    stored = ImportedRating.objects.filter(source=source).order_by("user", "movie__title")
     assert [(r.user, r.movie.title, r.rating) for r in stored] == [
         (1, "Heat", 4.5),
         (1, "The Godfather", 5.0),
@@ -89,8 +89,8 @@ def test_a_re_run_creates_nothing_and_a_changed_rating_is_updated_in_place(tmp_p
     changed = import_quietly(write_csv(tmp_path / "ratings.csv", RATINGS, rows))
     counts = report_for(changed, tmp_path / "ratings.csv").ratings
     assert (counts.new, counts.changed, counts.unchanged) == (0, 1, 1)
-    assert Rating.objects.filter(source="ratings").count() == 2
-    assert Rating.objects.get(source="ratings", user=2).rating == 4.0
+    assert ImportedRating.objects.filter(source="ratings").count() == 2
+    assert ImportedRating.objects.get(source="ratings", user=2).rating == 4.0
 
 
 def test_an_import_cut_short_completes_on_a_re_run_with_no_duplicates(tmp_path):
@@ -100,11 +100,11 @@ def test_an_import_cut_short_completes_on_a_re_run_with_no_duplicates(tmp_path):
     film_of = {HEAT: film(949).pk}
     # Batches of two commit on their own; the import stops (as if killed) after five rows.
     first = import_ratings(ratings, source="ratings", film_of=film_of, limit=5, batch_rows=2, skip=print)
-    assert first.new == 5 and Rating.objects.count() == 5
+    assert first.new == 5 and ImportedRating.objects.count() == 5
 
     rest = import_ratings(ratings, source="ratings", film_of=film_of, batch_rows=2, skip=print)
     assert (rest.new, rest.unchanged) == (2, 5)
-    assert Rating.objects.filter(movie=film(949)).count() == 7
+    assert ImportedRating.objects.filter(movie=film(949)).count() == 7
 
 
 def test_the_same_rating_twice_in_a_file_keeps_the_last_one(tmp_path):
@@ -117,7 +117,7 @@ def test_the_same_rating_twice_in_a_file_keeps_the_last_one(tmp_path):
         ],
     )
     import_quietly(links(tmp_path), ratings)
-    assert list(Rating.objects.values_list("rating", flat=True)) == [5.0]
+    assert list(ImportedRating.objects.values_list("rating", flat=True)) == [5.0]
 
 
 def test_users_of_two_datasets_stay_apart(tmp_path):
@@ -125,7 +125,7 @@ def test_users_of_two_datasets_stay_apart(tmp_path):
     import_quietly(links(tmp_path), write_csv(tmp_path / "ratings.csv", RATINGS, row))
     import_quietly(write_csv(tmp_path / "ratings_small.csv", RATINGS, row))
     import_quietly(write_csv(tmp_path / "mine.csv", RATINGS, row), ratings_source="ratings")
-    assert sorted(Rating.objects.values_list("source", flat=True)) == ["ratings", "ratings_small"]
+    assert sorted(ImportedRating.objects.values_list("source", flat=True)) == ["ratings", "ratings_small"]
 
 
 def test_the_command_reports_ratings_and_refits_the_co_liked_lists(tmp_path):

@@ -73,15 +73,6 @@ def test_a_poster_url_is_shown_over_the_placeholder(client):
     assert 'class="poster-placeholder"' in response.text
 
 
-def test_healthz_reports_the_database_extensions_and_backend(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "checks": {"database": "ok", "extensions": "ok", "embedding_backend": "ok: all-MiniLM-L6-v2"},
-    }
-
-
 # -- the search form --------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from catalog.models import Movie
 from catalog.tests.helpers import make_movie
+from recommender.similar import similar_films
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +113,7 @@ def test_hidden_films_are_not_visible(fake_films):
 def test_similar_to_excludes_the_film_and_hidden_films(fake_films):
     fake_films["orchard"].hidden = True
     fake_films["orchard"].save()
-    similar = own(fake_films).similar_to(fake_films["comet"])
+    similar = similar_films(fake_films["comet"], candidates=own(fake_films))
     assert [movie.title for movie in similar] == ["Glass Vault"]
     assert -1 <= similar[0].score <= 1
 
@@ -152,7 +153,7 @@ def test_names_find_their_films():
 
 def test_similar_films_of_the_godfather_start_with_its_sequel():
     godfather = Movie.objects.get(title="The Godfather")
-    similar = Movie.objects.similar_to(godfather, limit=40)
+    similar = similar_films(godfather, limit=40)
     assert len(similar) == 40
     assert "The Godfather Part II" in [movie.title for movie in similar[:3]]
     assert godfather.pk not in [movie.pk for movie in similar]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0006_ratings"),
+        ("catalog", "0007_imported_ratings"),
         ("recommender", "0001_similar_lists"),
     ]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from catalog.models import Movie, Rating
+from catalog.models import ImportedRating, Movie
 from recommender import cf, similar
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +26,8 @@ def titles(movies: list[Movie]) -> list[str]:
     return [movie.title for movie in movies]
 
 
-def rate(user: int, title: str, stars: float, source: str = "test") -> Rating:
-    return Rating(source=source, user=user, movie=Movie.objects.get(title=title), rating=stars)
+def rate(user: int, title: str, stars: float, source: str = "test") -> ImportedRating:
+    return ImportedRating(source=source, user=user, movie=Movie.objects.get(title=title), rating=stars)
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def ratings() -> cf.Fit:
     rows += [rate(user, title, 4.5) for user in range(20, 30) for title in FAMILY]
     rows += [rate(user, "Heat", 3) for user in range(20, 30)]
     rows += [rate(user, "Alien", 5) for user in range(40, 45)]
-    Rating.objects.bulk_create(rows)
+    ImportedRating.objects.bulk_create(rows)
     return cf.refresh()
 
 
@@ -115,8 +115,8 @@ def test_recommendations_use_the_co_liked_films_of_the_liked_ones(client, rating
 
 
 def test_fit_cf_refits_for_an_operator(ratings):
-    Rating.objects.filter(movie__title="Alien").delete()
-    Rating.objects.bulk_create([rate(user, "Alien", 5) for user in range(40, 55)])
+    ImportedRating.objects.filter(movie__title="Alien").delete()
+    ImportedRating.objects.bulk_create([rate(user, "Alien", 5) for user in range(40, 55)])
     out = io.StringIO()
     call_command("fit_cf", stdout=out, stderr=io.StringIO())
     assert "7 films with co-liked lists" in out.getvalue()

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Movie
+from catalog.search import semantic_scores
 from catalog.tests.helpers import ids, make_movie
 from recommender.embedding import embed_movies
 from recommender.encoders import FakeEncoder, content_hash
@@ -35,9 +36,9 @@ def test_switching_model_re_embeds_and_search_never_mixes_models(settings):
     movie = make_movie(title="Switchboard", overview="Operators connect calls.", embed_with="fake")
     settings.EMBEDDING_BACKEND = "local"
     # Films embedded by another model are invisible to this model's semantic search until re-embedded.
-    assert movie.pk not in ids(Movie.objects.semantic_scores("switchboard operators", limit=400))
+    assert movie.pk not in ids(semantic_scores(Movie.objects.all(), "switchboard operators", limit=400))
     embed_movies(queryset=Movie.objects.filter(pk=movie.pk), show_progress=False)
-    assert movie.pk in ids(Movie.objects.semantic_scores("switchboard operators", limit=400))
+    assert movie.pk in ids(semantic_scores(Movie.objects.all(), "switchboard operators", limit=400))
 
 
 def test_the_embed_movies_command_reports_what_it_did():

@@ -7,11 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from catalog.changes import after_import
 from catalog.models import LexemeStat, Movie
-from catalog.querysets import refresh_lexeme_stats
 from recommender.models import TfidfVocabulary
-from recommender.quality import refresh_quality
-from recommender.tfidf import fit_tfidf
 
 DEMO_CATALOG = settings.BASE_DIR / "fixtures" / "demo_movies.csv"
 
@@ -25,11 +23,11 @@ class Command(BaseCommand):
     def handle(self, *args, no_embed: bool, **options) -> None:
         if Movie.objects.exists():
             self.stdout.write(f"Catalog has {Movie.objects.count()} films; demo catalog not loaded.")
-            if not LexemeStat.objects.exists():  # a catalog imported before keyword search kept statistics
-                refresh_lexeme_stats()
-            if not TfidfVocabulary.objects.exists():  # nor quality priors and TF-IDF vectors before issue 5
-                refresh_quality()
-                fit_tfidf(stdout=self.stdout._out)
+            # A catalog imported before keyword search kept statistics (or before issue 5's quality priors
+            # and TF-IDF vectors) gets them as an import would have left them.
+            if not LexemeStat.objects.exists() or not TfidfVocabulary.objects.exists():
+                for summary in after_import(stdout=self.stdout._out):
+                    self.stdout.write(summary)
         else:
             self.stdout.write(f"Empty catalog: loading the demo catalog from {DEMO_CATALOG.name}...")
             # The raw streams, so the progress bar can redraw its line in place.

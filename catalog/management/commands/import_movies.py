@@ -6,15 +6,14 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from catalog.changes import after_import
 from catalog.importers.formats import FORMATS, FormatError, describe_formats
 from catalog.importers.loader import import_files
 from catalog.models import Movie
-from recommender import cf
+from moviesite.locks import catalog_writes
 from recommender.embedding import embed_movies
 from recommender.encoders import EmbeddingError, get_encoder
 from recommender.models import TfidfVocabulary
-from recommender.quality import refresh_quality
-from recommender.tfidf import fit_tfidf
 
 MAX_REPORTED_SKIPS = 20
 
@@ -40,8 +39,18 @@ class Command(BaseCommand):
             help="Whose users a ratings file's userIds are (default: the file's name, e.g. ratings_small); "
             "files of one dataset share users only under one source.",
         )
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="If another import or embedding run is writing the catalog, exit at once instead of waiting.",
+        )
 
     def handle(self, *args, **options) -> None:
+        # One writer at a time: a second run waits, then finds the first one's films and matches them.
+        with catalog_writes(wait=not options["no_wait"], stderr=self.stderr._out, what="this import"):
+            self._import(**options)
+
+    def _import(self, **options) -> None:
         for path in options["paths"]:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
@@ -103,16 +112,16 @@ class Command(BaseCommand):
                 + f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
             )
 
-        if not options["dry_run"] and (result.created or result.updated or not TfidfVocabulary.objects.exists()):
-            # What similar films read from the whole catalog: each film's quality prior and TF-IDF vector.
-            refresh_quality()
-            tfidf = fit_tfidf(stdout=progress_to)
-            self.stdout.write(f"TF-IDF: {tfidf.films} films over {tfidf.terms} terms in {tfidf.elapsed:.1f}s.")
-
-        if not options["dry_run"] and not options["no_fit"] and result.ratings_changed:
-            # New ratings change who likes what: the co-liked lists and the films' collaborative vectors.
-            fitted = cf.refresh(stdout=progress_to)
-            self.stdout.write(f"Collaborative filtering: {fitted}.")
+        films = bool(result.created or result.updated or not TfidfVocabulary.objects.exists())
+        fit_ratings = not options["no_fit"]
+        if not options["dry_run"] and (films or (result.ratings_changed and fit_ratings)):
+            # What is computed over the whole catalog: keyword search's statistics, and (through the
+            # catalog_imported signal) each film's quality prior and TF-IDF vector, and after new ratings the
+            # co-liked films (unless --no-fit).
+            for summary in after_import(
+                stdout=progress_to, films=films, ratings_changed=result.ratings_changed, fit_ratings=fit_ratings
+            ):
+                self.stdout.write(summary)
 
         embedded = "not embedded (--no-embed)"
         if options["dry_run"]:

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.changes import after_import
 from catalog.models import Movie
 from moviesite.progress import progress
-from recommender.quality import refresh_quality
-from recommender.similar import warm_similar
-from recommender.tfidf import fit_tfidf
+from recommender.similar import KEPT_METHODS, warm_similar
 
 
 class Command(BaseCommand):
@@ -17,21 +16,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--method", nargs="+", choices=["svm", "tfidf"], default=["svm", "tfidf"])
+        parser.add_argument("--method", nargs="+", choices=KEPT_METHODS, default=list(KEPT_METHODS))
         parser.add_argument("--films", type=int, help="Only the N most popular visible films.")
         parser.add_argument(
             "--refresh",
             action="store_true",
-            help="First compute the quality priors and fit the TF-IDF vectors again (import_movies does both).",
+            help="First refresh what an import refreshes: statistics, quality priors, TF-IDF vectors.",
         )
 
     def handle(self, *args, method: list[str], films: int | None, refresh: bool, **options) -> None:
         if films is not None and films < 1:
             raise CommandError("--films must be at least 1.")
         if refresh:
-            refresh_quality()
-            fitted = fit_tfidf(stdout=self.stderr._out)
-            self.stdout.write(f"TF-IDF: {fitted.films} films over {fitted.terms} terms in {fitted.elapsed:.1f}s.")
+            for summary in after_import(stdout=self.stderr._out):
+                self.stdout.write(summary)
         movies = Movie.objects.visible().with_details().filter(embedding__isnull=False).ordered()
         movies = list(movies[:films] if films else movies)
         for name in method:

@@ -6,12 +6,12 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0005_text_length_caps"),
+        ("catalog", "0006_ratings_watchlist"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Rating",
+            name="ImportedRating",
             fields=[
                 (
                     "pk",
@@ -33,13 +33,13 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
-                        related_name="ratings",
+                        related_name="imported_ratings",
                         to="catalog.movie",
                     ),
                 ),
             ],
             options={
-                "indexes": [models.Index(fields=["movie"], name="rating_movie")],
+                "indexes": [models.Index(fields=["movie"], name="imported_rating_movie")],
             },
         ),
     ]

@@ -1,8 +1,10 @@
+"""Fusion of ranked lists (catalog.search): reciprocal rank fusion and relative score fusion."""
+
 from __future__ import annotations
 
 import pytest
 
-from recommender.ranking import RRF_K, reciprocal_rank_fusion, relative_score_fusion
+from catalog.search import RRF_K, reciprocal_rank_fusion, relative_score_fusion
 
 
 def scored(*keys: int, top: float = 1.0, step: float = 0.1) -> list[tuple[int, float]]:

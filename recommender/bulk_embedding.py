@@ -1,0 +1,187 @@
+"""Embedding a large catalog: several processes, each with its own model, or OpenAI's Batch API.
+
+Both write through the primary in batches that commit on their own, and both only embed what is missing or
+stale, so a run that is interrupted is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+from django.conf import settings
+from django.db.models import F, Q, QuerySet
+
+from catalog.models import Movie
+from recommender.embedding import (
+    EmbedResult,
+    bulk_write,
+    save_vectors,
+    stale_chunk,
+    vector_index_rebuilt_if,
+)
+from recommender.encoders import DIMENSIONS, EmbeddingError, Encoder, OpenAIEncoder
+
+# OpenAI's Batch API takes at most 50,000 requests per input file.
+BATCH_API_MAX_REQUESTS = 50_000
+BATCH_API_FINAL = {"completed", "failed", "expired", "cancelled"}
+
+
+def shard_of(queryset: QuerySet[Movie], shard: int, shards: int) -> QuerySet[Movie]:
+    """The films of one worker out of `shards`: ids that leave remainder `shard` (even at any id range)."""
+    return queryset.alias(shard_key=F("pk") % shards).filter(shard_key=shard)
+
+
+@dataclass
+class WorkerRun:
+    shard: int
+    process: subprocess.Popen
+    log: io.TextIOBase
+
+
+def embed_in_processes(
+    *, workers: int, backend: str | None, force: bool, batch_size: int, stdout: TextIO | None = None
+) -> EmbedResult:
+    """Split the stale films among `workers` processes (`embed_movies --shard K/N`), each with its own model.
+
+    The parent drops the HNSW index before a bulk write and builds it once when every worker is done; each
+    worker's torch gets an equal share of the cores, so N workers never ask for more threads than there are.
+    """
+    from recommender.encoders import get_encoder
+
+    started = time.monotonic()
+    encoder = get_encoder(backend)
+    missing = Movie.objects.filter(Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name)).count()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    result = EmbedResult(model=encoder.name)
+    with vector_index_rebuilt_if(bulk_write(missing, encoder)):
+        runs = [_start_worker(shard, workers, backend, force, batch_size, env) for shard in range(workers)]
+        failures = []
+        for run in runs:
+            code = run.process.wait()
+            run.log.seek(0)
+            output = run.log.read()
+            if code != 0:
+                last_line = output.strip().splitlines()[-1] if output.strip() else f"exit status {code}"
+                failures.append(f"worker {run.shard}: {last_line}")
+                continue
+            run.log.close()
+            counts = json.loads(output.strip().splitlines()[-1])
+            result.embedded += counts["embedded"]
+            result.unchanged += counts["unchanged"]
+            if stdout:
+                stdout.write(f"worker {run.shard}/{workers}: {counts['embedded']} embedded\n")
+        if failures:
+            raise EmbeddingError("Some embedding workers failed (run again to finish): " + "; ".join(failures))
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _start_worker(shard: int, shards: int, backend: str | None, force: bool, batch_size: int, env) -> WorkerRun:
+    command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "embed_movies", "--shard", f"{shard}/{shards}"]
+    command += ["--batch-size", str(batch_size), "--json"]
+    if backend:
+        command += ["--backend", backend]
+    if force:
+        command.append("--force")
+    log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed with the run)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    return WorkerRun(shard, process, log)
+
+
+def stale_documents(encoder: Encoder, *, force: bool = False) -> list[tuple[Movie, str, str]]:
+    """Every (film, document, hash) whose vector is missing or stale, read chunk by chunk."""
+    todo, after = [], 0
+    while True:
+        after, films, stale = stale_chunk(Movie.objects.all(), after, encoder, force)
+        if not films:
+            return todo
+        todo.extend(stale)
+
+
+def embed_with_openai_batch(
+    *,
+    encoder: OpenAIEncoder,
+    force: bool = False,
+    poll_seconds: float = 30.0,
+    timeout_hours: float = 24.0,
+    stdout: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> EmbedResult:
+    """Embed stale films through OpenAI's Batch API: upload JSONL files, poll, write the vectors back.
+
+    Half the price of the synchronous API and no rate limits to pace, at the cost of waiting (up to 24 h).
+    Each request carries one film, its `custom_id` the film's id and the hash of its text, so a vector is
+    written only if the film still has that text when the batch comes back.
+    """
+    started = time.monotonic()
+    client = encoder.client
+    todo = stale_documents(encoder, force=force)
+    result = EmbedResult(model=encoder.name)
+    by_key = {f"{movie.pk}:{digest}": (movie, document, digest) for movie, document, digest in todo}
+    batch_ids = []
+    keys = list(by_key)
+    for start in range(0, len(keys), BATCH_API_MAX_REQUESTS):
+        lines = [
+            json.dumps({
+                "custom_id": key,
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": encoder.model, "input": by_key[key][1] or " ", "dimensions": DIMENSIONS},
+            })
+            for key in keys[start : start + BATCH_API_MAX_REQUESTS]
+        ]  # fmt: skip
+        upload = client.files.create(file=("moviesite-embeddings.jsonl", "\n".join(lines).encode()), purpose="batch")
+        batch = client.batches.create(
+            input_file_id=upload.id,
+            endpoint="/v1/embeddings",
+            completion_window="24h",
+            metadata={"moviesite": encoder.name},
+        )
+        batch_ids.append(batch.id)
+        if stdout:
+            stdout.write(f"OpenAI batch {batch.id}: {len(lines)} films submitted\n")
+
+    deadline = time.monotonic() + timeout_hours * 3600
+    for batch_id in batch_ids:
+        batch = client.batches.retrieve(batch_id)
+        while batch.status not in BATCH_API_FINAL:
+            if time.monotonic() > deadline:
+                raise EmbeddingError(f"OpenAI batch {batch_id} is still {batch.status}; run again later.")
+            sleep(poll_seconds)
+            batch = client.batches.retrieve(batch_id)
+        if batch.status != "completed" or not batch.output_file_id:
+            raise EmbeddingError(f"OpenAI batch {batch_id} ended {batch.status}; run again to resubmit its films.")
+        result.embedded += _write_batch_output(client.files.content(batch.output_file_id).text, by_key, encoder)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _write_batch_output(text: str, by_key: dict[str, tuple[Movie, str, str]], encoder: Encoder) -> int:
+    rows, vectors = [], []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        answer = json.loads(line)
+        response = answer.get("response") or {}
+        if answer.get("error") or response.get("status_code") != 200 or answer.get("custom_id") not in by_key:
+            continue  # a failed request leaves its film stale: the next run asks again
+        rows.append(by_key[answer["custom_id"]])
+        vectors.append(response["body"]["data"][0]["embedding"])
+    if not rows:
+        return 0
+    array = np.asarray(vectors, dtype=np.float32).reshape(len(rows), DIMENSIONS)
+    array /= np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    for start in range(0, len(rows), 1000):
+        save_vectors(rows[start : start + 1000], array[start : start + 1000], encoder.name)
+    return len(rows)
