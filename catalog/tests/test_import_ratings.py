@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from catalog.changes import catalog_imported
 from catalog.importers.formats import detect_format
 from catalog.importers.ratings import import_ratings
 from catalog.models import ImportedRating, Movie
+from catalog.tests.test_changes import listeners
 from catalog.tests.test_import_formats import LINKS, import_quietly, report_for, write_csv
+from recommender.models import CoLikedList
+from recommender.receivers import refresh_co_liked
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +148,16 @@ def test_the_command_reports_ratings_and_refits_the_co_liked_lists(tmp_path):
     heat = film(949)
     assert heat.co_liked.likers == 12
     assert heat.co_liked.movie_ids == [film(238).pk] and heat.co_liked.co_likers == [12]
+
+
+def test_the_refit_is_a_receiver_of_the_import_signal_and_no_fit_leaves_it_for_fit_cf(tmp_path):
+    assert refresh_co_liked in listeners(catalog_imported)
+    rows = [{"userId": user, "movieId": movie, "rating": "5", "timestamp": ""} for user in range(1, 13)
+            for movie in (HEAT, GODFATHER)]  # fmt: skip
+    ratings = write_csv(tmp_path / "ratings.csv", RATINGS, rows)
+    out = io.StringIO()
+    call_command("import_movies", links(tmp_path), ratings, "--no-embed", "--no-fit", stdout=out, stderr=io.StringIO())
+    assert "24 new" in out.getvalue() and "Collaborative filtering" not in out.getvalue()
+    assert not CoLikedList.objects.exists()
+    call_command("fit_cf", stdout=io.StringIO(), stderr=io.StringIO())
+    assert CoLikedList.objects.filter(movie=film(949)).exists()
