@@ -18,7 +18,10 @@ Methods, all computed here on the same users:
 - item-item CF (plain peer): cosine between films over train users' likes, summed over the given liked films;
 - content (recommender.personal.content_scores: multi-positive SVM, disliked films pushed down) alone, and
   with the quality prior blended as the site does (pool of 120, prior 0.3);
-- content + CF: a preview of the collaborative hook in recommender/personal.py (both rescaled to 0..1).
+- content + CF: a preview of the collaborative hook in recommender/personal.py (both rescaled to 0..1);
+- the site's personal list with co-liked films (issue 14): recommender.cf's lists fitted on the train users'
+  ratings by the site's own functions, joined to the content pool by recommender.personal.people_pool and
+  blended with the quality prior as the site does (content and the prior alone where no liked film has a list).
 """
 
 from __future__ import annotations
@@ -49,8 +52,16 @@ import django  # noqa: E402
 
 django.setup()
 
+from recommender import cf as site_cf  # noqa: E402
 from recommender.encoders import get_encoder  # noqa: E402
-from recommender.personal import PERSONAL_POOL, PERSONAL_PRIOR, Taste, content_scores  # noqa: E402
+from recommender.personal import (  # noqa: E402
+    PERSONAL_POOL,
+    PERSONAL_PRIOR,
+    Taste,
+    content_scores,
+    people_pool,
+    people_scores,
+)
 from recommender.similar import POOL, default_prior  # noqa: E402
 from recommender.space import VectorSpace  # noqa: E402
 
@@ -139,6 +150,29 @@ def with_prior(
     return best[np.argsort(-blended)][:K].tolist()
 
 
+def blended_pool(pool: list[tuple[int, float]], prior_values: np.ndarray, prior: float) -> list[int]:
+    """The site's blend over a given pool [(film, score)]: scores rescaled 0..1, plus `prior` x quality."""
+    rows = np.array([row for row, _ in pool], dtype=np.int64)
+    scores = np.array([score for _, score in pool], dtype=np.float64)
+    low, high = scores.min(), scores.max()
+    blended = (1 - prior) * (scores - low) / ((high - low) or 1.0) + prior * prior_values[rows]
+    return rows[np.lexsort((rows, -blended))][:K].tolist()
+
+
+def co_liked_lists(ratings: pd.DataFrame) -> dict[int, site_cf.CoLiked]:
+    """recommender.cf's co-liked lists, fitted as `cf.refresh()` does, on these ratings (film = catalog row)."""
+    kept = ratings[ratings.rating >= site_cf.MEH_FROM]
+    stars = kept.rating.to_numpy()
+    likes, film_ids = site_cf.like_matrix(kept.userId.to_numpy(), kept.row.to_numpy(), site_cf.like_weights(stars))
+    likers = np.asarray((likes >= 1.0).sum(axis=0)).ravel()
+    lists = {}
+    for column, (near, scores, shared) in site_cf.neighbour_lists(likes, shrink=site_cf.SHRINK).items():
+        triples = zip(film_ids[near].tolist(), scores.tolist(), shared.tolist(), strict=True)
+        neighbours = [site_cf.Neighbour(int(pk), float(score), int(count)) for pk, score, count in triples]
+        lists[int(film_ids[column])] = site_cf.CoLiked(int(likers[column]), neighbours)
+    return lists
+
+
 def rescaled(scores: np.ndarray) -> np.ndarray:
     low, high = np.percentile(scores, 1), scores.max()
     return np.clip((scores - low) / ((high - low) or 1.0), 0, 1)
@@ -171,6 +205,8 @@ def main() -> None:
     norms = np.sqrt(popularity)
     item_item = (likes @ likes.T) / np.maximum(np.outer(norms, norms), 1e-9)
     np.fill_diagonal(item_item, 0.0)
+    site_lists = co_liked_lists(ratings[~ratings.userId.isin(test_users)])
+    with_lists = 0
 
     def users_cases(user_ids: set[int]):
         """(given ratings, held-out liked films) for each user with enough of both."""
@@ -233,6 +269,16 @@ def main() -> None:
         )
         fused = 0.5 * rescaled(content) + 0.5 * rescaled(cf)
         lists["content + item-item CF (hook preview)"] = top(fused, rated)
+        people = people_scores(user_taste, site_lists)
+        if people:
+            with_lists += 1
+            unrated = np.flatnonzero(~np.isin(ids, list(rated)))
+            best = unrated[np.argsort(-content[unrated], kind="stable")[:PERSONAL_POOL]]
+            pool = people_pool([(int(row), float(content[row])) for row in best], people, rated=frozenset(rated))
+            site = blended_pool(pool, prior_values, default_prior())
+        else:
+            site = with_prior(content, rated, prior_values, PERSONAL_PRIOR, pool=PERSONAL_POOL)
+        lists["**the site's personal list with co-liked films (issue 14)**"] = site
         for name, ranked in lists.items():
             assert not set(ranked) & rated, f"{name} recommended a given film back"
             results.setdefault(name, []).append(recall(ranked, held_out))
@@ -240,6 +286,7 @@ def main() -> None:
 
     print(f"catalog {n} films; {len(ratings)} ratings of {len(users)} users mapped; test users evaluated {evaluated}")
     print(f"given {args.given} rated films each; held-out liked films >= {MIN_HELD_OUT}; seed {args.seed}")
+    print(f"co-liked lists (train users): {len(site_lists)} films; test users whose liked films have one: {with_lists}")
     print(f"| method (test users) | recall@{K} | hits / all held-out |\n| --- | --- | --- |")
     for name, values in results.items():
         print(f"| {name} | {np.mean(values):.3f} | {np.mean(whole[name]):.3f} |")

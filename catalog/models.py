@@ -301,7 +301,8 @@ class RatingQuerySet(models.QuerySet):
 
 
 class Rating(models.Model):
-    """A user's rating of a film, ½ to 5 stars in half steps, as Letterboxd rates."""
+    """A site account's rating of a film, ½ to 5 stars in half steps, as Letterboxd rates (a dataset's ratings,
+    imported for collaborative filtering, are `ImportedRating`)."""
 
     class Source(models.TextChoices):
         SITE = "site", "Rated on the site"
@@ -344,3 +345,27 @@ class WatchlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.movie} on {self.user}'s watchlist"
+
+
+class ImportedRating(models.Model):
+    """One imported rating: a dataset's user gave a film stars (MovieLens `ratings.csv`, The Movies Dataset's
+    `ratings_small.csv`). Users are the dataset's, not site accounts (whose ratings are `Rating`); `source`
+    keeps two datasets' user 1 apart.
+
+    The key is the triple itself, with no id column: a MovieLens set holds up to 25M rows, and a surrogate key
+    would add a column and a second index to every one of them.
+    """
+
+    pk = models.CompositePrimaryKey("source", "user", "movie")
+    source = models.CharField(max_length=40, help_text="Which dataset's users: the ratings file's name by default.")
+    user = models.PositiveIntegerField(help_text="The user's id in that dataset.")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="imported_ratings", db_index=False)
+    rating = models.FloatField(help_text="Stars, 0.5 to 5.")
+    rated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Collaborative filtering reads a film's raters; the key's own index serves a user's ratings.
+        indexes = [models.Index(fields=["movie"], name="imported_rating_movie")]
+
+    def __str__(self) -> str:
+        return f"{self.source} user {self.user}: {self.rating} for film {self.movie_id}"

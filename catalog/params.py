@@ -111,13 +111,20 @@ MAX_AUTOCOMPLETE_LIMIT = 20
 
 # The first method is the default.
 SIMILAR_METHODS = {
+    "blend": "People and content",
+    "cf": "People who liked this also liked",
     "knn": "Nearest vectors",
     "svm": "Exemplar SVM",
     "tfidf": "Shared words (TF-IDF)",
 }
-DEFAULT_SIMILAR_METHOD = "knn"
+# Co-likes, content and the quality prior; content alone for films few people rated (recommender.blend).
+DEFAULT_SIMILAR_METHOD = "blend"
 # What a film's page says of the list it shows.
 SIMILAR_METHOD_HELP = {
+    "blend": "Ranked by what the people who liked this film also liked, closeness in meaning, shared genres and "
+    "how well liked each film is; for films few people rated, by content alone.",
+    "cf": "Ranked by how many of the people who liked this film liked each other film too (imported ratings); "
+    "films few people rated show their nearest vectors instead.",
     "knn": "Ranked by closeness in meaning of the films' descriptions (nearest vectors).",
     "svm": "Ranked by an exemplar SVM trained to tell this film from every other (Karpathy's method).",
     "tfidf": "Ranked by the rare words and word pairs the films' texts share (TF-IDF).",

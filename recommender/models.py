@@ -85,3 +85,19 @@ class SimilarList(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} ({self.options}) of film {self.movie_id}"
+
+
+class CoLikedList(models.Model):
+    """A film's most co-liked films from imported ratings (recommender.cf), refitted after ratings change.
+
+    Only films liked by enough people have one; for the others similar films come from content alone.
+    """
+
+    movie = models.OneToOneField(Movie, on_delete=models.CASCADE, primary_key=True, related_name="co_liked")
+    likers = models.PositiveIntegerField(help_text="How many people like the film (rated it 4 stars or more).")
+    movie_ids = ArrayField(models.BigIntegerField(), help_text="The co-liked films, best first.")
+    scores = ArrayField(models.FloatField())
+    co_likers = ArrayField(models.IntegerField(), help_text="How many of the film's likers like each one too.")
+
+    def __str__(self) -> str:
+        return f"co-liked films of film {self.movie_id}"

@@ -5,19 +5,22 @@ multi-positive SVM of recommender.similar (every liked film a positive, weighted
 weighted negatives), minus a penalty for closeness to a disliked film, so low ratings count against films
 like them. The best PERSONAL_POOL films by content are then blended with the quality prior at PERSONAL_PRIOR
 (MovieLens users mostly like well-known films: most-popular alone beats content alone threefold in
-benchmarks/personal_quality.py; content decides among the well-known). The collaborative signal (issue 14,
-recommender/cf.py) joins at COLLABORATIVE HOOK below.
+benchmarks/personal_quality.py; content decides among the well-known). Where the liked films have co-liked
+films (issue 14, recommender/cf.py: what the people who liked them also liked, from imported ratings), those
+join the content ranking (`people_pool`) and the prior falls back to the similar films' weight; where they
+have none (no ratings imported, or films too few people rated), content alone serves.
 A film the user rated, and a hidden film, never appears. A user without ratings gets popular_and_recent().
 
 Cost: one SVM fit over the film vectors, weighted (0.4 s per user at 4,803 films in personal_quality.py, on
 two cores shared with other jobs; the sampled fit above 8k films, see similar.py), plus the reasons' queries.
-Lists are cached by (user, ratings version, catalog version), so a page view after the first costs a cache
-read; any rating or catalog change makes a new key.
+Lists are cached by (user, ratings version, catalog version, co-liked refit), so a page view after
+the first costs a cache read; any rating, catalog change or refit makes a new key.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -27,7 +30,8 @@ from django.db.models import F
 from sklearn.svm import LinearSVC
 
 from catalog.models import Movie, Rating
-from recommender.similar import DEFAULT_C, _blend, _films, _top, _with_facts, similar_films
+from recommender.cf import CoLiked, co_liked_lists, fitted_version
+from recommender.similar import DEFAULT_C, _blend, _films, _top, _with_facts, default_prior, similar_films
 from recommender.space import VectorSpace, catalog_version, vector_space
 
 LIKED_FROM = Decimal("3.5")
@@ -51,6 +55,10 @@ POPULAR_POOL = 600
 # Chosen on train users by benchmarks/personal_quality.py (see RESULTS.md).
 PERSONAL_PRIOR = 0.8
 PERSONAL_POOL = 1000
+# With co-liked films, their share of the fused score against content: recommendations' own weight
+# (recommender.blend.RECOMMEND_PEOPLE, chosen on the dev users of benchmarks/cf_quality.py), taken as it is,
+# with the similar films' quality prior (default_prior()): co-likes already favour films many people like.
+PERSONAL_PEOPLE = 0.6
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,8 @@ def ratings_version(user) -> str:
 def recommend_for_user(user, *, limit: int = 40) -> list[Movie]:
     """The `limit` films the user is likeliest to like, each with `.score` (0..1) and `.why` (naming under
     `because_you_liked` the liked film it shares most with); popular and recent films for a user without
-    liked films. Cached by the user's ratings and the catalog version."""
-    key = f"personal:{user.pk}:{ratings_version(user)}:{catalog_version()}:{limit}"
+    liked films. Cached by the user's ratings, the catalog version and the co-liked lists' last refit."""
+    key = f"personal:{user.pk}:{ratings_version(user)}:{catalog_version()}:{fitted_version()}:{limit}"
     ids_scores = cache.get(key)
     if ids_scores is None:
         films = _recommend(taste_of(user), limit=limit)
@@ -111,16 +119,46 @@ def _recommend(taste: Taste, *, limit: int) -> list[Movie]:
         return popular_and_recent(limit=limit, exclude=taste.rated)
     space = vector_space(seeds[0].embedding_model)
     scores = content_scores(space, taste)
-    # COLLABORATIVE HOOK (issue 14): when recommender/cf.py is merged, blend its scores here, e.g.
-    #   cf = cf_scores(liked=taste.liked, disliked=taste.disliked)  # {film id: score}, empty in cold start
-    #   scores = fuse(scores, cf)  # rescale both to 0..1, weight CF by how many of the liked films it knows
-    # Content alone serves until then, and for films CF knows too little about.
     if scores is None:
         return popular_and_recent(limit=limit, exclude=taste.rated)
     rows = np.flatnonzero(~np.isin(space.ids, list(taste.rated)))
     pool = [(int(space.ids[row]), score) for row, score in _top(rows, scores[rows], PERSONAL_POOL)]
-    ranked = _blend(_with_facts(pool), seeds=seeds, prior=PERSONAL_PRIOR, limit=limit)
+    people = people_scores(taste, co_liked_lists(list(taste.liked)))
+    if people:
+        pool, prior = people_pool(pool, people, rated=taste.rated), default_prior()
+    else:  # cold start: no liked film has co-liked films
+        prior = PERSONAL_PRIOR
+    ranked = _blend(_with_facts(pool), seeds=seeds, prior=prior, limit=limit)
     return _films(ranked, seeds=seeds, name_the_seed=True)
+
+
+def people_scores(taste: Taste, lists: Mapping[int, CoLiked]) -> dict[int, float]:
+    """What the people who liked the user's liked films also liked: each film's co-like score summed over the
+    liked films that have co-liked `lists`, weighted by the user's liking; empty when none has one."""
+    people: dict[int, float] = {}
+    for pk, weight in taste.liked.items():
+        for neighbour in lists[pk].neighbours if pk in lists else []:
+            people[neighbour.pk] = people.get(neighbour.pk, 0.0) + weight * neighbour.score
+    return people
+
+
+def people_pool(
+    pool: list[tuple[int, float]], people: dict[int, float], *, rated: frozenset[int]
+) -> list[tuple[int, float]]:
+    """The content `pool` [(id, score)] joined with the co-liked films, each scaled to 0..1 and weighed
+    PERSONAL_PEOPLE to the rest: a co-liked film outside the content pool gets content's share of nothing. No
+    rated film joins (hidden ones are dropped by the caller's `_with_facts`)."""
+    best_people = max(people.values()) or 1.0
+    content = dict(pool)
+    low = min(content.values(), default=0.0)
+    spread = (max(content.values(), default=0.0) - low) or 1.0
+    merged = {
+        pk: PERSONAL_PEOPLE * people.get(pk, 0.0) / best_people
+        + ((1 - PERSONAL_PEOPLE) * (content[pk] - low) / spread if pk in content else 0.0)
+        for pk in {*content, *people}
+        if pk not in rated
+    }
+    return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
 
 
 def content_scores(space: VectorSpace, taste: Taste) -> np.ndarray | None:

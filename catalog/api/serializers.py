@@ -85,7 +85,8 @@ class SimilarMovieSerializer(ScoredMovieSerializer):
     why = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="What it shares with the film: `genres`, `keywords`, `people` (directors and cast); for tfidf "
-        "also `terms`, the words, pairs and names that weigh most in both; in recommendations "
+        "also `terms`, the words, pairs and names that weigh most in both; for cf and blend `liked_by` "
+        '("Liked by 23 of the 40 people who liked Heat"); in recommendations '
         "`because_you_liked`, the liked film it shares most with.",
     )
 
@@ -185,8 +186,11 @@ class SimilarParamsSerializer(serializers.Serializer):
     method = serializers.ChoiceField(
         choices=list(params.SIMILAR_METHODS),
         default=params.DEFAULT_SIMILAR_METHOD,
-        help_text="knn: cosine over the film vectors. svm: Karpathy's exemplar SVM over the same vectors. "
-        "tfidf: cosine over TF-IDF vectors of words, word pairs and names (each result says the terms it shares).",
+        help_text="blend (default): co-likes from imported ratings, content (knn) and the quality prior, for films "
+        "enough people rated; knn alone for the others. cf: people who liked this film also liked (`why.liked_by` "
+        "says how many); films too few people rated fall back to knn. knn: cosine over the film vectors (and "
+        "shared genres). svm: Karpathy's exemplar SVM over the same vectors. tfidf: cosine over TF-IDF vectors of "
+        "words, word pairs and names (each result says the terms it shares).",
     )
     limit = serializers.IntegerField(min_value=1, max_value=params.MAX_SIMILAR, default=params.SIMILAR_COUNT)
     C = serializers.FloatField(

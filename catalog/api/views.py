@@ -124,7 +124,7 @@ class MovieViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True)
     def similar(self, request: Request, pk: str) -> Response:
-        """The films most like this one, by knn, svm or tfidf, with why each one is alike."""
+        """The films most like this one, by blend (default), cf, knn, svm or tfidf, with why each one is alike."""
         params = _params(SimilarParamsSerializer, request).validated_data
         movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
         similar = similar_films(movie, **params)

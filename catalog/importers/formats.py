@@ -37,6 +37,7 @@ class Format:
     creates: bool = True  # False: rows only enrich films that already exist (matched by external id)
     id_columns: tuple[tuple[str, str], ...] = ()  # (column, external id) pairs that identify a row's film
     full_credits: bool = False  # its credits are complete and ordered: they replace another source's
+    ratings: bool = False  # rows are users' ratings of films, not films (catalog/importers/ratings.py)
 
     def row_ids(self, row: dict[str, str]) -> dict[str, object] | None:
         """The external ids a raw row names, read without parsing the rest; None if one is malformed."""
@@ -289,6 +290,41 @@ def parse_links(row: dict[str, str]) -> MovieRecord:
     )
 
 
+def parse_rating(row: dict[str, str]) -> MovieRecord:
+    """MovieLens ratings (userId, movieId, rating, timestamp): a row names its film by MovieLens id only.
+
+    The ratings importer reads these files itself (catalog/importers/ratings.py, millions of rows); this
+    parse checks one row the same way and gives the film it is about, for code that reads any format.
+    """
+    _, movie_id, _, _ = rating_values([row.get(column, "") for column in RATING_COLUMNS])
+    return MovieRecord(title="", movielens_id=movie_id)
+
+
+RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
+MAX_TIMESTAMP = 4_102_444_800  # 2100-01-01
+
+
+def rating_values(values: list[str]) -> tuple[int, int, float, int | None]:
+    """(user, MovieLens film id, stars, Unix time or None) from a ratings row's four cells, in
+    RATING_COLUMNS order; RowError names the first bad column."""
+    try:  # the fast path, taken by nearly every row of a 25M-row file
+        user, movie, stars = int(values[0]), int(values[1]), float(values[2])
+        timestamp = int(values[3]) if values[3] else None
+        if 0 < user < 2**31 and 0 < movie < 2**31 and 0.5 <= stars <= 5 and 0 <= (timestamp or 0) <= MAX_TIMESTAMP:
+            return user, movie, stars, timestamp
+    except ValueError:
+        pass
+    cells = dict(zip(RATING_COLUMNS, values, strict=True))
+    user = _int(cells, "userId", low=1)
+    movie = _int(cells, "movieId", low=1)
+    if user is None or movie is None:
+        raise RowError("is empty", "userId" if user is None else "movieId")
+    stars = _float(cells, "rating")
+    if stars is None or not 0.5 <= stars <= 5:
+        raise RowError(f"{cells['rating']!r} is not a rating from 0.5 to 5", "rating")
+    return user, movie, stars, _int(cells, "timestamp", high=MAX_TIMESTAMP)
+
+
 def parse_movielens_movies(row: dict[str, str]) -> MovieRecord:
     """MovieLens movies: movieId, title ("Heat (1995)"), genres ("Action|Crime")."""
     title, year = _title_year(_text(row, "title"))
@@ -411,6 +447,15 @@ FORMATS: dict[str, Format] = {
             "MovieLens or The Movies Dataset links",
             creates=False,
             id_columns=(("movieId", "movielens_id"), ("imdbId", "imdb_id"), ("tmdbId", "tmdb_id")),
+        ),
+        Format(
+            "ratings",
+            frozenset({"userId", "movieId", "rating"}),
+            parse_rating,
+            "MovieLens ratings.csv or The Movies Dataset ratings_small.csv (read after the links)",
+            creates=False,
+            id_columns=(("movieId", "movielens_id"),),
+            ratings=True,
         ),
         Format(
             "movielens-movies", frozenset({"movieId", "title", "genres"}), parse_movielens_movies, "MovieLens movies"

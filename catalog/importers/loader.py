@@ -26,6 +26,7 @@ from django.utils.text import slugify
 from psycopg.types.json import Jsonb
 
 from catalog.importers.formats import Format, count_rows, read_rows
+from catalog.importers.ratings import RatingCounts, import_ratings, source_name
 from catalog.importers.records import MovieRecord
 from catalog.models import (
     EXTERNAL_IDS,
@@ -62,6 +63,7 @@ class FileReport:
     unread_since: datetime | None = None  # set when the unchanged file was skipped unread
     before_min_year: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> rows
+    ratings: RatingCounts | None = None  # a ratings file's figures (its rows are ratings, not films)
 
     @property
     def matched(self) -> int:
@@ -92,7 +94,16 @@ class ImportResult:
 
     @property
     def read(self) -> int:
-        return self.created + self.updated + self.unchanged
+        return self.created + self.updated + self.unchanged + self.ratings_read
+
+    @property
+    def ratings_read(self) -> int:
+        return sum(report.ratings.rows - report.ratings.unmatched for report in self.files if report.ratings)
+
+    @property
+    def ratings_changed(self) -> int:
+        """Ratings this import added or changed: what collaborative filtering would learn anew from."""
+        return sum(report.ratings.new + report.ratings.changed for report in self.files if report.ratings)
 
 
 class Matcher:
@@ -180,31 +191,34 @@ def import_files(
     encoding: str = "utf-8-sig",
     stdout: TextIO | None = None,
     show_progress: bool = True,
+    ratings_source: str | None = None,
 ) -> ImportResult:
     """Import every row of every file; bad rows are reported and skipped, each batch commits atomically.
 
     Files that create films are read before files that only enrich them (keywords, credits, links), so one
     run can be given them in any order. A file already imported to its end, unchanged since, is skipped
-    unread unless `force` (see `_already_imported`). What is computed over the whole catalog (statistics,
-    features) is the caller's next step: `catalog.changes.after_import()`.
+    unread unless `force` (see `_already_imported`). Ratings files are read last, once their films' links
+    are in; their users belong to `ratings_source` (default: each file's name, e.g. "ratings_small"). What is
+    computed over the whole catalog (statistics, features, co-liked films) is the caller's next step:
+    `catalog.changes.after_import()`.
     """
     started = time.monotonic()
     run = _Run(
         matcher=Matcher(), result=ImportResult(), min_year=min_year, limit=limit, batch_size=batch_size,
         encoding=encoding, stdout=stdout, show_progress=show_progress, remember=not dry_run,
-        options=f"min_year={min_year} encoding={encoding}",
+        options=f"min_year={min_year} encoding={encoding}", ratings_source=ratings_source,
     )  # fmt: skip
     opened = [
         (Path(path), *read_rows(Path(path), format_name=format_name, encoding=encoding, wanted=run.matcher.wants))
         for path in paths
     ]
-    opened.sort(key=lambda item: not item[1].creates)
+    opened.sort(key=lambda item: (not item[1].creates, item[1].ratings))
     # Each batch commits on its own; a dry run instead wraps them all in one transaction rolled back at the
     # end, so later batches still see (and match) the films earlier batches would have created.
     with transaction.atomic() if dry_run else contextlib.nullcontext():
         for path, fmt, rows in opened:
             digest = _sha256(path)
-            previous = None if force or dry_run else _already_imported(digest, fmt, run.options)
+            previous = None if force or dry_run else _already_imported(digest, fmt, _options(run, path, fmt))
             if previous:
                 run.result.files.append(FileReport(
                     path=str(path), format=fmt.name, rows=previous.rows, unchanged=previous.films,
@@ -231,7 +245,17 @@ class _Run:
     show_progress: bool
     remember: bool
     options: str
+    ratings_source: str | None = None
     taken: int = 0
+
+
+def _options(run: _Run, path: Path, fmt: Format) -> str:
+    """What shaped a file's import besides its bytes: for ratings, whose users they are too."""
+    return f"{run.options} source={_ratings_source(run, path)}" if fmt.ratings else run.options
+
+
+def _ratings_source(run: _Run, path: Path) -> str:
+    return run.ratings_source or source_name(path)
 
 
 def _sha256(path: Path) -> str:
@@ -260,6 +284,11 @@ def _import_file(run: _Run, path: Path, fmt: Format, rows, digest: str) -> None:
     run.matcher.load()
     report = FileReport(path=str(path), format=fmt.name)
     run.result.files.append(report)
+    if fmt.ratings:
+        rows.close()
+        _import_ratings_file(run, path, report)
+        _remember(run, path, fmt, digest, films=report.ratings.rows - report.ratings.unmatched)
+        return
     total = count_rows(path, encoding=run.encoding) if run.show_progress else None
     bar = progress(total=total, desc=f"{path.name} ({fmt.name})", file=run.stdout, enabled=run.show_progress)
     records = _accepted(rows, path, report, run.result, run.min_year)
@@ -275,14 +304,47 @@ def _import_file(run: _Run, path: Path, fmt: Format, rows, digest: str) -> None:
     bar.update(report.rows - shown)
     bar.close()
     rows.close()
+    _remember(run, path, fmt, digest, films=report.created + report.matched)
+
+
+def _remember(run: _Run, path: Path, fmt: Format, digest: str, *, films: int) -> None:
+    """Record a file read to its end, so an unchanged re-run can skip it (see `_already_imported`)."""
     if run.remember and run.limit is None:
         ImportedFile.objects.update_or_create(
-            sha256=digest, format=fmt.name, options=run.options,
+            sha256=digest, format=fmt.name, options=_options(run, path, fmt),
             defaults={
-                "path": str(path)[:1000], "rows": report.rows, "films": report.created + report.matched,
+                "path": str(path)[:1000], "rows": run.result.files[-1].rows, "films": films,
                 "catalog_films": Movie.objects.count(), "last_film_id": Movie.objects.aggregate(last=Max("pk"))["last"],
             },
         )  # fmt: skip
+
+
+# Files above this size are not counted before a ratings import (a second pass over 25M rows); their bar
+# shows the rate without an ETA.
+COUNT_ROWS_UP_TO = 64 << 20
+
+
+def _import_ratings_file(run: _Run, path: Path, report: FileReport) -> None:
+    small = path.stat().st_size <= COUNT_ROWS_UP_TO
+    total = count_rows(path, encoding=run.encoding) if run.show_progress and small else None
+    bar = progress(total=total, desc=f"{path.name} (ratings)", unit="row", file=run.stdout, enabled=run.show_progress)
+    films = run.matcher.by_id["movielens_id"]
+
+    def skip(line: int, message: str, reason: str) -> None:
+        _skip(report, run.result, path, line, message, reason=reason)
+
+    counts = import_ratings(
+        path,
+        source=_ratings_source(run, path),
+        film_of=films,
+        encoding=run.encoding,
+        limit=None if run.limit is None else max(run.limit - run.taken, 0),
+        skip=skip,
+        advance=bar.update,
+    )
+    bar.close()
+    run.taken += counts.rows
+    report.rows, report.unmatched, report.ratings = counts.rows, counts.unmatched, counts
 
 
 def _accepted(rows, path: Path, report: FileReport, result: ImportResult, min_year: int | None):

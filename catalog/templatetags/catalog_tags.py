@@ -38,6 +38,8 @@ def why_text(why: dict | None) -> str:
     reasons = []
     if liked := why.get("because_you_liked"):
         reasons.append(f"Because you liked {liked[0]}")
+    if liked_by := why.get("liked_by"):
+        reasons.append(str(liked_by[0]))
     if terms := why.get("terms"):
         reasons.append("Shared words: " + ", ".join(str(term) for term in terms[:WHY_TERMS]))
     else:

@@ -18,7 +18,7 @@ def pk(title: str) -> int:
     return Movie.objects.get(title=title).pk
 
 
-@pytest.mark.parametrize("method", ["knn", "svm", "tfidf"])
+@pytest.mark.parametrize("method", ["blend", "cf", "knn", "svm", "tfidf"])
 def test_similar_returns_40_ranked_films_with_reasons(client, method):
     response = client.get(f"/api/movies/{pk('The Godfather')}/similar/", {"method": method})
     assert response.status_code == 200

@@ -20,9 +20,10 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
-from catalog.models import Movie
+from catalog.models import ImportedRating, Movie
 from catalog.tests.browser import DESKTOP, PHONE
 from catalog.tests.helpers import make_movie
+from recommender import cf
 from recommender.tfidf import fit_tfidf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("browser_site")]
@@ -372,7 +373,8 @@ def test_switching_the_similar_method_reranks_and_explains(page: Page, films: li
     fit_tfidf(show_progress=False)
     open_film(page, "Dust Over Carver Creek")
     methods = page.get_by_role("navigation", name="Similarity method")
-    expect(methods.locator("[aria-current=page]")).to_have_text("Nearest vectors")
+    # The default blends co-likes with content; with no ratings imported, it is content alone.
+    expect(methods.locator("[aria-current=page]")).to_have_text("People and content")
     similar = page.get_by_role("region", name="films like Dust Over Carver Creek")
     expect(card_titles(similar)).to_have_count(4)
 
@@ -388,6 +390,39 @@ def test_switching_the_similar_method_reranks_and_explains(page: Page, films: li
     expect(methods.locator("[aria-current=page]")).to_have_text("Shared words (TF-IDF)")
     expect(card_titles(similar).first).to_have_text("The Last Ride of Emmett Shaw")
     expect(similar.locator(".card-why").first).to_contain_text("Shared words:")
+
+
+def test_the_people_who_liked_this_switch_ranks_by_imported_ratings_and_says_how_many(
+    page: Page, films: list[Movie]
+) -> None:
+    dust, lanterns, emmett = (Movie.objects.get(title=title) for title in FILMS_BY_TITLE)
+    # Twelve people like Dust Over Carver Creek; ten of them like The Last Ride of Emmett Shaw too, and two
+    # Saltwater Lanterns.
+    ratings = [ImportedRating(source="test", user=user, movie=dust, rating=5) for user in range(12)]
+    ratings += [ImportedRating(source="test", user=user, movie=emmett, rating=4) for user in range(10)]
+    ratings += [ImportedRating(source="test", user=user, movie=lanterns, rating=4) for user in range(10, 12)]
+    ImportedRating.objects.bulk_create(ratings)
+    cf.refresh()
+
+    open_film(page, "Dust Over Carver Creek")
+    methods = page.get_by_role("navigation", name="Similarity method")
+    methods.get_by_role("link", name="People who liked this also liked").click()
+    expect(page).to_have_url(re.compile(r"\?method=cf#similar$"))
+    expect(methods.locator("[aria-current=page]")).to_have_text("People who liked this also liked")
+    expect(page.locator(".method-help")).to_contain_text("people who liked this film")
+    similar = page.get_by_role("region", name="films like Dust Over Carver Creek")
+    expect(card_titles(similar)).to_have_text(["The Last Ride of Emmett Shaw", "Saltwater Lanterns"])
+    expect(similar.locator(".card-why").first).to_contain_text(
+        "Liked by 10 of the 12 people who liked Dust Over Carver Creek"
+    )
+
+    # Saltwater Lanterns has two likers: too few for its own list, so its people switch shows content.
+    open_film(page, "Saltwater Lanterns")
+    page.get_by_role("link", name="People who liked this also liked").click()
+    expect(card_titles(page.get_by_role("region", name="films like Saltwater Lanterns"))).to_have_count(4)
+
+
+FILMS_BY_TITLE = ("Dust Over Carver Creek", "Saltwater Lanterns", "The Last Ride of Emmett Shaw")
 
 
 def test_two_favourites_bring_recommendations_and_can_be_removed(page: Page, films: list[Movie]) -> None:

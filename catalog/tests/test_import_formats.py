@@ -657,7 +657,8 @@ def test_format_overrides_the_format_the_header_would_be_detected_as(tmp_path):
 
 
 def test_an_unknown_header_is_a_command_error_naming_the_file(tmp_path):
-    path = write_csv(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp", ["1,9900601,4.0,964982703\n"])
+    # A Letterboxd export (a ratings file is a known format since issue 14).
+    path = write_csv(tmp_path / "ratings.csv", "Date,Name,Year,Letterboxd URI,Rating", ["2024-01-01,Heat,1995,x,4\n"])
     with pytest.raises(CommandError, match=re.escape(str(path)) + r".*matches no known format.*--format"):
         run_import(path)
 

@@ -206,7 +206,9 @@ def similar_titles(response) -> list[str]:
 def test_the_method_switch_marks_the_current_method(client):
     movie = Movie.objects.get(title="The Godfather")
     response = client.get(f"/movies/{movie.pk}/")
-    assert '<a href="?method=knn#similar" aria-current="page">Nearest vectors</a>' in response.text
+    assert '<a href="?method=blend#similar" aria-current="page">People and content</a>' in response.text
+    assert '<a href="?method=cf#similar">People who liked this also liked</a>' in response.text
+    assert '<a href="?method=knn#similar">Nearest vectors</a>' in response.text
     assert '<a href="?method=svm#similar">Exemplar SVM</a>' in response.text
     assert '<a href="?method=tfidf#similar">Shared words (TF-IDF)</a>' in response.text
 
@@ -215,7 +217,7 @@ def test_the_method_switch_marks_the_current_method(client):
     assert '<a href="?method=knn#similar">Nearest vectors</a>' in response.text
 
 
-@pytest.mark.parametrize("method", ["knn", "svm", "tfidf"])
+@pytest.mark.parametrize("method", ["blend", "cf", "knn", "svm", "tfidf"])
 def test_each_method_lists_forty_films_with_a_reason(client, method):
     movie = Movie.objects.get(title="The Godfather")
     response = client.get(f"/movies/{movie.pk}/", {"method": method})

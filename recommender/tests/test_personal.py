@@ -1,4 +1,5 @@
-"""Personal recommendations: never a rated or hidden film, low ratings count against, cached by ratings."""
+"""Personal recommendations: never a rated or hidden film, low ratings count against, co-liked films join the
+content ranking, cached by ratings."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from catalog.models import Movie, Rating
+from catalog.models import ImportedRating, Movie, Rating
+from recommender import cf
 from recommender.personal import (
     Taste,
     because_you_liked,
     content_scores,
+    people_scores,
     popular_and_recent,
     recommend_for_user,
     taste_of,
@@ -128,3 +131,29 @@ def test_a_user_who_only_disliked_gets_popular_films_without_those(fan):
     films = recommend_for_user(fan, limit=40)
     assert len(films) == 40
     assert disliked.pk not in {movie.pk for movie in films}
+
+
+def test_films_co_liked_with_the_liked_ones_lead_the_list_and_rated_or_hidden_ones_never_appear(fan):
+    # Twelve people who like The Godfather also like Toy Story and Finding Nemo; nothing in the films' text
+    # ties them, so only the co-likes can bring them up.
+    godfather, toy_story, nemo = film("The Godfather"), film("Toy Story"), film("Finding Nemo")
+    rows = [ImportedRating(source="test", user=user, movie=movie, rating=5)
+            for user in range(12) for movie in (godfather, toy_story, nemo)]  # fmt: skip
+    ImportedRating.objects.bulk_create(rows)
+    cf.refresh()
+    rate(fan, "The Godfather", "5")
+    films = recommend_for_user(fan, limit=40)
+    assert {toy_story.pk, nemo.pk} <= {movie.pk for movie in films[:5]}
+    assert godfather.pk not in {movie.pk for movie in films}
+
+    rate(fan, "Toy Story", "2")  # rated: never recommended back, whatever the co-likes say
+    Movie.objects.filter(pk=nemo.pk).update(hidden=True)
+    films = recommend_for_user(fan, limit=40)
+    assert not {godfather.pk, toy_story.pk, nemo.pk} & {movie.pk for movie in films}
+
+
+def test_without_co_liked_films_the_list_is_content_and_the_prior_alone(fan):
+    rate(fan, "The Godfather", "5")
+    assert cf.co_liked_lists([film("The Godfather").pk]) == {}
+    assert people_scores(taste_of(fan), {}) == {}
+    assert len(recommend_for_user(fan, limit=40)) == 40

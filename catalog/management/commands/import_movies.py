@@ -32,6 +32,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
         parser.add_argument("--force", action="store_true", help="Re-read files already imported unchanged.")
         parser.add_argument(
+            "--no-fit", action="store_true", help="Leave the collaborative refit after new ratings for `fit_cf`."
+        )
+        parser.add_argument(
+            "--ratings-source",
+            help="Whose users a ratings file's userIds are (default: the file's name, e.g. ratings_small); "
+            "files of one dataset share users only under one source.",
+        )
+        parser.add_argument(
             "--no-wait",
             action="store_true",
             help="If another import or embedding run is writing the catalog, exit at once instead of waiting.",
@@ -69,6 +77,7 @@ class Command(BaseCommand):
                 encoding=options["encoding"],
                 force=options["force"],
                 stdout=progress_to,
+                ratings_source=options["ratings_source"],
             )
         except FormatError as exc:
             raise CommandError(str(exc)) from exc
@@ -85,6 +94,16 @@ class Command(BaseCommand):
                 )
                 continue
             reasons = ", ".join(f"{count} {reason}" for reason, count in report.skipped.most_common())
+            if report.ratings:
+                counts = report.ratings
+                matched = counts.new + counts.changed + counts.unchanged
+                self.stdout.write(
+                    f"{report.path} ({report.format}): {report.rows} rows, {matched} ratings matched "
+                    f"({counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged), "
+                    f"{counts.unmatched} about films not in the catalog, "
+                    f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
+                )
+                continue
             self.stdout.write(
                 f"{report.path} ({report.format}): {report.rows} rows, {report.created} created, "
                 f"{report.matched} matched ({report.enriched} enriched, {report.unchanged} unchanged), "
@@ -93,10 +112,15 @@ class Command(BaseCommand):
                 + f"{sum(report.skipped.values())} skipped{f' ({reasons})' if reasons else ''}"
             )
 
-        if not options["dry_run"] and (result.created or result.updated or not TfidfVocabulary.objects.exists()):
+        films = bool(result.created or result.updated or not TfidfVocabulary.objects.exists())
+        fit_ratings = not options["no_fit"]
+        if not options["dry_run"] and (films or (result.ratings_changed and fit_ratings)):
             # What is computed over the whole catalog: keyword search's statistics, and (through the
-            # catalog_imported signal) each film's quality prior and TF-IDF vector.
-            for summary in after_import(stdout=progress_to):
+            # catalog_imported signal) each film's quality prior and TF-IDF vector, and after new ratings the
+            # co-liked films (unless --no-fit).
+            for summary in after_import(
+                stdout=progress_to, films=films, ratings_changed=result.ratings_changed, fit_ratings=fit_ratings
+            ):
                 self.stdout.write(summary)
 
         embedded = "not embedded (--no-embed)"
