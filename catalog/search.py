@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from catalog import params
+from catalog import params, ranker
 from moviesite.db import local_settings, nulls_last
 from recommender import encoders
 
@@ -92,26 +92,8 @@ def search(
         return SearchPage(count=qs.count(), results=page)
 
     pool = min(max(offset + limit, MIN_POOL), params.SEARCH_DEPTH)
-    if mode == "keyword":
-        alpha = 0.0
-    elif mode == "semantic":
-        alpha = 1.0
-    rankings: dict[str, list[tuple[int, float]]] = {}
-    if alpha < 1:
-        rankings["keyword"] = keyword_scores(films, query, limit=pool)
-        rankings["title"] = title_scores(films, query, limit=pool)
-    if alpha > 0:
-        rankings["semantic"] = semantic_scores(films, query, limit=pool)
-    weights = {name: weight * (alpha if name == "semantic" else 1 - alpha) for name, weight in SIGNAL_WEIGHTS.items()}
-    if mode == "hybrid":
-        # Short queries are titles and names, which meaning barely helps with (a vector of "Holk" is
-        # near anything); a described plot is where it shines. Lean on it by the query's length.
-        weights["semantic"] *= min(1.0, len(query.split()) / SEMANTIC_FULL_WEIGHT_WORDS)
-    fused = (
-        relative_score_fusion(rankings, weights, absolute=frozenset({"title"}))
-        if fusion == "relative_score"
-        else reciprocal_rank_fusion(rankings, weights)
-    )
+    rankings = signals(films, query, mode=mode, alpha=alpha, pool=pool)
+    fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors_of(films.model, rankings))
 
     keys = [entry.key for entry in fused]
     Movie = films.model
@@ -129,6 +111,58 @@ def search(
         movie.snippet = found.get(key, "")
         results.append(movie)
     return SearchPage(count=len(keys), results=results)
+
+
+def signals(
+    films: MovieQuerySet, query: str, *, mode: str, alpha: float, pool: int
+) -> dict[str, list[tuple[int, float]]]:
+    """Each signal's ranking of `films` for `query` (the lexical ones unless semantic-only, the semantic one
+    unless keyword-only), `pool` films deep."""
+    alpha = mode_alpha(mode, alpha)
+    rankings: dict[str, list[tuple[int, float]]] = {}
+    if alpha < 1:
+        rankings["keyword"] = keyword_scores(films, query, limit=pool)
+        rankings["title"] = title_scores(films, query, limit=pool)
+    if alpha > 0:
+        rankings["semantic"] = semantic_scores(films, query, limit=pool)
+    return rankings
+
+
+def mode_alpha(mode: str, alpha: float) -> float:
+    return 0.0 if mode == "keyword" else 1.0 if mode == "semantic" else alpha
+
+
+def priors_of(model: type[Movie], rankings: Rankings) -> dict[int, float]:
+    """How many votes each candidate film has: people look for films they have heard of."""
+    keys = {key for ranking in rankings.values() for key, _ in ranking}
+    if not keys or ranker.current() is None:
+        return {}
+    return dict(model.objects.filter(pk__in=keys).values_list("pk", "vote_count"))
+
+
+def fuse(
+    rankings: Rankings,
+    query: str,
+    *,
+    mode: str,
+    alpha: float,
+    fusion: str = "relative_score",
+    priors: Mapping[int, float] | None = None,
+) -> list[Fused]:
+    """One ranking from the signals' rankings (a pure function: benchmarks/search_quality.py calls it on
+    cached signals). The learned ranker (catalog/ranker.py) when its weights load, else hand-set weights."""
+    alpha = mode_alpha(mode, alpha)
+    model = ranker.current() if fusion == "relative_score" else None
+    if model is not None:
+        return model.rank(rankings, query, mode=mode, alpha=alpha, priors=priors or {})
+    weights = {name: weight * (alpha if name == "semantic" else 1 - alpha) for name, weight in SIGNAL_WEIGHTS.items()}
+    if mode == "hybrid":
+        # Short queries are titles and names, which meaning barely helps with (a vector of "Holk" is
+        # near anything); a described plot is where it shines. Lean on it by the query's length.
+        weights["semantic"] *= min(1.0, len(query.split()) / SEMANTIC_FULL_WEIGHT_WORDS)
+    if fusion == "relative_score":
+        return relative_score_fusion(rankings, weights, absolute=frozenset({"title"}))
+    return reciprocal_rank_fusion(rankings, weights)
 
 
 # -- the three signals, each a list of (id, score) best first -----------------------------------------------
