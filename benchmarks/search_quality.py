@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import pickle
@@ -343,6 +344,10 @@ def collect_signals(catalog: str, queries: list[str]) -> dict[str, dict]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*), max(updated_at)::text FROM catalog_movie")
         stamp = "|".join(map(str, cursor.fetchone()))
+    # Signals change with the catalog and with the code that computes them (not with the fusion's).
+    code = [search.signals, search.keyword_scores, search.title_scores, search.semantic_scores]
+    code += [search.weighted_words, search.fold, search.edit_closeness, search.osa_distance]
+    stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
     path = CACHE / f"signals-{connection.settings_dict['NAME']}.pickle"
     cached = pickle.loads(path.read_bytes()) if path.exists() else {}
     if cached.get("stamp") != stamp:

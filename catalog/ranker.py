@@ -1,7 +1,9 @@
-"""The learned fusion of the search signals: a linear model per mode over per-signal scores, the film's vote
-count and the query's shape, trained by benchmarks/train_ranker.py on dev queries and shipped as a small JSON
-file (catalog/ranker_weights.json). With no readable weights, search falls back to the hand-set fusion weights
-of catalog/search.py, and says so once in the log.
+"""An optional learned fusion of the search signals: a linear model per mode over per-signal scores, the
+hand-set fusion's own score, the film's vote count and the query's shape, trained by benchmarks/train_ranker.py
+on dev queries. It ranks description-shaped queries only, and only when its weights file
+(catalog/ranker_weights.json, a few hundred bytes, no network) is present: on the dev sets it did not beat the
+hand-set fusion on every source (benchmarks/RESULTS.md, issue 13), so none is shipped and search uses the
+hand-set weights of catalog/search.py. A present but unreadable file is logged and ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ WEIGHTS_PATH = Path(__file__).resolve().parent / "ranker_weights.json"
 # The signals' rankings are scored this deep: a film beyond it counts as absent from that ranking.
 LEXICAL = ("kw", "kw_rr", "kw_in", "title", "title_lead", "title_in", "title_x_short")
 SEMANTIC = ("sem", "sem_rel", "sem_rr", "sem_x_long")
-SHARED = ("votes", "votes_x_short")
+SHARED = ("hand", "title_top", "votes", "votes_x_short")
 FEATURES_BY_MODE = {
     "keyword": (*LEXICAL, *SHARED, "kw_x_long"),
     "semantic": (*SEMANTIC, *SHARED),
@@ -40,13 +42,24 @@ def query_shape(query: str) -> float:
 
 
 def features(
-    rankings: Mapping[str, Sequence[tuple[int, float]]], query: str, priors: Mapping[int, float]
+    rankings: Mapping[str, Sequence[tuple[int, float]]],
+    query: str,
+    priors: Mapping[int, float],
+    *,
+    mode: str = "hybrid",
+    alpha: float = 0.5,
 ) -> tuple[list[int], dict[str, list[float]]]:
     """The candidates (every film in any ranking) and each feature's value for each of them."""
+    from catalog.search import hand_fusion
+
     keys = list(dict.fromkeys(key for ranking in rankings.values() for key, _ in ranking))
+    # The hand-set fusion's score is a feature: the model learns what to add to it (the film's votes, the
+    # query's shape), so it starts from what was already known to work.
+    hand = {entry.key: entry.score for entry in hand_fusion(rankings, query, mode=mode, alpha=alpha)}
+    columns_hand = [hand.get(key, 0.0) for key in keys]
     long = query_shape(query)
     short = 1.0 - long
-    columns: dict[str, list[float]] = {}
+    columns: dict[str, list[float]] = {"hand": columns_hand}
 
     def ranked(name: str) -> tuple[dict[int, float], dict[int, int]]:
         ranking = rankings.get(name) or []
@@ -68,6 +81,11 @@ def features(
         (closeness[key] - top[1]) if key in closeness and closeness[key] >= top[0] else 0.0 for key in keys
     ]
     columns["title_in"] = [float(key in closeness) for key in keys]
+    # Title first: the one title within a typo or two of the query, clearly ahead of the next.
+    columns["title_top"] = [
+        float(key in closeness and closeness[key] >= top[0] and top[0] >= 0.75 and top[0] - top[1] >= 0.1)
+        for key in keys
+    ]
     columns["title_x_short"] = [value * short for value in columns["title"]]
     sem, sem_rank = ranked("semantic")
     floor = min(sem.values(), default=0.0)
@@ -89,6 +107,17 @@ class LinearRanker:
 
     weights: dict[str, dict[str, float]]
 
+    def covers(self, mode: str, alpha: float, query: str) -> bool:
+        """Whether the model ranks this query: a description-shaped one (titles, partial titles and names keep
+        the hand-set fusion, which ranked them better on the dev sets), in a mode a model was shipped for."""
+        if len(query.split()) < LONG_QUERY_WORDS:
+            return False
+        if mode == "hybrid" and alpha <= 0:
+            mode = "keyword"
+        elif mode == "hybrid" and alpha >= 1:
+            mode = "semantic"
+        return mode in self.weights
+
     def rank(
         self,
         rankings: Mapping[str, Sequence[tuple[int, float]]],
@@ -105,23 +134,14 @@ class LinearRanker:
         elif mode == "hybrid" and alpha >= 1:
             mode = "semantic"
         weights = self.weights[mode]
-        keys, columns = features(rankings, query, priors)
+        keys, columns = features(rankings, query, priors, mode=mode, alpha=alpha)
         if not keys:
             return []
-        # alpha moves the balance: at the default 0.5 the model's own weights, towards 1 the semantic
-        # features count up to twice, the lexical ones down to nothing (and the reverse towards 0).
-        scale = {name: 1.0 for name in weights}
-        if mode == "hybrid":
-            for name in weights:
-                if name in SEMANTIC:
-                    scale[name] = 2 * alpha
-                elif name in LEXICAL or name.startswith("kw"):
-                    scale[name] = 2 * (1 - alpha)
         bias = self.weights.get("bias", {}).get(mode, 0.0)
         scores = [bias] * len(keys)
         for name, weight in weights.items():
             column = columns[name]
-            factor = weight * scale[name]
+            factor = weight
             scores = [score + factor * value for score, value in zip(scores, column, strict=True)]
         order = sorted(range(len(keys)), key=lambda i: (-scores[i], i))
         found = {name: {key for key, _ in rankings.get(name) or []} for name in ("title", "keyword", "semantic")}
@@ -138,9 +158,12 @@ class LinearRanker:
 @lru_cache(maxsize=1)
 def current() -> LinearRanker | None:
     """The shipped model, or None (hand-set fusion) when its file is missing or unreadable."""
+    if not WEIGHTS_PATH.exists():
+        log.debug("no search ranker weights at %s: hand-set fusion", WEIGHTS_PATH)
+        return None
     try:
         data = json.loads(WEIGHTS_PATH.read_text())
-        weights = {mode: {name: float(w) for name, w in data["weights"][mode].items()} for mode in FEATURES_BY_MODE}
+        weights = {mode: {name: float(w) for name, w in table.items()} for mode, table in data["weights"].items()}
         weights["bias"] = {mode: float(b) for mode, b in data.get("bias", {}).items()}
         return LinearRanker(weights=weights)
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,6 +55,13 @@ SEMANTIC_FULL_WEIGHT_WORDS = 6
 TITLE_QUERY_MAX_WORDS = 12
 TRIGRAM_THRESHOLD = 0.25
 TITLE_CLOSENESS_POWER = 3
+# The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
+TITLE_FIRST = True
+TITLE_FIRST_MAX_WORDS = 6
+TITLE_FIRST_MIN_CLOSENESS = 0.8
+TITLE_FIRST_LEAD = 0.1
+# A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
+MAX_TITLE_EDITS = 2
 # Every signal ranks at least this many films, so a page's fusion sees more than the page.
 MIN_POOL = 100
 RRF_K = 60
@@ -153,8 +161,32 @@ def fuse(
     cached signals). The learned ranker (catalog/ranker.py) when its weights load, else hand-set weights."""
     alpha = mode_alpha(mode, alpha)
     model = ranker.current() if fusion == "relative_score" else None
-    if model is not None:
-        return model.rank(rankings, query, mode=mode, alpha=alpha, priors=priors or {})
+    if model is not None and model.covers(mode, alpha, query):
+        fused = model.rank(rankings, query, mode=mode, alpha=alpha, priors=priors or {})
+    else:
+        fused = hand_fusion(rankings, query, mode=mode, alpha=alpha, fusion=fusion)
+    return title_first(fused, rankings.get("title") or [], query) if TITLE_FIRST else fused
+
+
+def title_first(fused: list[Fused], titles: Sequence[tuple[int, float]], query: str) -> list[Fused]:
+    """A short query whose closeness to one title clearly stands out (a typo or two away, the next title well
+    behind) is that film: it goes first, whatever the other signals say."""
+    if len(query.split()) > TITLE_FIRST_MAX_WORDS or not titles:
+        return fused
+    closeness = sorted((score ** (1 / TITLE_CLOSENESS_POWER) for _, score in titles), reverse=True)
+    best, runner_up = closeness[0], closeness[1] if len(closeness) > 1 else 0.0
+    if best < TITLE_FIRST_MIN_CLOSENESS or best - runner_up < TITLE_FIRST_LEAD:
+        return fused
+    key = max(titles, key=lambda row: row[1])[0]
+    first = [entry for entry in fused if entry.key == key]
+    return first + [entry for entry in fused if entry.key != key] if first else fused
+
+
+def hand_fusion(
+    rankings: Rankings, query: str, *, mode: str, alpha: float, fusion: str = "relative_score"
+) -> list[Fused]:
+    """The fusion with hand-set weights (SIGNAL_WEIGHTS): the fallback, and the learned ranker's first feature."""
+    alpha = mode_alpha(mode, alpha)
     weights = {name: weight * (alpha if name == "semantic" else 1 - alpha) for name, weight in SIGNAL_WEIGHTS.items()}
     if mode == "hybrid":
         # Short queries are titles and names, which meaning barely helps with (a vector of "Holk" is
@@ -213,9 +245,48 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     with local_settings(
         {"pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD, "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD}
     ):
-        rows = list(qs.values_list("pk", "closeness")[:limit])
+        rows = list(qs.values_list("pk", "closeness", "title")[:limit])
+    # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
+    # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
+    folded = fold(query)
+    scored = [(pk, max(closeness, edit_closeness(folded, fold(title)))) for pk, closeness, title in rows]
+    scored.sort(key=lambda row: -row[1])  # a stable sort: ties keep the more voted film first
     # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
-    return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in rows]
+    return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, punctuation as spaces, no leading article: "The Godfather!" and "godfather"
+    compare equal."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"^(the|a|an) ", "", " ".join(re.sub(r"[^a-z0-9]+", " ", text).split()))
+
+
+def edit_closeness(query: str, title: str) -> float:
+    """1 - edits / length when `query` is `title` with at most MAX_TITLE_EDITS edits (a letter deleted, added,
+    replaced, or two neighbours swapped: optimal string alignment), else 0."""
+    if abs(len(query) - len(title)) > MAX_TITLE_EDITS or min(len(query), len(title)) < 3:
+        return 0.0
+    distance = osa_distance(query, title, MAX_TITLE_EDITS)
+    return 1 - distance / max(len(query), len(title)) if distance <= MAX_TITLE_EDITS else 0.0
+
+
+def osa_distance(a: str, b: str, cutoff: int) -> int:
+    """Optimal string alignment distance between a and b, or cutoff + 1 as soon as it must exceed cutoff."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = value
+        if min(current) > cutoff:
+            return cutoff + 1
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
