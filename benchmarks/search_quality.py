@@ -420,9 +420,13 @@ class BM25Peer:
         from rank_bm25 import BM25Okapi
 
         self.ids, self.bm25 = ids, BM25Okapi(corpus)
+        self.memo: dict[str, np.ndarray] = {}
 
     def scores(self, query: str) -> np.ndarray:
-        return self.bm25.get_scores(tokens(query))
+        # The hybrid peer asks again for the same query: score it once.
+        if query not in self.memo:
+            self.memo[query] = self.bm25.get_scores(tokens(query))
+        return self.memo[query]
 
     def __call__(self, query: str) -> list[int]:
         return [self.ids[i] for i in np.argsort(-self.scores(query), kind="stable")[:K]]
@@ -450,7 +454,7 @@ class CosinePeer:
         self.encoders = encoders
 
     def scores(self, query: str) -> np.ndarray:
-        return self.matrix @ np.asarray(self.encoders.encode_query(query), dtype=np.float32)
+        return self.matrix @ np.asarray(self.encoders.encode_query(query), dtype=np.float32)  # cached by encoders
 
     def __call__(self, query: str) -> list[int]:
         return [self.ids[i] for i in np.argsort(-self.scores(query), kind="stable")[:K]]
