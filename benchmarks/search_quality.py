@@ -1,28 +1,56 @@
-"""Search quality on real data: our keyword / semantic / hybrid modes against BM25 and plain embedding cosine.
+"""Search quality on real data, per catalog, per query source and per mode, each beside its plain peer.
 
-    .venv/bin/python benchmarks/search_quality.py [--sample 500]
+    .venv/bin/python benchmarks/search_quality.py [--catalogs tmdb merged] [--sample 600]
 
-The catalog is TMDB 5000 with IMDB-Movie-Data and IMDB Top 1000 merged onto it (they bring directors and cast,
-which TMDB 5000's movies file lacks), in its own database `moviesite_search_bench` (imported with local
-embeddings on first use, ~2 minutes). Labelled dev sets, built from the other real datasets:
+Catalogs, each in its own database on this worktree's embedded server (imported with local embeddings the
+first time, several minutes each, then reused; `--db-prefix` names them):
 
-- description: IMDB-Movie-Data's one-line description of a film (another writer's words) -> that film, for
-  films that the merge matched to a TMDB film (whose stored overview is TMDB's, not this description);
-- typo: a TMDB title with one typo (deleted, doubled, swapped or replaced letter in one word) -> that film;
+- tmdb: `tmdb_5000_movies.csv` alone, what a user who imports one file gets (no cast, no directors);
+- merged: TMDB 5000 + IMDB-Movie-Data + IMDB Top 1000. Top 1000's `Overview` column is reserved for an
+  independent check, so it is dropped before import (a copy of the file without it, written under /tmp).
+
+Query sources (labelled query -> the film(s) that answer it), none taken from Top 1000's `Overview`:
+
+- imdb-description: IMDB-Movie-Data's one-line description of a film (another writer's words) -> the TMDB film
+  with the same normalised title and year (+-1);
+- movielens-tags: the tags MovieLens users gave a film (ml-latest-small tags.csv, joined by links.csv's tmdbId),
+  at least three distinct ones, joined with commas -> that film;
+- tmdb-tagline: TMDB's tagline of a film -> that film (the tagline is also in the catalog's text: a lexical
+  known-item set, not a paraphrase);
+- typo: a TMDB title with one typo in one word (seeded) -> that film;
+- partial: a run of words from a title of 3+ words, found in no other title (seeded) -> that film;
 - person: a director or lead actor named by IMDB-Movie-Data or IMDB Top 1000 -> every catalog film crediting
-  them (a hit is any of them).
+  them (merged catalog only: TMDB 5000's movies file names nobody).
 
-Metrics per set: MRR@10, hit@1, hit@10.
+Every set is split by a hash of the film's normalised title and year (a person's name for `person`), so one film
+is never in both halves: `dev` (what catalog/ranker_weights.json is trained on, benchmarks/train_ranker.py) and
+`held-out` (reported; never used for fitting). Metrics: MRR@10, hit@1, hit@10.
+
+Our modes run catalog.search's own `signals()` + `fuse()` (what `search()` runs, checked on a sample below),
+with each query's signals computed once and shared by the three modes. The plain peers are computed here on
+the same catalog and queries:
+
+- keyword's peer: rank-bm25 Okapi over title x3, genres, keywords, overview, tagline;
+- semantic's peer: exact cosine (numpy) of all-MiniLM-L6-v2 vectors of "title. genres. keywords. overview
+  tagline" (vectors cached under /tmp by text hash);
+- typo'd titles' peer: pg_trgm similarity of the whole title alone;
+- hybrid's peer: min-max (relative score) fusion of BM25 and that cosine at alpha 0.5, as Weaviate does (each
+  score list rescaled 0..1 over its top 100).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
+import json
 import os
+import pickle
 import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 from collections import defaultdict
@@ -33,29 +61,18 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
-FILES = [
-    DATASETS / "tmdb-5000" / "tmdb_5000_movies.csv.gz",
-    DATASETS / "imdb-movie-data" / "IMDB-Movie-Data.csv.gz",
-    DATASETS / "imdb-top-1000" / "imdb_top_1000.csv.gz",
-]
-DATABASE = "moviesite_search_bench"
+TMDB = DATASETS / "tmdb-5000" / "tmdb_5000_movies.csv.gz"
+IMDB_DATA = DATASETS / "imdb-movie-data" / "IMDB-Movie-Data.csv.gz"
+IMDB_TOP = DATASETS / "imdb-top-1000" / "imdb_top_1000.csv.gz"
+ML_TAGS = DATASETS / "movielens-latest-small" / "tags.csv.gz"
+ML_LINKS = DATASETS / "movielens-latest-small" / "links.csv.gz"
+CACHE = Path(tempfile.gettempdir()) / "moviesite-search-bench"
+CATALOGS = ("tmdb", "merged")
+SOURCES = ("imdb-description", "movielens-tags", "tmdb-tagline", "typo", "partial", "person")
+MODES = ("keyword", "semantic", "hybrid")
 K = 10
-
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moviesite.settings")
-os.environ.setdefault("DEBUG", "1")
-os.environ["MOVIESITE_DB_NAME"] = DATABASE
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.db import connection  # noqa: E402
-
-from catalog import search  # noqa: E402
-from catalog.models import Credit, Movie, normalise_title  # noqa: E402
-from recommender import encoders  # noqa: E402
-
+POOL = 100
+# Stop words of the BM25 peer's tokenizer.
 STOP = frozenset(
     {
         "a",
@@ -95,37 +112,120 @@ STOP = frozenset(
 )
 
 
-def ensure_catalog() -> None:
-    with connection._nodb_cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
-        exists = cursor.fetchone()
-    if exists and Movie.objects.filter(embedding__isnull=False).count() > 5000:
+def top1000_without_overview() -> Path:
+    """IMDB Top 1000 minus its reserved `Overview` column (never read), as a CSV under /tmp."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / "imdb_top_1000_no_overview.csv"
+    if not path.exists():
+        header = pd.read_csv(IMDB_TOP, nrows=0).columns
+        columns = [column for column in header if column != "Overview"]
+        pd.read_csv(IMDB_TOP, usecols=columns, dtype=str, keep_default_na=False).to_csv(path, index=False)
+    return path
+
+
+def catalog_files(catalog: str) -> list[Path]:
+    return [TMDB] if catalog == "tmdb" else [TMDB, IMDB_DATA, top1000_without_overview()]
+
+
+# -- run per catalog: the parent starts one child process per catalog (each its own database) --------------
+
+
+def run_catalogs(args: argparse.Namespace) -> None:
+    for catalog in args.catalogs:
+        env = dict(os.environ, MOVIESITE_DB_NAME=f"{args.db_prefix}_{catalog}", DEBUG="1")
+        command = [sys.executable, __file__, "--child", catalog, "--sample", str(args.sample)]
+        subprocess.run(command, check=True, env=env)
+
+
+def django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moviesite.settings")
+    import django
+
+    django.setup()
+
+
+def ensure_catalog(catalog: str) -> None:
+    """Import the catalog's files unless its database already holds them embedded (then it is reused)."""
+    from catalog.models import Movie
+
+    expected = {"tmdb": 4800, "merged": 5600}[catalog]
+    if Movie.objects.filter(embedding__isnull=False).count() >= expected:
         return
-    if not exists:
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {DATABASE}")
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v0"], check=True, env=os.environ)
-    subprocess.run([*manage, "import_movies", *map(str, FILES)], check=True, env=os.environ)
+    subprocess.run([*manage, "import_movies", *map(str, catalog_files(catalog))], check=True, env=os.environ)
 
 
-# -- dev sets ---------------------------------------------------------------------------------------------
+# -- query sets: (query, relevant ids, split) ----------------------------------------------------------------
 
 
-def description_set() -> list[tuple[str, set[int]]]:
-    rows = pd.read_csv(FILES[1])
-    matched = {
-        (normalise_title(m.title), m.year): m.pk
-        for m in Movie.objects.filter(source="tmdb-movies", source_ids__has_key="imdb-movie-data")
-    }
+def split_of(key: str) -> str:
+    return "held-out" if int(hashlib.md5(key.encode()).hexdigest(), 16) % 2 else "dev"
+
+
+def tmdb_films() -> dict[tuple[str, int | None], int]:
+    """(normalised title, year) -> id of the TMDB-sourced films (unique keys only)."""
+    from catalog.models import Movie, normalise_title
+
+    seen: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    for pk, title, year in Movie.objects.filter(source="tmdb-movies").values_list("pk", "title", "year"):
+        seen[(normalise_title(title), year)].append(pk)
+    return {key: pks[0] for key, pks in seen.items() if len(pks) == 1}
+
+
+def film_split(pk: int, titles: dict[int, tuple[str, int | None]]) -> str:
+    title, year = titles[pk]
+    return split_of(f"{title}|{year}")
+
+
+def film_titles() -> dict[int, tuple[str, int | None]]:
+    from catalog.models import Movie, normalise_title
+
+    return {pk: (normalise_title(t), y) for pk, t, y in Movie.objects.values_list("pk", "title", "year")}
+
+
+def description_set(titles) -> list[tuple[str, set[int], str]]:
+    from catalog.models import normalise_title
+
+    films = tmdb_films()
     cases = []
-    for row in rows.itertuples():
+    for row in pd.read_csv(IMDB_DATA).itertuples():
         for year in (row.Year, row.Year - 1, row.Year + 1):
-            pk = matched.get((normalise_title(row.Title), year))
+            pk = films.get((normalise_title(row.Title), year))
             if pk:
-                cases.append((row.Description, {pk}))
+                cases.append((row.Description, {pk}, film_split(pk, titles)))
                 break
     return cases
+
+
+def tags_set(titles) -> list[tuple[str, set[int], str]]:
+    from catalog.models import Movie
+
+    by_tmdb = dict(Movie.objects.filter(source="tmdb-movies").values_list("tmdb_id", "pk"))
+    links = pd.read_csv(ML_LINKS).dropna(subset=["tmdbId"])
+    tmdb_of = dict(zip(links.movieId, links.tmdbId.astype(int), strict=True))
+    tags: dict[int, dict[str, None]] = defaultdict(dict)
+    for row in pd.read_csv(ML_TAGS).itertuples():
+        tags[row.movieId][str(row.tag).strip().lower()] = None
+    cases = []
+    for movie_id, found in sorted(tags.items()):
+        pk = by_tmdb.get(tmdb_of.get(movie_id))
+        if pk and len(found) >= 3:
+            cases.append((", ".join(list(found)[:12]), {pk}, film_split(pk, titles)))
+    return cases
+
+
+def tagline_set(titles, sample: int) -> list[tuple[str, set[int], str]]:
+    from catalog.models import Movie
+
+    rows = list(Movie.objects.filter(source="tmdb-movies").exclude(tagline="").values_list("tagline", "pk"))
+    counts: dict[str, int] = defaultdict(int)
+    for tagline, _ in rows:
+        counts[tagline.lower()] += 1
+    cases = [(t, {pk}, film_split(pk, titles)) for t, pk in rows if counts[t.lower()] == 1 and len(t.split()) >= 3]
+    random.Random(2001).shuffle(cases)
+    return cases[:sample]
 
 
 def typo(title: str, rng: random.Random) -> str:
@@ -149,10 +249,12 @@ def typo(title: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def typo_set(sample: int) -> list[tuple[str, set[int]]]:
-    films = list(Movie.objects.filter(source="tmdb-movies").values_list("pk", "title"))
+def typo_set(titles, sample: int) -> list[tuple[str, set[int], str]]:
+    from catalog.models import Movie, normalise_title
+
+    films = list(Movie.objects.filter(source="tmdb-movies").values_list("pk", "title").order_by("pk"))
     by_title = defaultdict(list)
-    for pk, title in films:
+    for pk, title in Movie.objects.values_list("pk", "title"):
         by_title[normalise_title(title)].append(pk)
     rng = random.Random(1970)
     rng.shuffle(films)
@@ -162,33 +264,135 @@ def typo_set(sample: int) -> list[tuple[str, set[int]]]:
             continue  # remakes share a title: the query cannot say which one
         query = typo(title, rng)
         if query and normalise_title(query) not in by_title:
-            cases.append((query, {pk}))
+            cases.append((query, {pk}, film_split(pk, titles)))
         if len(cases) == sample:
             break
     return cases
 
 
-def person_set(sample: int) -> list[tuple[str, set[int]]]:
-    names = set(pd.read_csv(FILES[1])["Director"]) | set(pd.read_csv(FILES[2])["Director"])
-    names |= set(pd.read_csv(FILES[2])["Star1"]) | {a.split(",")[0].strip() for a in pd.read_csv(FILES[1])["Actors"]}
+def partial_set(titles, sample: int) -> list[tuple[str, set[int], str]]:
+    from catalog.models import Movie, normalise_title
+
+    films = list(Movie.objects.filter(source="tmdb-movies").values_list("pk", "title").order_by("pk"))
+    normalised = [normalise_title(title) for _, title in Movie.objects.values_list("pk", "title")]
+    rng = random.Random(1927)
+    rng.shuffle(films)
+    cases = []
+    for pk, title in films:
+        words = title.split()
+        if len(words) < 3:
+            continue
+        size = rng.randint(2, len(words) - 1)
+        start = rng.randrange(0, len(words) - size + 1)
+        query = " ".join(words[start : start + size])
+        needle = normalise_title(query)
+        if len(needle) < 5 or sum(f" {needle} " in f" {other} " for other in normalised) != 1:
+            continue  # the part must name one film only
+        cases.append((query, {pk}, film_split(pk, titles)))
+        if len(cases) == sample:
+            break
+    return cases
+
+
+def person_set(sample: int) -> list[tuple[str, set[int], str]]:
+    from catalog.models import Credit
+
+    top = pd.read_csv(IMDB_TOP, usecols=["Director", "Star1"])
+    data = pd.read_csv(IMDB_DATA, usecols=["Director", "Actors"])
+    names = set(data["Director"]) | set(top["Director"]) | set(top["Star1"])
+    names |= {actors.split(",")[0].strip() for actors in data["Actors"]}
     films = defaultdict(set)
     for name, pk in Credit.objects.filter(person__name__in=names).values_list("person__name", "movie_id"):
         films[name].add(pk)
-    cases = sorted((name, pks) for name, pks in films.items() if len(pks) >= 2)
+    cases = sorted((name, pks, split_of(name)) for name, pks in films.items() if len(pks) >= 2)
     random.Random(1895).shuffle(cases)
     return cases[:sample]
 
 
-# -- rankers ----------------------------------------------------------------------------------------------
+def query_sets(sample: int) -> dict[str, list[tuple[str, set[int], str]]]:
+    titles = film_titles()
+    return {
+        "imdb-description": description_set(titles)[:sample],
+        "movielens-tags": tags_set(titles)[:sample],
+        "tmdb-tagline": tagline_set(titles, sample),
+        "typo": typo_set(titles, sample),
+        "partial": partial_set(titles, sample),
+        "person": person_set(sample),
+    }
 
 
-def ours(mode: str, fusion: str = "relative_score"):
-    films = Movie.objects.visible()
+# -- our signals, computed once per query and cached --------------------------------------------------------
+
+
+def prime_query_vectors(queries: list[str]) -> None:
+    """Encode every query in a few big batches; searches then take their vector from this table."""
+    from recommender import encoders
+
+    vectors = encoders.get_encoder().encode(queries, batch_size=64)
+    table = {query: list(map(float, vector)) for query, vector in zip(queries, vectors, strict=True)}
+    original = encoders.encode_query
+    encoders.encode_query = lambda text, backend=None: table.get(text) or original(text, backend)
+
+
+def collect_signals(catalog: str, queries: list[str]) -> dict[str, dict]:
+    """query -> catalog.search.signals() at alpha 0.5 (all three rankings), cached per catalog in /tmp."""
+    from django.db import connection
+
+    from catalog import search
+    from catalog.models import Movie
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), max(updated_at)::text FROM catalog_movie")
+        stamp = "|".join(map(str, cursor.fetchone()))
+    # Signals change with the catalog and with the code that computes them (not with the fusion's).
+    code = [search.signals, search.keyword_scores, search.title_scores, search.semantic_scores]
+    code += [search.weighted_words, search.fold, search.edit_closeness, search.osa_distance]
+    stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
+    path = CACHE / f"signals-{connection.settings_dict['NAME']}.pickle"
+    cached = pickle.loads(path.read_bytes()) if path.exists() else {}
+    if cached.get("stamp") != stamp:
+        cached = {"stamp": stamp, "signals": {}}
+    missing = [query for query in queries if query not in cached["signals"]]
+    if missing:
+        prime_query_vectors(missing)
+        films = Movie.objects.visible()
+        started = time.perf_counter()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for done, query in enumerate(missing, start=1):
+            q = " ".join(query.split())
+            cached["signals"][query] = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL)
+            if done % 500 == 0 or done == len(missing):
+                # Saved as it goes, so an interrupted run resumes where it stopped.
+                path.write_bytes(pickle.dumps(cached))
+                elapsed = time.perf_counter() - started
+                print(f"[{catalog}] signals of {done}/{len(missing)} queries in {elapsed:.0f}s", flush=True)
+    return cached["signals"]
+
+
+def votes() -> dict[int, float]:
+    from catalog.models import Movie
+
+    return {pk: v or 0.0 for pk, v in Movie.objects.values_list("pk", "vote_count")}
+
+
+def ours(signals: dict[str, dict], priors: dict[int, float], mode: str):
+    from catalog import search
+
+    lexical = {"keyword", "title"}
 
     def rank(query: str) -> list[int]:
-        return [m.pk for m in search.search(films, query, mode=mode, limit=K, fusion=fusion).results]
+        rankings = signals[query]
+        if mode == "keyword":
+            rankings = {name: r for name, r in rankings.items() if name in lexical}
+        elif mode == "semantic":
+            rankings = {name: r for name, r in rankings.items() if name == "semantic"}
+        q = " ".join(query.split())
+        return [f.key for f in search.fuse(rankings, q, mode=mode, alpha=0.5, priors=priors)[:K]]
 
     return rank
+
+
+# -- the plain peers ----------------------------------------------------------------------------------------
 
 
 def tokens(text: str) -> list[str]:
@@ -196,91 +400,173 @@ def tokens(text: str) -> list[str]:
     return [word for word in re.findall(r"[a-z0-9]+", text) if word not in STOP]
 
 
-class BM25Reference:
-    """rank-bm25's Okapi BM25 over the same fields, the title counted three times (a title boost)."""
+def peer_documents() -> tuple[list[int], list[list[str]], list[str]]:
+    """Per film: BM25 tokens (title x3, genres, keywords, overview, tagline) and the cosine peer's text."""
+    from catalog.models import Movie
 
-    def __init__(self) -> None:
+    ids, corpus, texts = [], [], []
+    films = Movie.objects.prefetch_related("genres", "keywords").only("pk", "title", "overview", "tagline")
+    for movie in films.order_by("pk"):
+        genres = ", ".join(g.name for g in movie.genres.all())
+        keywords = ", ".join(k.name for k in movie.keywords.all())
+        ids.append(movie.pk)
+        corpus.append(tokens(movie.title) * 3 + tokens(f"{genres} {keywords} {movie.overview} {movie.tagline}"))
+        texts.append(f"{movie.title}. {genres}. {keywords}. {movie.overview} {movie.tagline}")
+    return ids, corpus, texts
+
+
+class BM25Peer:
+    def __init__(self, ids: list[int], corpus: list[list[str]]) -> None:
         from rank_bm25 import BM25Okapi
 
-        rows = Movie.objects.values_list("pk", "title", "people_text", "tags_text", "overview", "tagline", "plot")
-        self.ids, corpus = [], []
-        for pk, title, people, tags, overview, tagline, plot in rows:
-            self.ids.append(pk)
-            corpus.append(tokens(title) * 3 + tokens(f"{people} {tags} {overview} {tagline} {plot}"))
-        self.bm25 = BM25Okapi(corpus)
+        self.ids, self.bm25 = ids, BM25Okapi(corpus)
+        self.memo: dict[str, np.ndarray] = {}
+
+    def scores(self, query: str) -> np.ndarray:
+        # The hybrid peer asks again for the same query: score it once.
+        if query not in self.memo:
+            self.memo[query] = self.bm25.get_scores(tokens(query))
+        return self.memo[query]
 
     def __call__(self, query: str) -> list[int]:
-        scores = self.bm25.get_scores(tokens(query))
-        return [self.ids[i] for i in np.argsort(-scores)[:K]]
+        return [self.ids[i] for i in np.argsort(-self.scores(query), kind="stable")[:K]]
 
 
-class CosineReference:
-    """Exact cosine between the query vector and every stored film vector (no index, no fusion)."""
+class CosinePeer:
+    def __init__(self, ids: list[int], texts: list[str]) -> None:
+        from recommender import encoders
 
-    def __init__(self) -> None:
-        rows = list(Movie.objects.filter(embedding__isnull=False).values_list("pk", "embedding"))
-        self.ids = [pk for pk, _ in rows]
-        self.matrix = np.vstack([np.asarray(vector, dtype=np.float32) for _, vector in rows])
+        encoder = encoders.get_encoder()
+        path = CACHE / f"peer-vectors-{encoder.name}.pickle"
+        table = pickle.loads(path.read_bytes()) if path.exists() else {}
+        digests = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+        todo = [i for i, digest in enumerate(digests) if digest not in table]
+        if todo:
+            started = time.perf_counter()
+            vectors = encoder.encode([texts[i] for i in todo], batch_size=64)
+            for i, vector in zip(todo, vectors, strict=True):
+                table[digests[i]] = np.asarray(vector, dtype=np.float32)
+            print(f"cosine peer: embedded {len(todo)} film texts in {time.perf_counter() - started:.0f}s", flush=True)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps(table))
+        self.ids = ids
+        self.matrix = np.vstack([table[digest] for digest in digests])
+        self.encoders = encoders
+
+    def scores(self, query: str) -> np.ndarray:
+        return self.matrix @ np.asarray(self.encoders.encode_query(query), dtype=np.float32)  # cached by encoders
 
     def __call__(self, query: str) -> list[int]:
-        scores = self.matrix @ np.asarray(encoders.encode_query(query), dtype=np.float32)
-        return [self.ids[i] for i in np.argsort(-scores)[:K]]
+        return [self.ids[i] for i in np.argsort(-self.scores(query), kind="stable")[:K]]
 
 
-def prime_query_vectors(queries: list[str]) -> None:
-    """Encode every query in a few big batches; searches then take their vector from this table."""
-    encoder = encoders.get_encoder()
-    vectors = encoder.encode(queries, batch_size=64)
-    table = {query: list(map(float, vector)) for query, vector in zip(queries, vectors, strict=True)}
-    original = encoders.encode_query
-    encoders.encode_query = lambda text, backend=None: table.get(text) or original(text, backend)
+class MinMaxPeer:
+    """Weaviate's relativeScoreFusion: each list's top POOL scores rescaled to 0..1, summed at alpha 0.5."""
+
+    def __init__(self, bm25: BM25Peer, cosine: CosinePeer, alpha: float = 0.5) -> None:
+        self.bm25, self.cosine, self.alpha = bm25, cosine, alpha
+
+    def __call__(self, query: str) -> list[int]:
+        fused: dict[int, float] = defaultdict(float)
+        for weight, scores in ((1 - self.alpha, self.bm25.scores(query)), (self.alpha, self.cosine.scores(query))):
+            top = np.argsort(-scores, kind="stable")[:POOL]
+            low, high = scores[top].min(), scores[top].max()
+            for i in top:
+                fused[self.bm25.ids[i]] += weight * ((scores[i] - low) / (high - low) if high > low else 1.0)
+        return sorted(fused, key=lambda pk: -fused[pk])[:K]
 
 
-# -- evaluation -------------------------------------------------------------------------------------------
+def trigram_peer(query: str) -> list[int]:
+    """The films whose whole title is most similar to the query by pg_trgm, nothing else."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM catalog_movie WHERE NOT hidden ORDER BY similarity(title, %s) DESC, id LIMIT %s",
+            [query, K],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
 
 
 def evaluate(ranker, cases) -> tuple[float, float, float]:
     reciprocal, first, top = 0.0, 0, 0
-    for query, relevant in cases:
+    for query, relevant, _ in cases:
         ranked = ranker(query)[:K]
         rank = next((i for i, pk in enumerate(ranked, start=1) if pk in relevant), None)
         if rank:
             reciprocal += 1 / rank
             first += rank == 1
             top += 1
-    n = len(cases)
+    n = len(cases) or 1
     return reciprocal / n, first / n, top / n
+
+
+def check_same_as_search(signals, priors, cases) -> None:
+    """The benchmark's fused rankings are what catalog.search.search() returns (on a sample)."""
+    from catalog import search
+    from catalog.models import Movie
+
+    films = Movie.objects.visible()
+    for query, _, _ in cases:
+        for mode in MODES:
+            direct = [m.pk for m in search.search(films, query, mode=mode, limit=K).results]
+            if direct != ours(signals, priors, mode)(query):
+                print(f"  note: search() and the cached fusion differ for {mode} {query[:40]!r}", flush=True)
+
+
+def child(catalog: str, sample: int) -> None:
+    django_setup()
+    from catalog import ranker
+    from catalog.models import Movie
+
+    ensure_catalog(catalog)
+    sets = {name: cases for name, cases in query_sets(sample).items() if cases}
+    queries = sorted({query for cases in sets.values() for query, _, _ in cases})
+    signals = collect_signals(catalog, queries)
+    priors = votes()
+    ids, corpus, texts = peer_documents()
+    bm25, cosine = BM25Peer(ids, corpus), CosinePeer(ids, texts)
+    peers = {"keyword": bm25, "semantic": cosine, "hybrid": MinMaxPeer(bm25, cosine)}
+    check_same_as_search(signals, priors, [case for cases in sets.values() for case in cases[:3]])
+    model = "learned ranker (catalog/ranker_weights.json)" if ranker.current() else "hand-set fusion weights"
+    print(f"\n### Catalog `{catalog}`: {Movie.objects.count()} films; fusion: {model}\n")
+    results = {}
+    for split in ("held-out", "dev"):
+        print(f"#### {split} queries\n")
+        print("| source (queries) | mode | ours MRR@10 / hit@1 / hit@10 | plain peer MRR@10 / hit@1 / hit@10 |")
+        print("| --- | --- | --- | --- |")
+        for name, cases in sets.items():
+            part = [case for case in cases if case[2] == split]
+            for mode in MODES:
+                mine = evaluate(ours(signals, priors, mode), part)
+                theirs = evaluate(peers[mode], part)
+                results[(split, name, mode)] = {"ours": mine, "peer": theirs}
+                cell = " / ".join(f"{x:.3f}" for x in mine)
+                peer_cell = " / ".join(f"{x:.3f}" for x in theirs)
+                print(f"| {name} ({len(part)}) | {mode} | {cell} | {peer_cell} |", flush=True)
+            if name in ("typo", "partial"):
+                tri = evaluate(trigram_peer, part)
+                results[(split, name, "trigram")] = {"peer": tri}
+                print(f"| {name} ({len(part)}) | title trigram peer | | {' / '.join(f'{x:.3f}' for x in tri)} |")
+        print()
+    out = CACHE / f"results-{catalog}.json"
+    out.write_text(json.dumps({"|".join(key): value for key, value in results.items()}, indent=1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sample", type=int, default=500)
+    parser.add_argument("--catalogs", nargs="+", choices=CATALOGS, default=list(CATALOGS))
+    parser.add_argument("--sample", type=int, default=600, help="at most this many queries per source")
+    parser.add_argument("--db-prefix", default="search_bench")
+    parser.add_argument("--child", choices=CATALOGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    ensure_catalog()
-    sets = {
-        "description": description_set(),
-        "typo": typo_set(args.sample),
-        "person": person_set(args.sample),
-    }
-    print(f"catalog: {Movie.objects.count()} films; " + ", ".join(f"{k}: {len(v)} queries" for k, v in sets.items()))
-    prime_query_vectors(sorted({query for cases in sets.values() for query, _ in cases}))
-    rankers = {
-        "keyword": ours("keyword"),
-        "semantic": ours("semantic"),
-        "hybrid": ours("hybrid"),
-        "hybrid, plain RRF (k=60) instead of score fusion": ours("hybrid", fusion="rrf"),
-        "BM25 (rank-bm25, title x3)": BM25Reference(),
-        "embedding cosine (exact)": CosineReference(),
-    }
-    print("\n| ranker | " + " | ".join(f"{name} MRR@10 / hit@1 / hit@10" for name in sets) + " |")
-    print("| --- |" + " --- |" * len(sets))
-    for name, ranker in rankers.items():
-        started = time.perf_counter()
-        cells = []
-        for cases in sets.values():
-            mrr, hit1, hit10 = evaluate(ranker, cases)
-            cells.append(f"{mrr:.3f} / {hit1:.3f} / {hit10:.3f}")
-        print(f"| {name} | " + " | ".join(cells) + f" |  ({time.perf_counter() - started:.0f}s)")
+    if args.child:
+        child(args.child, args.sample)
+    else:
+        run_catalogs(args)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from rapidfuzz.distance import OSA
 
-from catalog import params
+from catalog import params, ranker
 from moviesite.db import local_settings, nulls_last, reading
 from recommender import encoders
 
@@ -54,6 +55,13 @@ SEMANTIC_FULL_WEIGHT_WORDS = 6
 TITLE_QUERY_MAX_WORDS = 12
 TRIGRAM_THRESHOLD = 0.25
 TITLE_CLOSENESS_POWER = 3
+# The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
+TITLE_FIRST = True
+TITLE_FIRST_MAX_WORDS = 6
+TITLE_FIRST_MIN_CLOSENESS = 0.8
+TITLE_FIRST_LEAD = 0.1
+# A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
+MAX_TITLE_EDITS = 2
 # Every signal ranks at least this many films, so a page's fusion sees more than the page.
 MIN_POOL = 100
 RRF_K = 60
@@ -92,26 +100,8 @@ def search(
         return SearchPage(count=qs.count(), results=page)
 
     pool = min(max(offset + limit, MIN_POOL), params.SEARCH_DEPTH)
-    if mode == "keyword":
-        alpha = 0.0
-    elif mode == "semantic":
-        alpha = 1.0
-    rankings: dict[str, list[tuple[int, float]]] = {}
-    if alpha < 1:
-        rankings["keyword"] = keyword_scores(films, query, limit=pool)
-        rankings["title"] = title_scores(films, query, limit=pool)
-    if alpha > 0:
-        rankings["semantic"] = semantic_scores(films, query, limit=pool)
-    weights = {name: weight * (alpha if name == "semantic" else 1 - alpha) for name, weight in SIGNAL_WEIGHTS.items()}
-    if mode == "hybrid":
-        # Short queries are titles and names, which meaning barely helps with (a vector of "Holk" is
-        # near anything); a described plot is where it shines. Lean on it by the query's length.
-        weights["semantic"] *= min(1.0, len(query.split()) / SEMANTIC_FULL_WEIGHT_WORDS)
-    fused = (
-        relative_score_fusion(rankings, weights, absolute=frozenset({"title"}))
-        if fusion == "relative_score"
-        else reciprocal_rank_fusion(rankings, weights)
-    )
+    rankings = signals(films, query, mode=mode, alpha=alpha, pool=pool)
+    fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors_of(films.model, rankings))
 
     keys = [entry.key for entry in fused]
     Movie = films.model
@@ -129,6 +119,82 @@ def search(
         movie.snippet = found.get(key, "")
         results.append(movie)
     return SearchPage(count=len(keys), results=results)
+
+
+def signals(
+    films: MovieQuerySet, query: str, *, mode: str, alpha: float, pool: int
+) -> dict[str, list[tuple[int, float]]]:
+    """Each signal's ranking of `films` for `query` (the lexical ones unless semantic-only, the semantic one
+    unless keyword-only), `pool` films deep."""
+    alpha = mode_alpha(mode, alpha)
+    rankings: dict[str, list[tuple[int, float]]] = {}
+    if alpha < 1:
+        rankings["keyword"] = keyword_scores(films, query, limit=pool)
+        rankings["title"] = title_scores(films, query, limit=pool)
+    if alpha > 0:
+        rankings["semantic"] = semantic_scores(films, query, limit=pool)
+    return rankings
+
+
+def mode_alpha(mode: str, alpha: float) -> float:
+    return 0.0 if mode == "keyword" else 1.0 if mode == "semantic" else alpha
+
+
+def priors_of(model: type[Movie], rankings: Rankings) -> dict[int, float]:
+    """How many votes each candidate film has: people look for films they have heard of."""
+    keys = {key for ranking in rankings.values() for key, _ in ranking}
+    if not keys or ranker.current() is None:
+        return {}
+    return dict(model.objects.filter(pk__in=keys).values_list("pk", "vote_count"))
+
+
+def fuse(
+    rankings: Rankings,
+    query: str,
+    *,
+    mode: str,
+    alpha: float,
+    fusion: str = "relative_score",
+    priors: Mapping[int, float] | None = None,
+) -> list[Fused]:
+    """One ranking from the signals' rankings (a pure function: benchmarks/search_quality.py calls it on
+    cached signals). The learned ranker (catalog/ranker.py) when its weights load, else hand-set weights."""
+    alpha = mode_alpha(mode, alpha)
+    model = ranker.current() if fusion == "relative_score" else None
+    if model is not None and model.covers(mode, alpha, query):
+        fused = model.rank(rankings, query, mode=mode, alpha=alpha, priors=priors or {})
+    else:
+        fused = hand_fusion(rankings, query, mode=mode, alpha=alpha, fusion=fusion)
+    return title_first(fused, rankings.get("title") or [], query) if TITLE_FIRST else fused
+
+
+def title_first(fused: list[Fused], titles: Sequence[tuple[int, float]], query: str) -> list[Fused]:
+    """A short query whose closeness to one title clearly stands out (a typo or two away, the next title well
+    behind) is that film: it goes first, whatever the other signals say."""
+    if len(query.split()) > TITLE_FIRST_MAX_WORDS or not titles:
+        return fused
+    closeness = sorted((score ** (1 / TITLE_CLOSENESS_POWER) for _, score in titles), reverse=True)
+    best, runner_up = closeness[0], closeness[1] if len(closeness) > 1 else 0.0
+    if best < TITLE_FIRST_MIN_CLOSENESS or best - runner_up < TITLE_FIRST_LEAD:
+        return fused
+    key = max(titles, key=lambda row: row[1])[0]
+    first = [entry for entry in fused if entry.key == key]
+    return first + [entry for entry in fused if entry.key != key] if first else fused
+
+
+def hand_fusion(
+    rankings: Rankings, query: str, *, mode: str, alpha: float, fusion: str = "relative_score"
+) -> list[Fused]:
+    """The fusion with hand-set weights (SIGNAL_WEIGHTS): the fallback, and the learned ranker's first feature."""
+    alpha = mode_alpha(mode, alpha)
+    weights = {name: weight * (alpha if name == "semantic" else 1 - alpha) for name, weight in SIGNAL_WEIGHTS.items()}
+    if mode == "hybrid":
+        # Short queries are titles and names, which meaning barely helps with (a vector of "Holk" is
+        # near anything); a described plot is where it shines. Lean on it by the query's length.
+        weights["semantic"] *= min(1.0, len(query.split()) / SEMANTIC_FULL_WEIGHT_WORDS)
+    if fusion == "relative_score":
+        return relative_score_fusion(rankings, weights, absolute=frozenset({"title"}))
+    return reciprocal_rank_fusion(rankings, weights)
 
 
 # -- the three signals, each a list of (id, score) best first -----------------------------------------------
@@ -181,9 +247,25 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
         "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD,
     }
     with local_settings(thresholds, using=qs.db):
-        rows = list(qs.values_list("pk", "closeness")[:limit])
+        rows = list(qs.values_list("pk", "closeness", "title")[:limit])
+    # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
+    # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
+    from catalog.models import normalise_title  # the importer's title folding (models import this module)
+
+    folded = normalise_title(query)
+    scored = [(pk, max(closeness, edit_closeness(folded, normalise_title(title)))) for pk, closeness, title in rows]
+    scored.sort(key=lambda row: -row[1])  # a stable sort: ties keep the more voted film first
     # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
-    return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in rows]
+    return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
+
+
+def edit_closeness(query: str, title: str) -> float:
+    """1 - edits / length when `query` is `title` with at most MAX_TITLE_EDITS edits (a letter deleted, added,
+    replaced, or two neighbours swapped: optimal string alignment), else 0."""
+    if abs(len(query) - len(title)) > MAX_TITLE_EDITS or min(len(query), len(title)) < 3:
+        return 0.0
+    distance = OSA.distance(query, title, score_cutoff=MAX_TITLE_EDITS)
+    return 1 - distance / max(len(query), len(title)) if distance <= MAX_TITLE_EDITS else 0.0
 
 
 def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:

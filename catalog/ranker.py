@@ -1,0 +1,171 @@
+"""An optional learned fusion of the search signals: a linear model per mode over per-signal scores, the
+hand-set fusion's own score, the film's vote count and the query's shape, trained by benchmarks/train_ranker.py
+on dev queries. It ranks description-shaped queries only, and only when its weights file
+(catalog/ranker_weights.json, a few hundred bytes, no network) is present: on the dev sets it did not beat the
+hand-set fusion on every source (benchmarks/RESULTS.md, issue 13), so none is shipped and search uses the
+hand-set weights of catalog/search.py. A present but unreadable file is logged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.search import Fused
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_PATH = Path(__file__).resolve().parent / "ranker_weights.json"
+# The signals' rankings are scored this deep: a film beyond it counts as absent from that ranking.
+LEXICAL = ("kw", "kw_rr", "kw_in", "title", "title_lead", "title_in", "title_x_short")
+SEMANTIC = ("sem", "sem_rel", "sem_rr", "sem_x_long")
+SHARED = ("hand", "title_top", "votes", "votes_x_short")
+FEATURES_BY_MODE = {
+    "keyword": (*LEXICAL, *SHARED, "kw_x_long"),
+    "semantic": (*SEMANTIC, *SHARED),
+    "hybrid": (*LEXICAL, *SEMANTIC, *SHARED, "kw_x_long"),
+}
+# A query of this many words or more reads as a description (its shape feature is 1), a title or a name below.
+LONG_QUERY_WORDS = 8
+
+
+def query_shape(query: str) -> float:
+    """0 for a one-word query, 1 for a description of LONG_QUERY_WORDS words or more."""
+    return min(1.0, (len(query.split()) - 1) / (LONG_QUERY_WORDS - 1))
+
+
+def features(
+    rankings: Mapping[str, Sequence[tuple[int, float]]],
+    query: str,
+    priors: Mapping[int, float],
+    *,
+    mode: str = "hybrid",
+    alpha: float = 0.5,
+) -> tuple[list[int], dict[str, list[float]]]:
+    """The candidates (every film in any ranking) and each feature's value for each of them."""
+    from catalog.search import hand_fusion
+
+    keys = list(dict.fromkeys(key for ranking in rankings.values() for key, _ in ranking))
+    # The hand-set fusion's score is a feature: the model learns what to add to it (the film's votes, the
+    # query's shape), so it starts from what was already known to work.
+    hand = {entry.key: entry.score for entry in hand_fusion(rankings, query, mode=mode, alpha=alpha)}
+    columns_hand = [hand.get(key, 0.0) for key in keys]
+    long = query_shape(query)
+    short = 1.0 - long
+    columns: dict[str, list[float]] = {"hand": columns_hand}
+
+    def ranked(name: str) -> tuple[dict[int, float], dict[int, int]]:
+        ranking = rankings.get(name) or []
+        return {key: score for key, score in ranking}, {key: rank for rank, (key, _) in enumerate(ranking, 1)}
+
+    kw, kw_rank = ranked("keyword")
+    best_kw = max(kw.values(), default=0.0) or 1.0
+    columns["kw"] = [kw.get(key, 0.0) / best_kw for key in keys]
+    columns["kw_rr"] = [1.0 / kw_rank[key] if key in kw_rank else 0.0 for key in keys]
+    columns["kw_in"] = [float(key in kw) for key in keys]
+    columns["kw_x_long"] = [value * long for value in columns["kw"]]
+    # title_scores gives closeness cubed; the model wants the closeness itself.
+    title, _ = ranked("title")
+    closeness = {key: max(score, 0.0) ** (1 / 3) for key, score in title.items()}
+    top = [*sorted(closeness.values(), reverse=True)[:2], 0.0, 0.0]
+    columns["title"] = [closeness.get(key, 0.0) for key in keys]
+    # How far the title stands out from the next-closest one: a typo'd title is that film.
+    columns["title_lead"] = [
+        (closeness[key] - top[1]) if key in closeness and closeness[key] >= top[0] else 0.0 for key in keys
+    ]
+    columns["title_in"] = [float(key in closeness) for key in keys]
+    # Title first: the one title within a typo or two of the query, clearly ahead of the next.
+    columns["title_top"] = [
+        float(key in closeness and closeness[key] >= top[0] and top[0] >= 0.75 and top[0] - top[1] >= 0.1)
+        for key in keys
+    ]
+    columns["title_x_short"] = [value * short for value in columns["title"]]
+    sem, sem_rank = ranked("semantic")
+    floor = min(sem.values(), default=0.0)
+    best_sem = max(sem.values(), default=0.0)
+    columns["sem"] = [sem.get(key, floor) for key in keys]
+    columns["sem_rel"] = [
+        (sem.get(key, floor) - floor) / (best_sem - floor) if best_sem > floor else 0.0 for key in keys
+    ]
+    columns["sem_rr"] = [1.0 / sem_rank[key] if key in sem_rank else 0.0 for key in keys]
+    columns["sem_x_long"] = [value * long for value in columns["sem_rel"]]
+    columns["votes"] = [math.log1p(max(priors.get(key) or 0.0, 0.0)) / 10 for key in keys]
+    columns["votes_x_short"] = [value * short for value in columns["votes"]]
+    return keys, columns
+
+
+@dataclass
+class LinearRanker:
+    """weights[mode][feature]; the film's score is the sigmoid of the weighted sum."""
+
+    weights: dict[str, dict[str, float]]
+
+    def covers(self, mode: str, alpha: float, query: str) -> bool:
+        """Whether the model ranks this query: a description-shaped one (titles, partial titles and names keep
+        the hand-set fusion, which ranked them better on the dev sets), in a mode a model was shipped for."""
+        if len(query.split()) < LONG_QUERY_WORDS:
+            return False
+        if mode == "hybrid" and alpha <= 0:
+            mode = "keyword"
+        elif mode == "hybrid" and alpha >= 1:
+            mode = "semantic"
+        return mode in self.weights
+
+    def rank(
+        self,
+        rankings: Mapping[str, Sequence[tuple[int, float]]],
+        query: str,
+        *,
+        mode: str,
+        alpha: float,
+        priors: Mapping[int, float],
+    ) -> list[Fused]:
+        from catalog.search import Fused
+
+        if mode == "hybrid" and alpha <= 0:
+            mode = "keyword"
+        elif mode == "hybrid" and alpha >= 1:
+            mode = "semantic"
+        weights = self.weights[mode]
+        keys, columns = features(rankings, query, priors, mode=mode, alpha=alpha)
+        if not keys:
+            return []
+        bias = self.weights.get("bias", {}).get(mode, 0.0)
+        scores = [bias] * len(keys)
+        for name, weight in weights.items():
+            column = columns[name]
+            factor = weight
+            scores = [score + factor * value for score, value in zip(scores, column, strict=True)]
+        order = sorted(range(len(keys)), key=lambda i: (-scores[i], i))
+        found = {name: {key for key, _ in rankings.get(name) or []} for name in ("title", "keyword", "semantic")}
+        return [
+            Fused(
+                key=keys[i],
+                score=round(1 / (1 + math.exp(-max(min(scores[i], 50.0), -50.0))), 6),
+                signals=[name for name, members in found.items() if keys[i] in members],
+            )
+            for i in order
+        ]
+
+
+@lru_cache(maxsize=1)
+def current() -> LinearRanker | None:
+    """The shipped model, or None (hand-set fusion) when its file is missing or unreadable."""
+    if not WEIGHTS_PATH.exists():
+        log.debug("no search ranker weights at %s: hand-set fusion", WEIGHTS_PATH)
+        return None
+    try:
+        data = json.loads(WEIGHTS_PATH.read_text())
+        weights = {mode: {name: float(w) for name, w in table.items()} for mode, table in data["weights"].items()}
+        weights["bias"] = {mode: float(b) for mode, b in data.get("bias", {}).items()}
+        return LinearRanker(weights=weights)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("search ranker weights not loaded (%s): using the hand-set fusion weights", error)
+        return None

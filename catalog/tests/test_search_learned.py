@@ -1,0 +1,114 @@
+"""Search behaviours on the demo catalog with the real all-MiniLM-L6-v2 vectors (issue 13): typos, pasted
+descriptions, names, hybrid against the single modes; and the optional learned fusion's loading and fallback."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from catalog import ranker
+from catalog.models import Credit, Movie
+
+pytestmark = pytest.mark.django_db
+
+
+def titles(query: str, *, mode: str = "hybrid", limit: int = 10) -> list[str]:
+    return [movie.title for movie in Movie.objects.visible().search(query, mode=mode, limit=limit).results]
+
+
+def rank_of(title: str, query: str, mode: str) -> int | None:
+    found = titles(query, mode=mode)
+    return found.index(title) + 1 if title in found else None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("back to the futre", "Back to the Future"),
+        ("groundhog dya", "Groundhog Day"),
+        ("spirted away", "Spirited Away"),
+        ("finding nemmo", "Finding Nemo"),
+        ("rear windw", "Rear Window"),
+        ("the matrx", "The Matrix"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "keyword"])
+def test_a_title_with_a_typo_finds_its_film_first(query, expected, mode):
+    assert titles(query, mode=mode, limit=3)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        # Our own words, not a catalog overview: what someone half-remembering the film would paste.
+        ("A weatherman stuck in a small town keeps waking up on the same winter morning", "Groundhog Day"),
+        ("a clownfish father crosses the ocean to find his son who was taken by a diver", "Finding Nemo"),
+        ("a teenager goes back in time in a scientist's car and must get his parents together", "Back to the Future"),
+        ("a man stranded alone on a desert island after a plane crash talks to a volleyball", "Cast Away"),
+        ("a poor family cons its way into working for a wealthy household", "Parasite"),
+    ],
+)  # fmt: skip
+def test_a_pasted_description_finds_its_film_in_the_top_three(description, expected):
+    assert expected in titles(description, limit=3)
+
+
+def test_a_name_lists_that_persons_films():
+    hanks = set(Credit.objects.filter(person__name="Tom Hanks").values_list("movie__title", flat=True))
+    assert len(hanks) >= 3
+    found = set(titles("tom hanks", limit=10))
+    assert len(hanks & found) >= min(len(hanks), 5)
+
+
+FIXED_SET = [
+    ("godfater", "The Godfather"),
+    ("interstelar", "Interstellar"),
+    ("spirted away", "Spirited Away"),
+    ("a shark terrorizes a beach town", "Jaws"),
+    ("a weatherman relives the same day over and over", "Groundhog Day"),
+    ("robot toys come alive when the boy who owns them leaves the room", "Toy Story"),
+    ("a thief who steals secrets through dreams is asked to plant an idea", "Inception"),
+    ("a passenger ship hits an iceberg and a poor artist falls for a rich girl", "Titanic"),
+]
+
+
+def test_hybrid_is_never_worse_than_the_better_single_mode_on_a_fixed_set():
+    def mrr(mode: str) -> float:
+        return sum(1 / (rank_of(title, query, mode) or float("inf")) for query, title in FIXED_SET) / len(FIXED_SET)
+
+    assert mrr("hybrid") >= max(mrr("keyword"), mrr("semantic"))
+
+
+def test_search_uses_hand_set_fusion_when_no_ranker_weights_are_shipped():
+    ranker.current.cache_clear()
+    assert not ranker.WEIGHTS_PATH.exists()
+    assert ranker.current() is None
+
+
+def test_a_weights_file_is_loaded_and_ranks_descriptions(monkeypatch, tmp_path):
+    weights = {mode: {name: 0.0 for name in names} for mode, names in ranker.FEATURES_BY_MODE.items()}
+    for table in weights.values():
+        table["hand"] = 1.0  # a model that only follows the hand-set fusion
+    path = tmp_path / "ranker_weights.json"
+    path.write_text(json.dumps({"weights": weights, "bias": {}}))
+    monkeypatch.setattr(ranker, "WEIGHTS_PATH", path)
+    ranker.current.cache_clear()
+    try:
+        assert ranker.current() is not None
+        assert "Jaws" in titles("a great white shark terrorizes the swimmers of a small beach town", limit=3)
+    finally:
+        ranker.current.cache_clear()
+
+
+def test_an_unreadable_weights_file_is_logged_and_search_falls_back(monkeypatch, tmp_path, caplog):
+    path = tmp_path / "ranker_weights.json"
+    path.write_text("{not json")
+    monkeypatch.setattr(ranker, "WEIGHTS_PATH", path)
+    ranker.current.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="catalog.ranker"):
+            assert titles("godfater", limit=3)[0] == "The Godfather"
+        assert "hand-set fusion weights" in caplog.text
+    finally:
+        ranker.current.cache_clear()
