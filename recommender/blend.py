@@ -15,7 +15,7 @@ from pgvector.django import CosineDistance
 
 from catalog.models import Movie
 from recommender import cf
-from recommender.similar import KNN_POOL, Candidate, Ranked, _blend, _films, _knn_pool, genre_overlap
+from recommender.similar import KNN_POOL, Candidate, Ranked, _blend, _knn_pool, genre_overlap
 
 # cf ranks by the co-like score alone: a quality prior pulls popular films up, and the films people co-like
 # with a seed are not merely the popular ones (recall fell with any prior on the dev users).
@@ -28,20 +28,26 @@ PEOPLE, CONTENT, GENRES, PRIOR = 0.55, 0.1, 0.25, 0.1
 RECOMMEND_PEOPLE = 0.6
 
 
-def people_similar(
+def people_ranked(
     movie: Movie, *, method: str, base: QuerySet, limit: int, prior: float | None = None
-) -> list[Movie] | None:
-    """The film's similar films by `cf` or `blend`, each `why` saying how many of its likers like it too;
-    None if too few people like the film (the caller uses content)."""
+) -> list[Ranked] | None:
+    """The film's similar films by `cf` or `blend`, ranked; None if too few people like the film (the caller
+    uses content: cold start)."""
     liked = cf.co_liked(movie.pk)
     if liked is None or not liked.neighbours:
         return None
     if method == "cf":
         pool = _candidates(base, {n.pk: n.score for n in liked.neighbours})
-        ranked = _blend(list(pool.values()), seeds=[movie], prior=CF_PRIOR if prior is None else prior, limit=limit)
-    else:
-        ranked = _blended(movie, base, liked, prior=PRIOR if prior is None else prior, limit=limit)
-    films = _films(ranked, seeds=[movie])
+        return _blend(list(pool.values()), seeds=[movie], prior=CF_PRIOR if prior is None else prior, limit=limit)
+    return _blended(movie, base, liked, prior=PRIOR if prior is None else prior, limit=limit)
+
+
+def say_who_liked(movie: Movie, films: list[Movie]) -> list[Movie]:
+    """Add to each film's `why` how many of the seed's likers like it too ("Liked by 23 of the 40 people who
+    liked Heat"), for the films people co-like with the seed."""
+    liked = cf.co_liked(movie.pk)
+    if liked is None:
+        return films
     by_pk = {n.pk: n for n in liked.neighbours}
     for film in films:
         if (neighbour := by_pk.get(film.pk)) is not None:

@@ -8,8 +8,9 @@ Three ways to rank the catalog against a film:
 
 Each method draws a pool of candidates larger than asked for; the pool is then blended with the films'
 quality prior (so among nearly equally similar films the well-known, well-rated one comes first) and
-cleared of the seed's duplicates and of films that duplicate each other. svm and tfidf lists are kept in
-SimilarList for the catalog version they were computed at, so a page asks the model once per change.
+cleared of the seed's duplicates and of films that duplicate each other. Every method's list at its default
+settings is kept in SimilarList for the catalog version it was computed at (a refit of the co-liked lists
+bumps the version too), so a film's page computes it once per change and then reads one row.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from recommender.space import VectorSpace, catalog_version, vector_space
 from recommender.tfidf import shared_terms, tfidf_of, vocabulary
 
 METHODS = tuple(params.SIMILAR_METHODS)
-# The slow methods, whose lists are kept (SimilarList) and can be computed ahead (`manage.py warm_similar`).
-KEPT_METHODS = ("svm", "tfidf")
+# Methods whose default lists are kept (SimilarList) and can be computed ahead (`manage.py warm_similar`).
+KEPT_METHODS = METHODS
 RECOMMEND_METHODS = tuple(params.RECOMMEND_METHODS)
 MAX_RESULTS = params.MAX_SIMILAR
 DEFAULT_C = params.DEFAULT_C
@@ -96,9 +97,9 @@ def similar_films(
     """The `limit` films most like `movie` by `method`, each with `.score` (0..1) and `.why`; the film itself,
     hidden films and copies are never among them.
 
-    `candidates`, when given, narrows the films that may appear; without it, every visible film may. svm and
-    tfidf lists are kept (and read back) only without `candidates` and at the default C and prior: the lists
-    a film's page shows. Pass `movie` from `with_details()` so the reasons cost no further queries.
+    `candidates`, when given, narrows the films that may appear; without it, every visible film may. Lists
+    are kept (and read back) only without `candidates` and at the method's default settings: the lists a
+    film's page shows. Pass `movie` from `with_details()` so the reasons cost no further queries.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -106,25 +107,38 @@ def similar_films(
     prior = default_prior() if prior is None else prior
     narrowed = candidates is not None
     base = (candidates if narrowed else Movie.objects.all()).visible().exclude(pk=movie.pk)
+    # A film's page asks for a method at its default settings over every visible film: that list is kept (and
+    # read back, one indexed row) until the catalog changes or the co-liked lists are refitted (both bump the
+    # catalog version). Any other setting, or narrowed candidates, is computed each time, so the table cannot
+    # grow without bound.
+    if method in ("svm", "tfidf"):
+        keep = not narrowed and (C, prior) == (DEFAULT_C, default_prior())
+        options = _options(method, C=C, prior=prior)
+    else:
+        keep = not narrowed and not explicit_prior
+        options = "default"
     if method in ("cf", "blend"):
         # Films enough people liked rank by who liked them too (recommender.blend, which builds on this
         # module's pools, hence imported here); the others fall back to content (cold start).
-        from recommender.blend import people_similar
+        from recommender.blend import people_ranked, say_who_liked
 
-        films = people_similar(movie, method=method, base=base, limit=limit, prior=prior if explicit_prior else None)
-        if films is not None:
-            return films
-        method = "knn"
-    if method == "knn":
-        ranked = _knn_ranked(movie, base, prior=prior if explicit_prior else KNN_PRIOR, limit=limit)
-    elif narrowed or (C, prior) != (DEFAULT_C, default_prior()):
-        # Only the lists pages show are kept: any other C or prior (the API takes them) would let the table
-        # grow without bound.
-        ranked = _slow_method(movie, method, base, C=C, prior=prior, narrowed=narrowed)[:limit]
-    else:
-        options = _options(method, C=C, prior=prior)
-        compute = lambda: _slow_method(movie, method, base, C=C, prior=prior, narrowed=False)  # noqa: E731
-        ranked = _cached(movie, method, options, compute)[:limit]
+        def compute() -> list[Ranked]:
+            people = people_ranked(
+                movie, method=method, base=base, limit=MAX_RESULTS, prior=prior if explicit_prior else None
+            )
+            if people is not None:
+                return people
+            return _knn_ranked(movie, base, prior=prior if explicit_prior else KNN_PRIOR, limit=MAX_RESULTS)
+
+        ranked = _cached(movie, method, options, compute) if keep else compute()
+        return say_who_liked(movie, _films(ranked[:limit], seeds=[movie]))
+
+    def compute() -> list[Ranked]:
+        if method == "knn":
+            return _knn_ranked(movie, base, prior=prior if explicit_prior else KNN_PRIOR, limit=MAX_RESULTS)
+        return _slow_method(movie, method, base, C=C, prior=prior, narrowed=narrowed)
+
+    ranked = (_cached(movie, method, options, compute) if keep else compute())[:limit]
     return _films(ranked, seeds=[movie])
 
 
@@ -174,7 +188,7 @@ def recommend(
 
 def warm_similar(movies: list[Movie], *, method: str) -> int:
     """Compute and keep the lists of `movies` not kept for the current catalog yet; returns how many."""
-    options = _options(method, C=DEFAULT_C, prior=default_prior())
+    options = _options(method, C=DEFAULT_C, prior=default_prior()) if method in ("svm", "tfidf") else "default"
     version = catalog_version()
     kept = set(
         SimilarList.objects.filter(

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from catalog.models import ImportedRating, Movie
 from recommender import cf, similar
+from recommender.models import SimilarList
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +128,43 @@ def test_a_hidden_film_never_appears_among_the_co_liked(ratings):
     Movie.objects.filter(title="The Godfather").update(hidden=True)
     for method in ("cf", "blend"):
         assert "The Godfather" not in titles(similar.similar_films(film("Heat"), method=method))
+
+
+def test_a_films_default_list_is_kept_and_read_back_without_computing_again(ratings, monkeypatch):
+    heat = film("Heat")
+    first = {method: titles(similar.similar_films(heat, method=method)) for method in ("blend", "cf", "knn")}
+
+    def computed_again(*args, **kwargs):
+        raise AssertionError("a kept list was computed again")
+
+    monkeypatch.setattr("recommender.blend.people_ranked", computed_again)
+    monkeypatch.setattr(similar, "_knn_ranked", computed_again)
+    again = {method: similar.similar_films(heat, method=method) for method in ("blend", "cf", "knn")}
+
+    assert {method: titles(films) for method, films in again.items()} == first
+    assert again["cf"][0].why["liked_by"] == ["Liked by 12 of the 12 people who liked Heat"]
+    assert titles(similar.similar_films(heat, method="blend", limit=10)) == first["blend"][:10]
+
+
+def test_a_refit_of_the_co_liked_lists_makes_every_kept_list_stale(ratings):
+    heat = film("Heat")
+    before = titles(similar.similar_films(heat, method="cf"))
+    version = similar.catalog_version()
+    ImportedRating.objects.bulk_create([rate(user, "Finding Nemo", 5) for user in range(1, 13)])
+
+    cf.refresh()
+
+    assert similar.catalog_version() > version
+    after = titles(similar.similar_films(heat, method="cf"))
+    assert "Finding Nemo" in after[:5] and "Finding Nemo" not in before[:5]
+
+
+def test_settings_other_than_the_pages_are_computed_each_time_and_never_kept(ratings):
+    heat = film("Heat")
+    kept = SimilarList.objects.count()
+
+    similar.similar_films(heat, method="blend", prior=0.9)
+    similar.similar_films(heat, method="knn", prior=0.0)
+    similar.similar_films(heat, method="cf", candidates=Movie.objects.filter(genres__name="Crime"))
+
+    assert SimilarList.objects.count() == kept

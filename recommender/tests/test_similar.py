@@ -14,7 +14,7 @@ from catalog.tests.helpers import make_movie
 from recommender import similar
 from recommender.models import SimilarList
 from recommender.quality import refresh_quality
-from recommender.similar import recommend, similar_films
+from recommender.similar import KEPT_METHODS, recommend, similar_films
 from recommender.space import catalog_version
 
 pytestmark = pytest.mark.django_db
@@ -201,9 +201,9 @@ def test_recommendations_without_any_usable_liked_film_are_empty():
 def test_warm_similar_keeps_the_lists_of_the_most_popular_films():
     out = io.StringIO()
     call_command("warm_similar", "--films", "3", stdout=out, stderr=io.StringIO())
-    assert "svm: 3 lists computed" in out.getvalue()
-    assert "tfidf: 3 lists computed" in out.getvalue()
-    assert SimilarList.objects.filter(catalog_version=catalog_version()).count() == 6
+    for method in KEPT_METHODS:  # every method's default list is kept, the default one (blend) included
+        assert f"{method}: 3 lists computed" in out.getvalue()
+    assert SimilarList.objects.filter(catalog_version=catalog_version()).count() == 3 * len(KEPT_METHODS)
     out = io.StringIO()
     call_command("warm_similar", "--films", "3", stdout=out, stderr=io.StringIO())
     assert "svm: 0 lists computed, 3 were already kept" in out.getvalue()

@@ -10,9 +10,9 @@ from recommender.similar import KEPT_METHODS, warm_similar
 
 class Command(BaseCommand):
     help = (
-        "Compute and keep the svm and tfidf similar lists (default settings, as pages show them) of the most "
+        "Compute and keep the similar lists of every method (default settings, as pages show them) of the most "
         "popular films (all by default), so they answer from the kept list; lists stay valid until the catalog "
-        "changes."
+        "changes or the co-liked lists are refitted."
     )
 
     def add_arguments(self, parser) -> None:
