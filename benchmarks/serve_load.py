@@ -196,6 +196,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="Before serving, run this checkout's `warm_similar` for the default method (steady state: every "
+        "film's list kept); without it every similar request of the run computes its list.",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk (as root)")
@@ -209,6 +215,8 @@ def main() -> None:
     results: dict[str, dict[str, dict]] = {}
     for side in sides:
         files = write_paths(side, prepare(side), queries, tmdb_order)
+        if args.warm and side.checkout == ROOT:
+            manage(side, "warm_similar", "--method", "blend", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = start_server(side)
         try:
             warm_up(side, files)
