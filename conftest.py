@@ -50,3 +50,10 @@ def pytest_collection_modifyitems(items):
         return item.get_closest_marker("browser") is not None or bool(marker and marker.kwargs.get("transaction"))
 
     items.sort(key=empties_tables)
+
+
+@pytest.fixture
+def frozen_throttle_clock(monkeypatch):
+    """Throttle windows are fixed (a minute from :00): a test's requests that straddled a window's end would
+    start a fresh count. Freeze the windows' clock in the middle of one."""
+    monkeypatch.setattr("moviesite.throttling.clock", lambda: 1_800_000_030.0)

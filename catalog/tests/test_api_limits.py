@@ -32,7 +32,7 @@ def film_id() -> int:
 
 
 @pytest.fixture
-def three_a_minute(monkeypatch):
+def three_a_minute(monkeypatch, frozen_throttle_clock):
     # DRF reads the rates once, into the class; the setting alone would not reach it.
     monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "3/minute"})
     cache.delete(ANON_THROTTLE_KEY)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def three_a_minute(monkeypatch):
+def three_a_minute(monkeypatch, frozen_throttle_clock):
     # DRF reads the rates once, into the class; the setting alone would not reach it.
     monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "3/minute"})
 
@@ -44,7 +44,7 @@ def test_behind_one_proxy_the_address_it_saw_is_the_client_and_what_the_client_w
     assert api.get("/api/genres/", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 200  # someone else
 
 
-def test_the_sites_search_is_throttled_with_a_friendly_page(client, settings):
+def test_the_sites_search_is_throttled_with_a_friendly_page(client, settings, frozen_throttle_clock):
     settings.SITE_THROTTLE_RATES = {"search": "3/minute", "favourite": "3/minute"}
     statuses = [client.get("/", {"q": f"war {n}", "mode": "keyword"}).status_code for n in range(3)]
     assert statuses == [200, 200, 200]
@@ -56,7 +56,7 @@ def test_the_sites_search_is_throttled_with_a_friendly_page(client, settings):
     assert client.get("/").status_code == 200  # the landing page itself is not a search
 
 
-def test_favourites_are_throttled_in_json_for_scripts_and_a_page_for_browsers(client, settings):
+def test_favourites_are_throttled_in_json_for_scripts_and_a_page_for_browsers(client, settings, frozen_throttle_clock):
     settings.SITE_THROTTLE_RATES = {"search": "3/minute", "favourite": "3/minute"}
     film = Movie.objects.visible().first()
     url = f"/movies/{film.pk}/favourite/"
