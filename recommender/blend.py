@@ -104,21 +104,33 @@ def with_people(pool: list[tuple[int, float]], liked: Iterable[int], excluded: s
     """A recommendation's content pool [(id, score)] joined with the films co-liked with the liked ones
     (each scored by the sum of its co-like scores), both scaled to 0..1; the pool as it is if no liked film
     has co-liked films."""
+    liked = list(liked)
+    lists = cf.co_liked_lists(liked)  # one query for all the liked films
     people: dict[int, float] = {}
     for seed in liked:
-        found = cf.co_liked(seed)
+        found = lists.get(seed)
         for neighbour in found.neighbours if found else []:
             if neighbour.pk not in excluded:
                 people[neighbour.pk] = people.get(neighbour.pk, 0.0) + neighbour.score
     if not people:
         return pool
+    return join_people(pool, people, weight=RECOMMEND_PEOPLE)
+
+
+def join_people(
+    pool: list[tuple[int, float]], people: dict[int, float], *, weight: float, excluded: frozenset[int] = frozenset()
+) -> list[tuple[int, float]]:
+    """A content pool [(id, score)] joined with films' co-like scores, each scaled to 0..1 over all it was
+    given and weighed `weight` for co-likes, 1 - weight for content (a co-liked film outside the content pool
+    gets content's share of nothing); best first, without the `excluded` films."""
     best_people = max(people.values()) or 1.0
     content = dict(pool)
     low = min(content.values(), default=0.0)
     spread = (max(content.values(), default=0.0) - low) or 1.0
     merged = {
-        pk: RECOMMEND_PEOPLE * people.get(pk, 0.0) / best_people
-        + (1 - RECOMMEND_PEOPLE) * (content.get(pk, low) - low) / spread
+        pk: weight * people.get(pk, 0.0) / best_people
+        + ((1 - weight) * (content[pk] - low) / spread if pk in content else 0.0)
         for pk in {*content, *people}
+        if pk not in excluded
     }
     return sorted(merged.items(), key=lambda item: (-item[1], item[0]))

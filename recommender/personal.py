@@ -30,6 +30,7 @@ from django.db.models import F
 from sklearn.svm import LinearSVC
 
 from catalog.models import Movie, Rating
+from recommender.blend import RECOMMEND_PEOPLE, join_people
 from recommender.cf import CoLiked, co_liked_lists, fitted_version
 from recommender.similar import DEFAULT_C, _blend, _films, _top, _with_facts, default_prior, similar_films
 from recommender.space import VectorSpace, catalog_version, vector_space
@@ -58,7 +59,7 @@ PERSONAL_POOL = 1000
 # With co-liked films, their share of the fused score against content: recommendations' own weight
 # (recommender.blend.RECOMMEND_PEOPLE, chosen on the dev users of benchmarks/cf_quality.py), taken as it is,
 # with the similar films' quality prior (default_prior()): co-likes already favour films many people like.
-PERSONAL_PEOPLE = 0.6
+PERSONAL_PEOPLE = RECOMMEND_PEOPLE
 
 
 @dataclass(frozen=True)
@@ -148,17 +149,7 @@ def people_pool(
     """The content `pool` [(id, score)] joined with the co-liked films, each scaled to 0..1 and weighed
     PERSONAL_PEOPLE to the rest: a co-liked film outside the content pool gets content's share of nothing. No
     rated film joins (hidden ones are dropped by the caller's `_with_facts`)."""
-    best_people = max(people.values()) or 1.0
-    content = dict(pool)
-    low = min(content.values(), default=0.0)
-    spread = (max(content.values(), default=0.0) - low) or 1.0
-    merged = {
-        pk: PERSONAL_PEOPLE * people.get(pk, 0.0) / best_people
-        + ((1 - PERSONAL_PEOPLE) * (content[pk] - low) / spread if pk in content else 0.0)
-        for pk in {*content, *people}
-        if pk not in rated
-    }
-    return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+    return join_people(pool, people, weight=PERSONAL_PEOPLE, excluded=rated)
 
 
 def content_scores(space: VectorSpace, taste: Taste) -> np.ndarray | None:
