@@ -7,10 +7,12 @@ PORT ?= 8000
 # docker-compose (v1; needs no engine) to validate docker-compose.yml against the compose schema. `make test`
 # installs them as root with apt-get, and otherwise stops before any test with the one command to run.
 TEST_DEBIAN_PACKAGES := chromium pgbouncer docker-compose
+# Who needs them, in the message of a run without root.
+NEEDED_BY := The tests
 # The models load from site-packages; nothing may reach a hub at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run serve test lint format migrations-check bootstrap clean test-packages
+.PHONY: install run serve test lint format migrations-check bootstrap clean test-packages bench-serve
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +37,7 @@ test-packages:
 	    echo "Installing Debian packages for the tests:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "The tests need Debian packages:$$missing. Run as root: apt-get install -y$$missing" >&2; exit 1; \
+	    echo "$(NEEDED_BY) need Debian packages:$$missing. Run as root: apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -54,6 +56,11 @@ serve: bootstrap
 	DEBUG=0 $(BIN)/python manage.py collectstatic --no-input -v 0
 	DEBUG=0 SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} SECURE_COOKIES=$${SECURE_COOKIES:-0} PORT=$(PORT) \
 	  $(BIN)/gunicorn -c moviesite/gunicorn.conf.py moviesite.wsgi
+
+# Throughput under wrk, side by side with 7691f98 (benchmarks/serve_load.py; needs ../shared/datasets).
+bench-serve: install
+	@$(MAKE) --no-print-directory test-packages TEST_DEBIAN_PACKAGES=wrk NEEDED_BY="The load benchmark"
+	$(BIN)/python benchmarks/serve_load.py --warm
 
 test: test-packages install
 	$(BIN)/python -m pytest
