@@ -60,13 +60,21 @@ def request_timeout_ms(request: HttpRequest) -> int:
 
 
 class StatementTimeoutMiddleware:
-    """Every query of a web request has a time limit; management commands (imports, embedding) have none."""
+    """Every query of a web request has a time limit; management commands (imports, embedding) have none.
+
+    Where the connections already start with the request's limit (settings.CONNECTION_STATEMENT_TIMEOUT_MS: a
+    web server without a pooler) nothing is added; otherwise (the admin's longer limit, behind PgBouncer, the
+    test client) each statement gets its SET LOCAL.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        timeout = StatementTimeout(request_timeout_ms(request))
+        milliseconds = request_timeout_ms(request)
+        if milliseconds == settings.CONNECTION_STATEMENT_TIMEOUT_MS:
+            return self.get_response(request)
+        timeout = StatementTimeout(milliseconds)
         with ExitStack() as stack:
             for alias in connections:
                 stack.enter_context(connections[alias].execute_wrapper(timeout))

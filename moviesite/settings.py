@@ -247,6 +247,19 @@ MIDDLEWARE = [
 # bulk actions get longer; management commands (imports, embedding) run without a limit.
 REQUEST_STATEMENT_TIMEOUT_MS = int(os.environ.get("REQUEST_STATEMENT_TIMEOUT_MS", "5000"))
 ADMIN_STATEMENT_TIMEOUT_MS = int(os.environ.get("ADMIN_STATEMENT_TIMEOUT_MS", "60000"))
+# In a web server's process (moviesite/wsgi.py sets MOVIESITE_WEB_SERVER) with no pooler in front, every
+# connection starts with the public requests' limit, a libpq startup option: no statement of its own, nothing
+# per request (a SET LOCAL wrapping each statement in its own transaction was 4 round trips instead of 1).
+# Requests that want another limit (the admin, a test) still get it as SET LOCAL; management commands never
+# load wsgi.py and run without a limit. Behind PgBouncer a server connection is shared (transaction mode)
+# or refuses startup options (session mode), so there every statement keeps its SET LOCAL.
+CONNECTION_STATEMENT_TIMEOUT_MS = 0
+if env_bool("MOVIESITE_WEB_SERVER") and not DATABASE_POOLER and REQUEST_STATEMENT_TIMEOUT_MS:
+    CONNECTION_STATEMENT_TIMEOUT_MS = REQUEST_STATEMENT_TIMEOUT_MS
+    for database in DATABASES.values():
+        options = database.setdefault("OPTIONS", {})
+        given = options.get("options", "")
+        options["options"] = f"{given} -c statement_timeout={CONNECTION_STATEMENT_TIMEOUT_MS}".strip()
 # What a 503 (database down, or a statement stopped by the timeout) tells the client to wait, in seconds.
 DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
 # Proxies in front that append to X-Forwarded-For (nginx, a load balancer): the client's address is the

@@ -4,8 +4,9 @@ A client's address is REMOTE_ADDR unless NUM_PROXIES proxies we trust stand in f
 address the outermost of them saw (the NUM_PROXIES-th entry of X-Forwarded-For from the right): entries further
 left are whatever the client chose to write. With NUM_PROXIES=0 (the default) X-Forwarded-For is ignored.
 
-Counts are kept per fixed window in the UNLOGGED table moviesite_throttlecount, one atomic upsert per request:
-exact across processes (no read-modify-write race, unlike a cache holding a list of timestamps) and cheap.
+Counts are kept per fixed window in the UNLOGGED table moviesite_throttlecount, one atomic upsert per request (one
+statement, one round trip): exact across processes (no read-modify-write race, unlike a cache holding a list of
+timestamps) and cheap.
 """
 
 from __future__ import annotations
@@ -45,22 +46,27 @@ def parse_rate(rate: str) -> tuple[int, int]:
 clock = time.time
 
 
+# One statement per count, in autocommit (no transaction of its own, one round trip): the upsert, and when it
+# opened a new window for its key (count 1), the windows that are over are forgotten, by index.
+COUNT_SQL = """
+    WITH counted AS (
+        INSERT INTO moviesite_throttlecount (key, "window", expires, count) VALUES (%s, %s, %s, 1)
+        ON CONFLICT (key, "window") DO UPDATE SET count = moviesite_throttlecount.count + 1
+        RETURNING count
+    ), forgotten AS (
+        DELETE FROM moviesite_throttlecount WHERE expires < %s AND (SELECT count FROM counted) = 1
+    )
+    SELECT count FROM counted"""
+
+
 def hit(key: str, period: int, *, now: float | None = None) -> tuple[int, int]:
     """Count one request for `key` in the current window of `period` seconds: (count so far, seconds left)."""
     now = clock() if now is None else now
     window = int(now) // period * period
     expires = window + period
     with connection.cursor() as cursor:
-        cursor.execute(
-            """INSERT INTO moviesite_throttlecount (key, "window", expires, count) VALUES (%s, %s, %s, 1)
-               ON CONFLICT (key, "window") DO UPDATE SET count = moviesite_throttlecount.count + 1
-               RETURNING count""",
-            [key[:200], window, expires],
-        )
+        cursor.execute(COUNT_SQL, [key[:200], window, expires, int(now)])
         count = cursor.fetchone()[0]
-        if count == 1:
-            # A new window for this key: a good moment to forget windows that are over, by index.
-            cursor.execute("DELETE FROM moviesite_throttlecount WHERE expires < %s", [int(now)])
     return count, max(1, expires - int(now))
 
 
