@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from catalog.api.answers import kept_answer
 from catalog.api.filters import MovieFilter
 from catalog.api.pagination import GenrePagination
 from catalog.api.parsers import BoundedJSONParser
@@ -83,6 +84,11 @@ class MovieViewSet(viewsets.ModelViewSet):
             return Movie.objects.visible().with_details().defer("embedding")
         return Movie.objects.visible().for_display().ordered()
 
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        """One visible film with all its facts and external ids."""
+        compute = super().retrieve
+        return kept_answer(request, "movie", {"pk": int(kwargs["pk"])}, lambda: compute(request, *args, **kwargs))
+
     def filter_queryset(self, queryset):
         # The filters belong to the list; a film's own URL ignores them.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
@@ -126,9 +132,13 @@ class MovieViewSet(viewsets.ModelViewSet):
     def similar(self, request: Request, pk: str) -> Response:
         """The films most like this one, by blend (default), cf, knn, svm or tfidf, with why each one is alike."""
         params = _params(SimilarParamsSerializer, request).validated_data
-        movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
-        similar = similar_films(movie, **params)
-        return Response({"results": SimilarMovieSerializer(similar, many=True).data})
+
+        def compute() -> Response:
+            movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
+            similar = similar_films(movie, **params)
+            return Response({"results": SimilarMovieSerializer(similar, many=True).data})
+
+        return kept_answer(request, "similar", {"pk": int(pk), **params}, compute)
 
 
 @extend_schema(
@@ -146,19 +156,23 @@ def search(request: Request) -> Response:
     """Keyword, semantic or hybrid search with filters; an empty `q` browses the catalog."""
     params = _params(SearchParamsSerializer, request)
     data = params.validated_data
-    page = (
-        Movie.objects.visible()
-        .filter_by(**params.filters())
-        .search(
-            data["q"],
-            mode=data["mode"],
-            alpha=data["alpha"],
-            limit=data["limit"],
-            offset=data["offset"],
-            ordering=data["ordering"],
+
+    def compute() -> Response:
+        page = (
+            Movie.objects.visible()
+            .filter_by(**params.filters())
+            .search(
+                data["q"],
+                mode=data["mode"],
+                alpha=data["alpha"],
+                limit=data["limit"],
+                offset=data["offset"],
+                ordering=data["ordering"],
+            )
         )
-    )
-    return Response({"count": page.count, "results": SearchResultSerializer(page.results, many=True).data})
+        return Response({"count": page.count, "results": SearchResultSerializer(page.results, many=True).data})
+
+    return kept_answer(request, "search", dict(data), compute)
 
 
 @extend_schema(parameters=[AutocompleteParamsSerializer], responses=AutocompleteSerializer(many=True))

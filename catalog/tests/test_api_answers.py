@@ -1,0 +1,165 @@
+"""Whole API answers kept by catalog version (issue 16): a repeat is one statement, any change of the films or
+the co-liked lists is seen at once, and answers to a signed-in user are never kept."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
+
+from catalog.models import Movie
+from moviesite.models import CachedAnswer
+from recommender import cf
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def web_server_connections(settings):
+    """Count statements as a web server runs them: its connections start with the statement limit, so no
+    SET LOCAL is added around each one (moviesite.middleware)."""
+    settings.CONNECTION_STATEMENT_TIMEOUT_MS = settings.REQUEST_STATEMENT_TIMEOUT_MS
+
+
+def film(title: str) -> Movie:
+    return Movie.objects.get(title=title)
+
+
+def get(path: str, client: APIClient | None = None, **params) -> tuple[int, bytes, list[str]]:
+    """(status, body, the statements it ran)."""
+    with CaptureQueriesContext(connection) as queries:
+        response = (client or APIClient()).get(path, params, HTTP_ACCEPT="application/json")
+    return response.status_code, response.content, [query["sql"] for query in queries.captured_queries]
+
+
+def test_a_repeated_film_detail_is_the_throttle_count_and_one_statement():
+    path = f"/api/movies/{film('Heat').pk}/"
+    status, first, computed = get(path)
+    again_status, again, repeated = get(path)
+
+    assert status == again_status == 200 and again == first
+    assert len(computed) == 7  # count, look-up, the film, its genres, credits and keywords, the keeping
+    assert len(repeated) == 2  # count, look-up
+    assert "moviesite_throttlecount" in repeated[0] and "moviesite_cachedanswer" in repeated[1]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/movies/{heat}/similar/", {}),
+        ("/api/movies/{heat}/similar/", {"method": "knn", "limit": 5}),
+        ("/api/movies/{heat}/similar/", {"method": "svm", "C": 0.5, "prior": 0.2}),
+        ("/api/search/", {"q": "bank robbery crew", "mode": "hybrid"}),
+        ("/api/search/", {"q": "", "genre": ["Crime", "Drama"], "ordering": "rating"}),
+    ],
+)
+def test_every_method_setting_and_search_is_kept_and_a_repeat_is_one_statement(path, params):
+    path = path.format(heat=film("Heat").pk)
+    _, first, _ = get(path, **params)
+    status, again, repeated = get(path, **params)
+
+    assert status == 200 and again == first
+    assert len(repeated) == 2
+
+
+def test_parameters_in_another_order_or_spelling_share_one_answer():
+    heat = film("Heat").pk
+    _, first, _ = get(f"/api/movies/{heat}/similar/?limit=5&method=knn")
+    _, again, repeated = get(f"/api/movies/{heat}/similar/?method=knn&limit=05&unknown=1")
+
+    assert again == first and len(repeated) == 2
+
+
+def test_an_edited_film_is_answered_afresh_at_once():
+    heat = film("Heat")
+    get(f"/api/movies/{heat.pk}/")
+    Movie.objects.filter(pk=heat.pk).update(tagline="A new tagline")  # the trigger bumps the catalog version
+
+    _, body, statements = get(f"/api/movies/{heat.pk}/")
+
+    assert b"A new tagline" in body and len(statements) > 2
+
+
+def test_a_hidden_film_is_gone_from_its_answers_and_from_other_films_similar_lists():
+    heat = film("Heat")
+    similar = f"/api/movies/{heat.pk}/similar/"
+    neighbour = json.loads(get(similar, method="knn")[1])["results"][0]["id"]
+    get(f"/api/movies/{neighbour}/")  # kept too
+    Movie.objects.filter(pk=neighbour).update(hidden=True)
+
+    assert get(f"/api/movies/{neighbour}/")[0] == 404
+    assert neighbour not in [result["id"] for result in json.loads(get(similar, method="knn")[1])["results"]]
+    Movie.objects.filter(pk=heat.pk).update(hidden=True)
+    assert get(similar, method="knn")[0] == 404
+
+
+def test_a_refit_of_the_co_liked_lists_is_answered_afresh():
+    path = f"/api/movies/{film('Heat').pk}/similar/"
+    get(path)
+    cf.refresh()  # rewrites the co-liked lists: their trigger bumps the catalog version
+
+    status, _, statements = get(path)
+
+    assert status == 200 and len(statements) > 2
+
+
+def test_a_signed_in_user_is_never_served_a_kept_answer_nor_has_one_kept():
+    path = f"/api/movies/{film('Heat').pk}/similar/"
+    get(path)  # an anonymous answer, kept
+    user = get_user_model().objects.create_user("viewer")
+    by_token = APIClient()
+    by_token.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    by_session = APIClient()
+    by_session.force_login(user)
+    kept = CachedAnswer.objects.count()
+
+    for client in (by_token, by_session, by_token):
+        status, _, statements = get(path, client)
+        assert status == 200
+        assert not any("moviesite_cachedanswer" in sql for sql in statements)
+    assert CachedAnswer.objects.count() == kept
+
+
+def test_the_browsable_api_and_indented_json_are_not_kept():
+    path = f"/api/movies/{film('Heat').pk}/"
+    for accept in ("text/html", "application/json; indent=4"):
+        with CaptureQueriesContext(connection) as queries:
+            assert APIClient().get(path, HTTP_ACCEPT=accept).status_code == 200
+        assert not any("moviesite_cachedanswer" in query["sql"] for query in queries.captured_queries)
+    assert CachedAnswer.objects.count() == 0
+
+
+def test_kept_answers_still_count_against_the_throttle(monkeypatch, frozen_throttle_clock):
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "3/minute"})
+    path = f"/api/movies/{film('Heat').pk}/"
+
+    assert [get(path)[0] for _ in range(5)] == [200, 200, 200, 429, 429]
+
+
+def test_errors_are_not_kept():
+    assert get("/api/movies/999999999/")[0] == 404
+    assert get("/api/movies/1/similar/", limit=0)[0] == 400
+    assert CachedAnswer.objects.count() == 0
+
+
+def test_a_deploys_migrate_forgets_every_kept_answer():
+    get(f"/api/movies/{film('Heat').pk}/")
+    assert CachedAnswer.objects.count() == 1
+
+    call_command("migrate", verbosity=0, stdout=io.StringIO())
+
+    assert CachedAnswer.objects.count() == 0
+
+
+def test_kept_answers_are_not_logged_tables():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'moviesite_cachedanswer'")
+        assert cursor.fetchone()[0] == "u"
