@@ -24,14 +24,16 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.api.serializers import SimilarMovieSerializer, SimilarParamsSerializer
 from moviesite.db import reading
 from moviesite.models import CachedAnswer
 from recommender.models import CatalogVersion
+from recommender.similar import similar_films
 
 JSON = "application/json"
 # One store in this many also forgets answers of older versions and the oldest beyond MAX_ANSWERS (distinct
@@ -97,15 +99,21 @@ def _lookup(key: str) -> tuple[int | None, bytes | None]:
             row = cursor.fetchone()
         return (row[0], row[1]) if row else (None, None)
     # Replicas: the version of the catalog this request reads, the answer from the primary.
-    with catalog.cursor() as cursor:
-        cursor.execute(VERSION_SQL)
-        row = cursor.fetchone()
-    if row is None:
+    version = _current_version()
+    if version is None:
         return None, None
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(BODY_SQL, [key, row[0]])
+        cursor.execute(BODY_SQL, [key, version])
         kept = cursor.fetchone()
-    return row[0], kept[0] if kept else None
+    return version, kept[0] if kept else None
+
+
+def _current_version() -> int | None:
+    """The catalog version where this request reads the catalog (None before the first is written)."""
+    with reading(CatalogVersion).cursor() as cursor:
+        cursor.execute(VERSION_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _store(key: str, version: int, body: bytes) -> None:
@@ -115,3 +123,29 @@ def _store(key: str, version: int, body: bytes) -> None:
         cursor.execute(STORE_SQL, [key, version, body, int(time.time())])
         if random.randrange(SWEEP_EVERY) == 0:
             cursor.execute(SWEEP_SQL, [version, MAX_ANSWERS])
+
+
+def keep_similar_answers(movies: list) -> int:
+    """Compute and keep the default similar-films answer (`/api/movies/{id}/similar/` without parameters) of
+    each of `movies` not kept for the current catalog version yet, as the API would; returns how many.
+
+    For `manage.py keep_answers`: a site whose films' pages were all visited once has them all kept.
+    """
+    params = SimilarParamsSerializer(data=QueryDict())
+    params.is_valid(raise_exception=True)
+    defaults = dict(params.validated_data)
+    keys = {movie.pk: answer_key("similar", {"pk": movie.pk, **defaults}) for movie in movies}
+    version = _current_version()
+    if version is None:
+        return 0
+    kept = set(
+        CachedAnswer.objects.filter(key__in=list(keys.values()), catalog_version=version).values_list("key", flat=True)
+    )
+    computed = 0
+    for movie in movies:
+        if keys[movie.pk] in kept:
+            continue
+        data = {"results": SimilarMovieSerializer(similar_films(movie, **defaults), many=True).data}
+        _store(keys[movie.pk], version, JSONRenderer().render(data))
+        computed += 1
+    return computed

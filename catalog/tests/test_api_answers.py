@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
+from catalog.api import answers
 from catalog.models import Movie
 from moviesite.models import CachedAnswer
 from recommender import cf
@@ -23,10 +24,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def web_server_connections(settings):
+def web_server_connections(settings, monkeypatch):
     """Count statements as a web server runs them: its connections start with the statement limit, so no
-    SET LOCAL is added around each one (moviesite.middleware)."""
+    SET LOCAL is added around each one (moviesite.middleware). No store sweeps old answers by chance."""
     settings.CONNECTION_STATEMENT_TIMEOUT_MS = settings.REQUEST_STATEMENT_TIMEOUT_MS
+    monkeypatch.setattr(answers, "SWEEP_EVERY", 10**9)
 
 
 def film(title: str) -> Movie:
@@ -163,3 +165,35 @@ def test_kept_answers_are_not_logged_tables():
     with connection.cursor() as cursor:
         cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'moviesite_cachedanswer'")
         assert cursor.fetchone()[0] == "u"
+
+
+def test_keep_answers_keeps_each_films_default_similar_answer_as_the_api_gives_it():
+    heat = film("Heat")
+    fresh = get(f"/api/movies/{heat.pk}/similar/")[1]
+    CachedAnswer.objects.all().delete()
+    out = io.StringIO()
+
+    call_command("keep_answers", "--films", "5", stdout=out, stderr=io.StringIO())
+    call_command("keep_answers", "--films", "5", stdout=out, stderr=io.StringIO())
+
+    assert "5 similar-films answers computed, 0 were already kept." in out.getvalue()
+    assert "0 similar-films answers computed, 5 were already kept." in out.getvalue()
+    popular = Movie.objects.visible().ordered().first()
+    status, body, statements = get(f"/api/movies/{popular.pk}/similar/")
+    assert status == 200 and len(statements) == 2
+    if popular.pk == heat.pk:
+        assert body == fresh
+    CachedAnswer.objects.all().delete()
+    assert get(f"/api/movies/{popular.pk}/similar/")[1] == body  # the API computes the same bytes
+
+
+def test_a_sweep_forgets_answers_of_older_versions_and_the_oldest_beyond_the_cap(monkeypatch):
+    monkeypatch.setattr(answers, "SWEEP_EVERY", 1)
+    monkeypatch.setattr(answers, "MAX_ANSWERS", 2)
+    heat, alien = film("Heat").pk, film("Alien").pk
+    get(f"/api/movies/{heat}/")
+    Movie.objects.filter(pk=heat).update(tagline="Changed")  # a new catalog version
+    for n in range(3):
+        get(f"/api/movies/{alien}/similar/", limit=n + 1)
+
+    assert CachedAnswer.objects.count() == 2
