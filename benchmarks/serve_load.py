@@ -104,10 +104,11 @@ def checkout_of(commit: str) -> Path:
     return path
 
 
-def prepare(side: Side) -> dict[int, int]:
+def prepare(side: Side, *, reimport: bool = True) -> dict[int, int]:
     """Migrate and import the TMDB catalog with the side's own code; return its film ids by TMDB id."""
     manage(side, "migrate", "--no-input", "-v", "0")
-    manage(side, "import_movies", str(TMDB), stdout=subprocess.DEVNULL)
+    if reimport:
+        manage(side, "import_movies", str(TMDB), stdout=subprocess.DEVNULL)
     script = (
         "import json; from catalog.models import Movie; "
         "print(json.dumps(dict(Movie.objects.filter(hidden=False, tmdb_id__isnull=False)"
@@ -202,6 +203,18 @@ def main() -> None:
         help="Before serving, run this checkout's `warm_similar` for the default method (steady state: every "
         "film's list kept); without it every similar request of the run computes its list.",
     )
+    parser.add_argument(
+        "--keep-answers",
+        action="store_true",
+        help="With --warm: also run this checkout's `keep_answers` (every film's default similar-films API "
+        "answer kept, as a site has them once each was asked for once); similar requests are then all served "
+        "from kept answers.",
+    )
+    parser.add_argument(
+        "--no-import",
+        action="store_true",
+        help="Use the catalogs already in the benchmark databases as they are (no import_movies run).",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk (as root)")
@@ -214,9 +227,11 @@ def main() -> None:
 
     results: dict[str, dict[str, dict]] = {}
     for side in sides:
-        files = write_paths(side, prepare(side), queries, tmdb_order)
+        files = write_paths(side, prepare(side, reimport=not args.no_import), queries, tmdb_order)
         if args.warm and side.checkout == ROOT:
             manage(side, "warm_similar", "--method", "blend", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if args.keep_answers:
+                manage(side, "keep_answers", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = start_server(side)
         try:
             warm_up(side, files)
