@@ -197,3 +197,13 @@ def test_a_sweep_forgets_answers_of_older_versions_and_the_oldest_beyond_the_cap
         get(f"/api/movies/{alien}/similar/", limit=n + 1)
 
     assert CachedAnswer.objects.count() == 2
+
+
+def test_a_similar_answer_not_kept_yet_of_a_film_whose_list_is_kept_costs_a_pinned_number_of_statements():
+    heat = film("Heat").pk
+    get(f"/api/movies/{heat}/similar/")  # computes and keeps the list, and the answer
+    _, _, statements = get(f"/api/movies/{heat}/similar/", limit=10)  # another answer, the same kept list
+
+    # count, look-up, the film (4: with genres, credits, keywords), catalog version, kept list, the similar
+    # films (3: with genres, credits), their shared keywords, the co-liked list, the keeping
+    assert len(statements) == 14, "\n".join(sql[:120] for sql in statements)
