@@ -1,0 +1,127 @@
+"""What one request costs the production app, in one process: CPU ms of Python and of its Postgres backend, and
+statements, per request (issue 16). Less noisy than wrk on a shared machine: CPU time, not wall time.
+
+    .venv/bin/python benchmarks/request_cost.py similar --requests 300 [--uncached] [--statements] [--profile]
+
+Calls moviesite.wsgi's application (DEBUG off, as gunicorn runs it: the web server's connection settings
+included) with the request paths benchmarks/serve_load.py wrote for a side (benchmarks/.cache/serve_load/this,
+after one run of it), on that side's database (`bench_serve_this`). Run it from another checkout (a worktree
+of 7691f98 with `--paths` and `--database`) to compare. `--uncached` serves every request as if its answer
+were never kept (catalog/api/answers.py); run without it twice to see a first pass (answers computed and
+kept) and then a repeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import os
+import pstats
+import random
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path.cwd()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=("search", "similar", "detail"))
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--database", default="bench_serve_this")
+    parser.add_argument("--paths", default=str(HERE / "benchmarks" / ".cache" / "serve_load" / "this"))
+    parser.add_argument("--uncached", action="store_true", help="never serve or keep a kept answer")
+    parser.add_argument("--statements", action="store_true", help="count statements (adds a little CPU)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the requests; the top 40 by cumulative")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(HERE))
+    os.environ.update(
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": "request-cost-" + "x" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "API_ANON_RATE": "100000000/minute",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "MOVIESITE_DB_NAME": args.database,
+            "MOVIESITE_PGDATA": os.environ.get("MOVIESITE_PGDATA", str(HERE / ".pgdata")),
+            "MOVIESITE_ENV_FILE": "",
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+        }
+    )
+    os.environ.pop("DATABASE_URL", None)
+    import psutil
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from moviesite.wsgi import application
+
+    if args.uncached:
+        import catalog.api.answers
+
+        catalog.api.answers.cacheable = lambda request: False
+
+    paths = [line for line in Path(args.paths, f"{args.kind}.txt").read_text().splitlines() if line]
+    random.Random(5).shuffle(paths)
+
+    def call(path: str) -> None:
+        route, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": urllib.parse.unquote(route),
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_ACCEPT": "application/json",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        status: list[str] = []
+        body = b"".join(application(environ, lambda line, headers, exc_info=None: status.append(line)))
+        if not status[0].startswith("200"):
+            raise SystemExit(f"{path}: {status[0]} {body[:300]!r}")
+
+    for path in paths[-10:]:  # the model, the URL conf and the connection, before the clock starts
+        call(path)
+    backend = psutil.Process(connection.connection.info.backend_pid)
+    todo = paths[: args.requests]
+    counting = CaptureQueriesContext(connection) if args.statements else contextlib.nullcontext()
+    profiler = cProfile.Profile() if args.profile else None
+    before = backend.cpu_times()
+    started_cpu, started = time.process_time(), time.perf_counter()
+    with counting:
+        if profiler:
+            profiler.enable()
+        for path in todo:
+            call(path)
+        if profiler:
+            profiler.disable()
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    after = backend.cpu_times()
+    database_cpu = (after.user + after.system) - (before.user + before.system)
+    n = len(todo)
+    line = f"{args.kind}: {n} requests, python cpu {1000 * cpu / n:.2f} ms/req, postgres backend cpu "
+    line += f"{1000 * database_cpu / n:.2f} ms/req, wall {1000 * wall / n:.2f} ms/req"
+    if args.statements:
+        line += f", statements {len(counting.captured_queries) / n:.1f}/req"
+    print(line)
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
