@@ -384,8 +384,9 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
         cursor.execute("SELECT count(*), max(updated_at)::text FROM catalog_movie")
         stamp = "|".join(map(str, cursor.fetchone()))
     # Signals change with the catalog and with the code that computes them (not with the fusion's).
-    code = [search.signals, search.keyword_scores, search.title_scores, search.semantic_scores]
-    code += [search.weighted_words, search.fold, search.edit_closeness, search.osa_distance]
+    # (Those that exist: fold and osa_distance went when rapidfuzz came.)
+    names = ["signals", "keyword_scores", "title_scores", "semantic_scores", "weighted_words", "edit_closeness"]
+    code = [getattr(search, name) for name in [*names, "fold", "osa_distance"] if hasattr(search, name)]
     stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
     # torch's file keeps its old name, so signals computed before query encoders existed are reused.
     suffix = "" if query_encoder == "torch" else f"-{query_encoder}"

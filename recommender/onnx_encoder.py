@@ -107,6 +107,7 @@ def build(cache_dir: Path, *, force: bool = False) -> Path:
         if (target / MANIFEST).exists() and not force:
             return target
         work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+        work.chmod(0o755)  # mkdtemp's 0700 would hide the files from a server running as another user (Docker)
         try:
             _export(work)
             if target.exists():
