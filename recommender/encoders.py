@@ -6,7 +6,7 @@ deterministic `fake` backend; tests about quality use the real one.
 
 Film vectors (documents) are always made by the backend's encoder (`get_encoder()`). With the local backend,
 search queries go through `get_query_encoder()`, chosen by settings.QUERY_ENCODER: the same model under ONNX
-Runtime with int8 weights (the default), in fp32, or torch itself (recommender/onnx_encoder.py).
+Runtime in fp32 (the default), with int8 weights, or torch itself (recommender/onnx_encoder.py).
 """
 
 from __future__ import annotations
