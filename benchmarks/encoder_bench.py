@@ -184,8 +184,9 @@ def main() -> None:
     picked = real_queries(args.queries)
     kinds = np.asarray([kind for kind, _ in picked])
     queries = [query for _, query in picked]
-    print(f"### Query encoders: {len(queries)} distinct queries ({sum(kinds == 'description')} IMDB descriptions, ")
-    print(f"{sum(kinds == 'title')} TMDB titles), one thread each; `uptime` before: {os.getloadavg()}\n")
+    counts = f"{sum(kinds == 'description')} IMDB descriptions, {sum(kinds == 'title')} TMDB titles"
+    print(f"### Query encoders: {len(queries)} distinct queries ({counts}), one thread each")
+    print(f"\n`uptime` before: {os.getloadavg()}\n")
 
     fresh = {}
     for choice in ENCODERS:
