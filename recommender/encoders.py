@@ -222,6 +222,18 @@ class LocalEncoderProxy:
         return get_encoder("local").encode(texts, batch_size=batch_size)
 
 
+def warm_query_encoder() -> None:
+    """Load the ONNX query encoder now if its file is built (about a second), so a server process's first search
+    does not wait for it. A missing file is left to the first query: a worker's start must stay short."""
+    from django.conf import settings
+
+    if settings.EMBEDDING_BACKEND != "local" or settings.QUERY_ENCODER == "torch":
+        return
+    encoder = get_query_encoder()
+    if encoder.ready_to_load():
+        encoder.load()
+
+
 @lru_cache(maxsize=2048)
 def _cached_query_vector(backend: str, query_encoder: str, text: str) -> tuple[float, ...]:
     encoder = get_query_encoder(query_encoder) if backend == "local" else get_encoder(backend)

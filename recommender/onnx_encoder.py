@@ -217,6 +217,14 @@ class OnnxEncoder:
         self.load()
         return self._fell_back
 
+    def ready_to_load(self) -> bool:
+        """Whether this encoder's file is in the cache (loading it then takes about a second, no build)."""
+        try:
+            directory = self.directory or files_dir(self.cache_dir)
+        except Exception:  # no onnxruntime, no model: load() will say so
+            return False
+        return (directory / (INT8_FILE if self.variant == "onnx-int8" else FP32_FILE)).exists()
+
     def load(self) -> None:
         with self._lock:
             if self._session is not None or self._fell_back:

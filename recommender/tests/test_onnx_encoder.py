@@ -13,7 +13,14 @@ import pytest
 from django.core.management import call_command
 
 from recommender import encoders, onnx_encoder
-from recommender.encoders import EmbeddingError, FakeEncoder, LocalEncoderProxy, get_encoder, get_query_encoder
+from recommender.encoders import (
+    EmbeddingError,
+    FakeEncoder,
+    LocalEncoderProxy,
+    get_encoder,
+    get_query_encoder,
+    warm_query_encoder,
+)
 from recommender.onnx_encoder import INT8_FILE, MANIFEST, OnnxEncoder, OnnxUnavailable, build, check_pipeline
 
 SENTENCES = [
@@ -202,3 +209,21 @@ def test_the_build_command_leaves_existing_files_alone(built, settings, capsys):
     settings.QUERY_ENCODER = "torch"
     call_command("build_query_encoder")
     assert "nothing to build" in capsys.readouterr().out
+
+
+def test_a_server_process_loads_the_onnx_encoder_at_start_only_when_its_file_is_built(
+    built, settings, tmp_path, monkeypatch
+):
+    def no_build(cache_dir: Path, *, force: bool = False) -> Path:
+        raise AssertionError("a worker's start never builds")
+
+    monkeypatch.setattr(onnx_encoder, "build", no_build)
+    settings.EMBEDDING_BACKEND = "local"
+    settings.QUERY_ENCODER = "onnx"
+    settings.ONNX_THREADS = 1
+    settings.ONNX_CACHE_DIR = tmp_path / "nothing-built"
+    warm_query_encoder()
+    assert get_query_encoder()._session is None and not get_query_encoder()._fell_back
+    settings.ONNX_CACHE_DIR = built.parent
+    warm_query_encoder()
+    assert get_query_encoder()._session is not None
