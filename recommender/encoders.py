@@ -181,7 +181,7 @@ def get_encoder(backend: str | None = None) -> Encoder:
         return _encoders[backend]
 
 
-QUERY_ENCODERS = ("onnx-int8", "onnx", "torch")
+QUERY_ENCODERS = ("onnx", "onnx-int8", "torch")
 _query_encoders: dict[tuple[str, int, str], Encoder] = {}
 
 

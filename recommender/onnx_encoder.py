@@ -106,6 +106,10 @@ def build(cache_dir: Path, *, force: bool = False) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / MANIFEST).exists() and not force:
             return target
+        # What a build killed half-way (a worker past its timeout) left behind; nobody else builds while we hold
+        # the lock.
+        for leftover in target.parent.glob(".building-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
         work.chmod(0o755)  # mkdtemp's 0700 would hide the files from a server running as another user (Docker)
         try:
@@ -235,8 +239,11 @@ class OnnxEncoder:
                 if self.directory is not None:
                     raise  # a build's own check: no rebuild loop
                 logger.warning("ONNX query encoder unusable (%s); rebuilding it in %s", error, self.cache_dir)
+                # A file that is there is broken and must be replaced; a missing one may have been built by another
+                # process meanwhile (build() looks again under its lock).
+                broken = self.ready_to_load()
                 try:
-                    build(self.cache_dir, force=True)
+                    build(self.cache_dir, force=broken)
                     self._open()
                 except Exception as rebuild_error:
                     if self.fallback is None:
