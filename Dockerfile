@@ -16,6 +16,8 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
 
 COPY . .
 RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret-0123456789012345678901234 DATABASE_URL=postgres://unused/unused python manage.py collectstatic --no-input
+# The ONNX query encoder, exported from the packaged model into /app/.cache/onnx (read-only for the server's user).
+RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret-0123456789012345678901234 DATABASE_URL=postgres://unused/unused python manage.py build_query_encoder
 
 RUN useradd --create-home moviesite
 USER moviesite

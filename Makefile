@@ -27,6 +27,9 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	$(PYTHON) moviesite/envfile.py $@
 
 install: $(VENV)/.installed .env
+	@# The ONNX query encoder, exported from the packaged model into .cache/onnx (ONNX_CACHE_DIR), once per
+	@# model and toolchain; if it fails, queries use torch and the site still works.
+	@$(BIN)/python manage.py build_query_encoder || echo "warning: no ONNX query encoder; queries will use torch" >&2
 
 test-packages:
 	@missing=""; for package in $(TEST_DEBIAN_PACKAGES); do \

@@ -1,6 +1,7 @@
 """Search quality on real data, per catalog, per query source and per mode, each beside its plain peer.
 
     .venv/bin/python benchmarks/search_quality.py [--catalogs tmdb merged] [--sample 600]
+        [--query-encoders torch onnx-int8]
 
 Catalogs, each in its own database on this worktree's embedded server (imported with local embeddings the
 first time, several minutes each, then reused; `--db-prefix` names them):
@@ -25,6 +26,10 @@ Query sources (labelled query -> the film(s) that answer it), none taken from To
 Every set is split by a hash of the film's normalised title and year (a person's name for `person`), so one film
 is never in both halves: `dev` (what catalog/ranker_weights.json is trained on, benchmarks/train_ranker.py) and
 `held-out` (reported; never used for fitting). Metrics: MRR@10, hit@1, hit@10.
+
+Query vectors come from the query encoder (settings.QUERY_ENCODER); `--query-encoders torch onnx-int8` runs the
+whole evaluation once per encoder in the same run, then prints each one's difference from the first (the bar
+for switching encoders, issue 16: within +-0.005). Signals and query vectors are cached per encoder.
 
 Our modes run catalog.search's own `signals()` + `fuse()` (what `search()` runs, checked on a sample below),
 with each query's signals computed once and shared by the three modes. The plain peers are computed here on
@@ -66,7 +71,8 @@ IMDB_DATA = DATASETS / "imdb-movie-data" / "IMDB-Movie-Data.csv.gz"
 IMDB_TOP = DATASETS / "imdb-top-1000" / "imdb_top_1000.csv.gz"
 ML_TAGS = DATASETS / "movielens-latest-small" / "tags.csv.gz"
 ML_LINKS = DATASETS / "movielens-latest-small" / "links.csv.gz"
-CACHE = Path(tempfile.gettempdir()) / "moviesite-search-bench"
+# SEARCH_BENCH_CACHE: a run beside another checkout's keeps its own caches (signals depend on the code).
+CACHE = Path(os.environ.get("SEARCH_BENCH_CACHE") or Path(tempfile.gettempdir()) / "moviesite-search-bench")
 CATALOGS = ("tmdb", "merged")
 SOURCES = ("imdb-description", "movielens-tags", "tmdb-tagline", "typo", "partial", "person")
 MODES = ("keyword", "semantic", "hybrid")
@@ -134,6 +140,7 @@ def run_catalogs(args: argparse.Namespace) -> None:
     for catalog in args.catalogs:
         env = dict(os.environ, MOVIESITE_DB_NAME=f"{args.db_prefix}_{catalog}", DEBUG="1")
         command = [sys.executable, __file__, "--child", catalog, "--sample", str(args.sample)]
+        command += ["--query-encoders", *args.query_encoders]
         subprocess.run(command, check=True, env=env)
 
 
@@ -324,18 +331,50 @@ def query_sets(sample: int) -> dict[str, list[tuple[str, set[int], str]]]:
 # -- our signals, computed once per query and cached --------------------------------------------------------
 
 
-def prime_query_vectors(queries: list[str]) -> None:
-    """Encode every query in a few big batches; searches then take their vector from this table."""
+def query_vectors(queries: list[str], query_encoder: str) -> dict[str, list[float]]:
+    """Every query's vector as search() would compute it with this QUERY_ENCODER (cached in /tmp per encoder).
+
+    torch encodes in batches (its vectors do not depend on the batch); ONNX one query at a time, as a search
+    does, since int8 activations are quantised over the whole batch, padding included.
+    """
+    from django.conf import settings
+
     from recommender import encoders
 
-    vectors = encoders.get_encoder().encode(queries, batch_size=64)
-    table = {query: list(map(float, vector)) for query, vector in zip(queries, vectors, strict=True)}
-    original = encoders.encode_query
-    encoders.encode_query = lambda text, backend=None: table.get(text) or original(text, backend)
+    path = CACHE / f"query-vectors-{settings.EMBEDDING_BACKEND}-{query_encoder}.pickle"
+    table = pickle.loads(path.read_bytes()) if path.exists() else {}
+    missing = [query for query in queries if query not in table]
+    if missing:
+        if settings.EMBEDDING_BACKEND != "local" or query_encoder == "torch":
+            vectors = encoders.get_encoder().encode(missing, batch_size=64)
+        else:
+            encoder = encoders.get_query_encoder(query_encoder)
+            vectors = [encoder.encode([query])[0] for query in missing]
+        table.update({query: list(map(float, vector)) for query, vector in zip(missing, vectors, strict=True)})
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(table))
+    return table
 
 
-def collect_signals(catalog: str, queries: list[str]) -> dict[str, dict]:
-    """query -> catalog.search.signals() at alpha 0.5 (all three rankings), cached per catalog in /tmp."""
+_REAL_ENCODE_QUERY = None
+
+
+def use_query_encoder(queries: list[str], query_encoder: str) -> None:
+    """Searches (ours, search() and the cosine peer) take their query vectors from this encoder from now on."""
+    global _REAL_ENCODE_QUERY
+    from django.conf import settings
+
+    from recommender import encoders
+
+    settings.QUERY_ENCODER = query_encoder
+    _REAL_ENCODE_QUERY = _REAL_ENCODE_QUERY or encoders.encode_query
+    table, real = query_vectors(queries, query_encoder), _REAL_ENCODE_QUERY
+    encoders.encode_query = lambda text, backend=None: table.get(text) or real(text, backend)
+
+
+def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torch") -> dict[str, dict]:
+    """query -> catalog.search.signals() at alpha 0.5 (all three rankings), cached per catalog and query
+    encoder in /tmp (use_query_encoder() first)."""
     from django.db import connection
 
     from catalog import search
@@ -345,16 +384,18 @@ def collect_signals(catalog: str, queries: list[str]) -> dict[str, dict]:
         cursor.execute("SELECT count(*), max(updated_at)::text FROM catalog_movie")
         stamp = "|".join(map(str, cursor.fetchone()))
     # Signals change with the catalog and with the code that computes them (not with the fusion's).
-    code = [search.signals, search.keyword_scores, search.title_scores, search.semantic_scores]
-    code += [search.weighted_words, search.fold, search.edit_closeness, search.osa_distance]
+    # (Those that exist: fold and osa_distance went when rapidfuzz came.)
+    names = ["signals", "keyword_scores", "title_scores", "semantic_scores", "weighted_words", "edit_closeness"]
+    code = [getattr(search, name) for name in [*names, "fold", "osa_distance"] if hasattr(search, name)]
     stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
-    path = CACHE / f"signals-{connection.settings_dict['NAME']}.pickle"
+    # torch's file keeps its old name, so signals computed before query encoders existed are reused.
+    suffix = "" if query_encoder == "torch" else f"-{query_encoder}"
+    path = CACHE / f"signals-{connection.settings_dict['NAME']}{suffix}.pickle"
     cached = pickle.loads(path.read_bytes()) if path.exists() else {}
     if cached.get("stamp") != stamp:
         cached = {"stamp": stamp, "signals": {}}
     missing = [query for query in queries if query not in cached["signals"]]
     if missing:
-        prime_query_vectors(missing)
         films = Movie.objects.visible()
         started = time.perf_counter()
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -517,7 +558,7 @@ def check_same_as_search(signals, priors, cases) -> None:
                 print(f"  note: search() and the cached fusion differ for {mode} {query[:40]!r}", flush=True)
 
 
-def child(catalog: str, sample: int) -> None:
+def child(catalog: str, sample: int, query_encoders: list[str]) -> None:
     django_setup()
     from catalog import ranker
     from catalog.models import Movie
@@ -525,35 +566,70 @@ def child(catalog: str, sample: int) -> None:
     ensure_catalog(catalog)
     sets = {name: cases for name, cases in query_sets(sample).items() if cases}
     queries = sorted({query for cases in sets.values() for query, _, _ in cases})
-    signals = collect_signals(catalog, queries)
     priors = votes()
     ids, corpus, texts = peer_documents()
     bm25, cosine = BM25Peer(ids, corpus), CosinePeer(ids, texts)
     peers = {"keyword": bm25, "semantic": cosine, "hybrid": MinMaxPeer(bm25, cosine)}
-    check_same_as_search(signals, priors, [case for cases in sets.values() for case in cases[:3]])
     model = "learned ranker (catalog/ranker_weights.json)" if ranker.current() else "hand-set fusion weights"
-    print(f"\n### Catalog `{catalog}`: {Movie.objects.count()} films; fusion: {model}\n")
-    results = {}
+    by_encoder = {}
+    for query_encoder in query_encoders:
+        use_query_encoder(queries, query_encoder)
+        signals = collect_signals(catalog, queries, query_encoder)
+        check_same_as_search(signals, priors, [case for cases in sets.values() for case in cases[:3]])
+        print(
+            f"\n### Catalog `{catalog}`: {Movie.objects.count()} films; fusion: {model}; "
+            f"query encoder: {query_encoder}\n"
+        )
+        results = {}
+        for split in ("held-out", "dev"):
+            print(f"#### {split} queries\n")
+            print("| source (queries) | mode | ours MRR@10 / hit@1 / hit@10 | plain peer MRR@10 / hit@1 / hit@10 |")
+            print("| --- | --- | --- | --- |")
+            for name, cases in sets.items():
+                part = [case for case in cases if case[2] == split]
+                for mode in MODES:
+                    mine = evaluate(ours(signals, priors, mode), part)
+                    theirs = evaluate(peers[mode], part)
+                    results[(split, name, mode)] = {"ours": mine, "peer": theirs}
+                    cell = " / ".join(f"{x:.3f}" for x in mine)
+                    peer_cell = " / ".join(f"{x:.3f}" for x in theirs)
+                    print(f"| {name} ({len(part)}) | {mode} | {cell} | {peer_cell} |", flush=True)
+                if name in ("typo", "partial"):
+                    tri = evaluate(trigram_peer, part)
+                    results[(split, name, "trigram")] = {"peer": tri}
+                    print(f"| {name} ({len(part)}) | title trigram peer | | {' / '.join(f'{x:.3f}' for x in tri)} |")
+            print()
+        suffix = "" if query_encoder == "torch" else f"-{query_encoder}"
+        out = CACHE / f"results-{catalog}{suffix}.json"
+        out.write_text(json.dumps({"|".join(key): value for key, value in results.items()}, indent=1))
+        by_encoder[query_encoder] = results
+    if len(by_encoder) > 1:
+        compare_encoders(catalog, sets, by_encoder)
+
+
+def compare_encoders(catalog: str, sets, by_encoder: dict[str, dict]) -> None:
+    """Each query encoder's MRR@10 / hit@1 / hit@10 minus the first one's, for our modes (the issue's bar: 0.005)."""
+    base, *others = by_encoder
+    print(f"### Catalog `{catalog}`: query encoders against {base} (ours, difference of MRR@10 / hit@1 / hit@10)\n")
+    print(f"| split | source (queries) | mode | {base} | " + " | ".join(f"{other} - {base}" for other in others) + " |")
+    print("| --- | --- | --- | --- |" + " --- |" * len(others))
+    worst = dict.fromkeys(others, 0.0)
     for split in ("held-out", "dev"):
-        print(f"#### {split} queries\n")
-        print("| source (queries) | mode | ours MRR@10 / hit@1 / hit@10 | plain peer MRR@10 / hit@1 / hit@10 |")
-        print("| --- | --- | --- | --- |")
         for name, cases in sets.items():
-            part = [case for case in cases if case[2] == split]
+            count = sum(case[2] == split for case in cases)
             for mode in MODES:
-                mine = evaluate(ours(signals, priors, mode), part)
-                theirs = evaluate(peers[mode], part)
-                results[(split, name, mode)] = {"ours": mine, "peer": theirs}
-                cell = " / ".join(f"{x:.3f}" for x in mine)
-                peer_cell = " / ".join(f"{x:.3f}" for x in theirs)
-                print(f"| {name} ({len(part)}) | {mode} | {cell} | {peer_cell} |", flush=True)
-            if name in ("typo", "partial"):
-                tri = evaluate(trigram_peer, part)
-                results[(split, name, "trigram")] = {"peer": tri}
-                print(f"| {name} ({len(part)}) | title trigram peer | | {' / '.join(f'{x:.3f}' for x in tri)} |")
-        print()
-    out = CACHE / f"results-{catalog}.json"
-    out.write_text(json.dumps({"|".join(key): value for key, value in results.items()}, indent=1))
+                reference = by_encoder[base][(split, name, mode)]["ours"]
+                cells = []
+                for other in others:
+                    delta = [
+                        b - a for a, b in zip(reference, by_encoder[other][(split, name, mode)]["ours"], strict=True)
+                    ]
+                    worst[other] = max(worst[other], *map(abs, delta))
+                    cells.append(" / ".join(f"{x:+.3f}" for x in delta))
+                cell = " / ".join(f"{x:.3f}" for x in reference)
+                print(f"| {split} | {name} ({count}) | {mode} | {cell} | " + " | ".join(cells) + " |")
+    for other, value in worst.items():
+        print(f"\nlargest |difference| {other} - {base}: {value:.4f}")
 
 
 def main() -> None:
@@ -561,10 +637,17 @@ def main() -> None:
     parser.add_argument("--catalogs", nargs="+", choices=CATALOGS, default=list(CATALOGS))
     parser.add_argument("--sample", type=int, default=600, help="at most this many queries per source")
     parser.add_argument("--db-prefix", default="search_bench")
+    parser.add_argument(
+        "--query-encoders",
+        nargs="+",
+        choices=("torch", "onnx", "onnx-int8"),
+        default=["torch"],
+        help="QUERY_ENCODERs to run side by side (local backend), the first as the reference",
+    )
     parser.add_argument("--child", choices=CATALOGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.sample)
+        child(args.child, args.sample, args.query_encoders)
     else:
         run_catalogs(args)
 

@@ -221,6 +221,16 @@ SPECTACULAR_SETTINGS = {
 EMBEDDING_BACKEND = os.environ.get("EMBEDDING_BACKEND", "local")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_EMBEDDING_MODEL = os.environ.get("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
+# With the local backend, how search queries are encoded: "onnx" (the same model under ONNX Runtime, fp32: the
+# default, the same vectors as torch at a fraction of the time and memory), "onnx-int8" (int8 weights: faster
+# still, but it moved one semantic-search figure by 0.007, past the 0.005 bar) or "torch". Chosen by
+# benchmarks/encoder_bench.py and search_quality.py (RESULTS.md, issue 16). Film vectors always come from torch.
+# The ONNX files are built from the packaged weights by `manage.py build_query_encoder` (run by `make install`)
+# into ONNX_CACHE_DIR, outside git, or on first use; ONNX_THREADS is ONNX Runtime's intra-op thread count
+# (0: one per core; gunicorn.conf.py sets 2 per worker).
+QUERY_ENCODER = os.environ.get("QUERY_ENCODER", "onnx")
+ONNX_CACHE_DIR = Path(os.environ.get("ONNX_CACHE_DIR") or BASE_DIR / ".cache" / "onnx")
+ONNX_THREADS = int(os.environ.get("ONNX_THREADS", "0"))
 
 # Similar films: how much the quality prior (votes, rating, popularity; 0..1) weighs against similarity
 # scaled to 0..1 over the candidates. Tuned by benchmarks/similar_quality.py (see RESULTS.md).

