@@ -342,11 +342,14 @@ def collect_signals(catalog: str, queries: list[str]) -> dict[str, dict]:
     from catalog.models import Movie
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), max(updated_at)::text FROM catalog_movie")
+        # The vectors too: re-embedding (a new Movie.document) changes the semantic signal, not updated_at.
+        cursor.execute(
+            "SELECT count(*), max(updated_at)::text, md5(string_agg(embedding_hash, '' ORDER BY id)) FROM catalog_movie"
+        )
         stamp = "|".join(map(str, cursor.fetchone()))
     # Signals change with the catalog and with the code that computes them (not with the fusion's).
     code = [search.signals, search.keyword_scores, search.title_scores, search.semantic_scores]
-    code += [search.weighted_words, search.fold, search.edit_closeness, search.osa_distance]
+    code += [search.weighted_words, search.edit_closeness]
     stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
     path = CACHE / f"signals-{connection.settings_dict['NAME']}.pickle"
     cached = pickle.loads(path.read_bytes()) if path.exists() else {}
