@@ -330,6 +330,8 @@ def prime_query_vectors(queries: list[str]) -> None:
 
     vectors = encoders.get_encoder().encode(queries, batch_size=64)
     table = {query: list(map(float, vector)) for query, vector in zip(queries, vectors, strict=True)}
+    # Searches see the query with its spaces collapsed: the same text to the model.
+    table.update({" ".join(query.split()): vector for query, vector in table.items()})
     original = encoders.encode_query
     encoders.encode_query = lambda text, backend=None: table.get(text) or original(text, backend)
 
@@ -529,6 +531,8 @@ def child(catalog: str, sample: int) -> None:
     sets = {name: cases for name, cases in query_sets(sample).items() if cases}
     queries = sorted({query for cases in sets.values() for query, _, _ in cases})
     signals = collect_signals(catalog, queries)
+    # The cosine peer and the check against search() encode every query: in batches, not one by one.
+    prime_query_vectors(queries)
     priors = votes()
     ids, corpus, texts = peer_documents()
     bm25, cosine = BM25Peer(ids, corpus), CosinePeer(ids, texts)
