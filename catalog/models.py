@@ -189,23 +189,26 @@ class Movie(models.Model):
         return [credit for credit in self.credits.all() if credit.role == Credit.Role.CAST]
 
     def document(self, *, max_words: int = 180) -> str:
-        """The text that is embedded: what the film is about (title, year, genres, keywords, overview, tagline),
-        then as much plot as the model can still read. No names.
+        """The text that is embedded: the film's facts first, then as much plot as the model can still read.
 
-        A pasted description is compared with this vector, and the model averages every word piece of the
-        text: with directors and six stars appended, the films that had them fell from 0.700 to 0.559 MRR on
-        the merged catalog's dev descriptions (benchmarks/RESULTS.md, issue 13). Names are found by the
-        keyword signal (people_text), which ranks them first without the vectors' help. all-MiniLM-L6-v2 reads
-        256 word pieces (~180 words); a long plot would push the rest out of that window, so the plot is
-        trimmed to whatever budget the rest leaves.
+        all-MiniLM-L6-v2 reads 256 word pieces (~180 words); a long plot placed first would push the title,
+        people and genres out of that window, so the plot is trimmed to whatever budget the facts leave.
         """
-        lines = [f"{self.title} ({self.year})." if self.year else f"{self.title}."]
+        people = self.credits.all()
+        directors = [c.person.name for c in people if c.role == Credit.Role.DIRECTOR]
+        cast = [c.person.name for c in people if c.role == Credit.Role.CAST][:6]
+        lines = [f"{self.title} ({self.year})" if self.year else self.title]
         if self.original_title and self.original_title != self.title:
-            lines.append(f"{self.original_title}.")
-        for values in ([g.name for g in self.genres.all()], [k.name for k in self.keywords.all()][:12]):
+            lines.append(self.original_title)
+        for label, values in (
+            ("Genres", [g.name for g in self.genres.all()]),
+            ("Directed by", directors),
+            ("Starring", cast),
+            ("Keywords", [k.name for k in self.keywords.all()][:12]),
+        ):
             if values:
-                lines.append(f"{', '.join(values)}.")
-        lines.extend(text for text in (self.overview, self.tagline) if text)
+                lines.append(f"{label}: {', '.join(values)}.")
+        lines.extend(text for text in (self.tagline, self.overview) if text)
         head = " ".join(lines)
         budget = max_words - len(head.split())
         if self.plot and budget > 20:
