@@ -1,6 +1,6 @@
 """Quality of similar films by method, judged by what *other* people co-like: a user split of ratings_small.
 
-    .venv/bin/python benchmarks/cf_quality.py [--phase dev|test|both|recommend]
+    .venv/bin/python benchmarks/cf_quality.py [--phase dev|test|both|recommend] [--no-sweeps]
 
 Catalog: TMDB 5000 (4,803 films) with links_small (MovieLens ids), embedded, in its own database
 `moviesite_cf_bench` (built on first run). Ratings: The Movies Dataset's `ratings_small` (671 users). Its users
@@ -35,7 +35,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
-DATABASE = "moviesite_cf_bench"
+# MOVIESITE_BENCH_DB names another copy (e.g. one embedded from another document).
+DATABASE = os.environ.get("MOVIESITE_BENCH_DB") or "moviesite_cf_bench"
 K = 40
 TRUTH_MIN_LIKERS = 10
 TRUTH_MIN_CO_LIKERS = 3
@@ -179,7 +180,9 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def run(phase: str, ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str, set[int]]) -> None:
+def run(
+    phase: str, ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str, set[int]], *, sweeps: bool = True
+) -> None:
     fit_users = groups["dev-fit"] if phase == "dev" else groups["dev-fit"] | groups["dev-truth"]
     truth_users = groups["dev-truth"] if phase == "dev" else groups["test"]
     fit_likes = likes[likes.userId.isin(fit_users)]
@@ -197,7 +200,7 @@ def run(phase: str, ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str
         "item-item Jaccard (peer)", plain_lists(fit_likes, seeds, min_likers=1, min_co_likers=1, scoring="jaccard")
     )
     judge.row("implicit ALS alone (peer)", als_lists(fit_likes, seeds))
-    if phase == "dev":
+    if phase == "dev" and sweeps:
         for min_co in (1, 2, 3):
             for weight in (0.0, 0.1, 0.2, 0.4):
                 lists = plain_lists(fit_likes, seeds, min_likers=1, min_co_likers=min_co, als=True, als_weight=weight)
@@ -208,7 +211,7 @@ def run(phase: str, ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str
     judge.row("tfidf (site)", site_lists(seeds, "tfidf"))
     with patched(similar, KNN_POOL=similar.POOL, KNN_GENRE_WEIGHT=0.0, KNN_PRIOR=0.3):
         judge.row("knn before this change (pool 120, no genre term)", site_lists(seeds, "knn"))
-    if phase == "dev":
+    if phase == "dev" and sweeps:
         tune(judge, seeds)
         cold_start(judge, seeds, fit_likes)
     print()
@@ -311,6 +314,9 @@ def recommendations(ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--phase", choices=["dev", "test", "both", "recommend"], default="both")
+    parser.add_argument(
+        "--no-sweeps", action="store_true", help="dev: the methods' rows only (no ALS, weight or cold-start sweeps)"
+    )
     args = parser.parse_args()
     ensure_catalog()
     ratings = pd.read_csv(DATASETS / "the-movies-dataset" / "ratings_small.csv.gz")
@@ -324,7 +330,7 @@ def main() -> None:
         recommendations(ratings, likes, groups)
         return
     for phase in ("dev", "test") if args.phase == "both" else (args.phase,):
-        run(phase, ratings, likes, groups)
+        run(phase, ratings, likes, groups, sweeps=not args.no_sweeps)
 
 
 if __name__ == "__main__":

@@ -369,6 +369,8 @@ def use_query_encoder(queries: list[str], query_encoder: str) -> None:
     settings.QUERY_ENCODER = query_encoder
     _REAL_ENCODE_QUERY = _REAL_ENCODE_QUERY or encoders.encode_query
     table, real = query_vectors(queries, query_encoder), _REAL_ENCODE_QUERY
+    # Searches see the query with its spaces collapsed: the same text to the model.
+    table.update({" ".join(query.split()): vector for query, vector in table.items()})
     encoders.encode_query = lambda text, backend=None: table.get(text) or real(text, backend)
 
 
@@ -381,7 +383,10 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
     from catalog.models import Movie
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), max(updated_at)::text FROM catalog_movie")
+        # The vectors too: re-embedding (a new Movie.document) changes the semantic signal, not updated_at.
+        cursor.execute(
+            "SELECT count(*), max(updated_at)::text, md5(string_agg(embedding_hash, '' ORDER BY id)) FROM catalog_movie"
+        )
         stamp = "|".join(map(str, cursor.fetchone()))
     # Signals change with the catalog and with the code that computes them (not with the fusion's).
     # (Those that exist: fold and osa_distance went when rapidfuzz came.)

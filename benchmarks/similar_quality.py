@@ -39,7 +39,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets" / "the-movies-dataset"
-DATABASE = "moviesite_similar_bench"
+# MOVIESITE_BENCH_DB names another copy (e.g. one embedded from another document).
+DATABASE = os.environ.get("MOVIESITE_BENCH_DB") or "moviesite_similar_bench"
 K = 40
 MIN_LIKERS = 20
 MIN_CO_LIKERS = 3
