@@ -32,8 +32,17 @@ from sklearn.svm import LinearSVC
 from catalog.models import Movie, Rating
 from recommender.blend import RECOMMEND_PEOPLE, join_people
 from recommender.cf import CoLiked, co_liked_lists, fitted_version
-from recommender.similar import DEFAULT_C, _blend, _films, _top, _with_facts, default_prior, similar_films
-from recommender.space import VectorSpace, catalog_version, vector_space
+from recommender.similar import (
+    DEFAULT_C,
+    _blend,
+    _films,
+    _top,
+    _with_facts,
+    default_prior,
+    similar_films,
+    space_around,
+)
+from recommender.space import VectorSpace, catalog_version
 
 LIKED_FROM = Decimal("3.5")
 DISLIKED_UP_TO = Decimal("2.5")
@@ -118,7 +127,11 @@ def _recommend(taste: Taste, *, limit: int) -> list[Movie]:
     seeds = list(Movie.objects.visible().with_details().filter(pk__in=_best_seeds(taste), embedding__isnull=False))
     if not seeds:
         return popular_and_recent(limit=limit, exclude=taste.rated)
-    space = vector_space(seeds[0].embedding_model)
+    # The whole matrix on a small catalog, else the neighbourhood of the best-rated liked films (the seeds).
+    strongest = {seed.pk: taste.liked[seed.pk] for seed in seeds}
+    space = space_around(
+        seeds[0].embedding_model, strongest, [seed.embedding for seed in seeds], [*taste.liked, *taste.disliked]
+    )
     scores = content_scores(space, taste)
     if scores is None:
         return popular_and_recent(limit=limit, exclude=taste.rated)

@@ -1,19 +1,44 @@
-"""The catalog's film vectors as one in-memory matrix, for the methods that fit a model on all of them (svm,
-recommendations). Loaded once per process and per catalog version: 34k films take about half a second by
-binary COPY, 52 MB of float32."""
+"""The film vectors the methods that fit a model (svm, recommendations, personal lists) fit and rank on.
+
+Two ways, chosen by the catalog's size (WHOLE_MATRIX_MAX):
+- a small catalog: the whole matrix in memory, loaded once per process and per catalog version (5k films:
+  7 MB of float32, a tenth of a second by binary COPY);
+- a large one: a *neighbourhood* read from the database per request: the films the HNSW index finds nearest
+  the positives (the hard negatives, which decide where the margin goes, and the films worth ranking) plus a
+  fixed-size random sample of the rest (the easy negatives), so memory is O(neighbourhood), not O(catalog):
+  at 1M films the whole matrix is 1.5 GB per process, a neighbourhood of 5k films 7.7 MB per request.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from django.db import connection
 from pgvector.psycopg.vector import register_vector_info
 from psycopg import sql
 from psycopg.types import TypeInfo
 
+from moviesite.db import local_settings
 from recommender.models import CatalogVersion
+
+# Up to this many films (the planner's estimate of the film table's rows) the whole matrix is kept in each
+# process; above it, every fit reads a neighbourhood from the database. See benchmarks/RESULTS.md (issue 16,
+# "svm and recommendations without the whole matrix"): WHOLE_MATRIX_MAX_REASON.
+WHOLE_MATRIX_MAX = 8000
+# A neighbourhood: the NEAR films the index finds nearest the positives' mean, NEAR_EACH nearest each of the
+# first NEAR_PROBES positives (tastes spread over several corners of the space), and SAMPLE films drawn at random.
+NEAR = 2000
+NEAR_EACH = 0
+NEAR_PROBES = 10
+SAMPLE = 1000
+# The HNSW candidate list for those walks. Iterative scans fill any LIMIT whatever this is; but pgvector's cost
+# estimate grows with it, and at 29k films ef_search 1000 (or a LIMIT of 4000) made the planner sort the whole
+# table instead (100-160 ms against 14-30 ms by the index for 1000-2000 films).
+NEAR_EF_SEARCH = 200
 
 
 def catalog_version() -> int:
@@ -71,3 +96,76 @@ def _load(model: str, version: int) -> VectorSpace:
     if len(matrix):
         matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     return VectorSpace(model=model, version=version, ids=np.asarray(ids, dtype=np.int64), vectors=matrix)
+
+
+def catalog_size() -> int:
+    """About how many films there are: the planner's estimate (pg_class.reltuples), free to read at any size
+    where count(*) reads the whole table; 0 for a table never analysed (a new or test database)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'catalog_movie'::regclass")
+        return max(int(cursor.fetchone()[0]), 0)
+
+
+def uses_whole_matrix() -> bool:
+    """Whether the catalog is small enough for every process to hold all its vectors (WHOLE_MATRIX_MAX)."""
+    return catalog_size() <= WHOLE_MATRIX_MAX
+
+
+def neighbourhood(
+    model: str,
+    probes: list[np.ndarray],
+    *,
+    include: Iterable[int] = (),
+    seed: int = 0,
+    near: int | None = None,
+    near_each: int | None = None,
+    sample: int | None = None,
+) -> VectorSpace:
+    """The visible films with a `model` vector around `probes` (the first the positives' mean, the others single
+    positives), as a VectorSpace in id order: the `near` films nearest the first probe and the `near_each`
+    nearest each other one (through the HNSW index), about `sample` films drawn at random (seeded by `seed`,
+    so the same positives always see the same sample), and the films of `include` (the positives and
+    negatives themselves). One statement, never a scan of every film's vector."""
+    near = NEAR if near is None else near
+    near_each = NEAR_EACH if near_each is None else near_each
+    sample = SAMPLE if sample is None else sample
+    version = catalog_version()
+    low, high = _id_range()
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(low, high + 1, size=sample).tolist() if sample and high >= low else []
+    visible = "NOT hidden AND embedding IS NOT NULL AND embedding_model = %s"
+    parts, params = [], []
+    for index, probe in enumerate(probes):
+        limit = near if index == 0 else near_each
+        if limit:
+            parts.append(f"(SELECT id FROM catalog_movie WHERE {visible} ORDER BY embedding <=> %s LIMIT {int(limit)})")
+            params += [model, np.asarray(probe, dtype=np.float32)]
+    parts.append("(SELECT unnest(%s::bigint[]))")
+    params.append(sorted({*drawn, *(int(pk) for pk in include)}))
+    wanted = " UNION ALL ".join(parts)
+    query = f"SELECT id, embedding FROM catalog_movie WHERE id IN ({wanted}) AND {visible} ORDER BY id"
+    params.append(model)
+    # The index walks past ef_search candidates only with iterative scans; the order inside each LIMIT does
+    # not matter here (the set is what is fitted), so relaxed order is fine. hnsw.max_scan_tuples (20,000 by
+    # default) bounds each walk.
+    settings = {"hnsw.ef_search": NEAR_EF_SEARCH, "hnsw.iterative_scan": "relaxed_order"}
+    with local_settings(settings), psycopg.Cursor(connection.connection) as cursor:
+        # A server-side-binding cursor of Django's own connection (and transaction): Django's cursors bind on
+        # the client, which rules out binary results; binary vectors load several times faster than text.
+        register_vector_info(cursor, TypeInfo.fetch(cursor.connection, "vector"))
+        cursor.execute(query, params, binary=True)
+        rows = cursor.fetchall()
+    ids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))
+    vectors = [vector.to_numpy() for _, vector in rows]
+    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
+    if len(matrix):
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return VectorSpace(model=model, version=version, ids=ids, vectors=matrix)
+
+
+def _id_range() -> tuple[int, int]:
+    """The lowest and highest film id (two index reads), for drawing random films."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM catalog_movie")
+        low, high = cursor.fetchone()
+    return int(low), int(high)
