@@ -286,7 +286,8 @@ def main() -> None:
         cells = " | ".join(f"{np.mean(sweep[(prior, pool)]):.3f}" for pool in (120, 400, 1000))
         print(f"| {prior:g} | {cells} |")
     print(f"\ndev (train users), content + prior {PERSONAL_PRIOR:g}, pool {PERSONAL_POOL}, fitted on (issue 16):")
-    print(f"| fitted on | recall@40 |\n| --- | --- |\n| whole matrix | {np.mean(sweep[(PERSONAL_PRIOR, PERSONAL_POOL)]):.3f} |")
+    whole_dev = np.mean(sweep[(PERSONAL_PRIOR, PERSONAL_POOL)])
+    print(f"| fitted on | recall@40 |\n| --- | --- |\n| whole matrix | {whole_dev:.3f} |")
     for (near, near_each), values in hood_sweep.items():
         print(f"| {near} nearest the mean, {near_each} nearest each liked film + sample | {np.mean(values):.3f} |")
 

@@ -12,7 +12,9 @@ have none (no ratings imported, or films too few people rated), content alone se
 A film the user rated, and a hidden film, never appears. A user without ratings gets popular_and_recent().
 
 Cost: one SVM fit over the film vectors, weighted (0.4 s per user at 4,803 films in personal_quality.py, on
-two cores shared with other jobs; the sampled fit above 8k films, see similar.py), plus the reasons' queries.
+two cores shared with other jobs), plus the reasons' queries. Above recommender.space.WHOLE_MATRIX_MAX films
+the fit and the ranking use the liked films' neighbourhood from the database (similar.space_around), never
+the whole catalog's vectors.
 Lists are cached by (user, ratings version, catalog version, co-liked refit), so a page view after
 the first costs a cache read; any rating, catalog change or refit makes a new key.
 """

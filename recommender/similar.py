@@ -43,7 +43,10 @@ MAX_RESULTS = params.MAX_SIMILAR
 DEFAULT_C = params.DEFAULT_C
 # Up to this many films an SVM is fitted on all of them, as Karpathy's is (0.1 s at 5.7k films). Above it,
 # on the films nearest the positives (the hard negatives, which decide where the margin goes) plus a
-# random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40.
+# random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40. Since
+# issue 16 a catalog that large gives the fit a neighbourhood from the database instead of the whole matrix
+# (recommender.space.WHOLE_MATRIX_MAX), which is fitted whole; the sampling here serves a larger space only
+# if WHOLE_MATRIX_MAX is raised.
 FULL_FIT_MAX = 8000
 HARD_NEGATIVES = 4000
 RANDOM_NEGATIVES = 1000

@@ -28,8 +28,12 @@ from moviesite.db import local_settings
 from recommender.models import CatalogVersion
 
 # Up to this many films (the planner's estimate of the film table's rows) the whole matrix is kept in each
-# process; above it, every fit reads a neighbourhood from the database. See benchmarks/RESULTS.md (issue 16,
-# "svm and recommendations without the whole matrix"): WHOLE_MATRIX_MAX_REASON.
+# process (12 MB at most); above it, every fit reads a neighbourhood from the database. Measured side by side
+# (benchmarks/svm_neighbourhood.py, RESULTS.md issue 16): at 4,803 films the whole matrix answers a film's svm
+# list and recommendations faster (one fetch of ~3,000 vectors costs more than a fit saves); at 28,818 the
+# neighbourhood is as fast or faster, holds a tenth of the vectors and spares each process its matrix, which
+# at 1M films would be 1.5 GB. Quality was the same either way at 4,803 films. 8,000 is also where the whole
+# matrix stopped fitting on every film (similar.FULL_FIT_MAX).
 WHOLE_MATRIX_MAX = 8000
 # A neighbourhood: the NEAR films the index finds nearest the positives' mean, NEAR_EACH nearest each of the
 # first NEAR_PROBES positives (tastes spread over several corners of the space), and SAMPLE films drawn at random.
