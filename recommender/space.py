@@ -12,6 +12,7 @@ Two ways, chosen by the catalog's size (WHOLE_MATRIX_MAX):
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -109,10 +110,19 @@ def _load(model: str, version: int) -> VectorSpace:
 
 def catalog_size() -> int:
     """About how many films there are: the planner's estimate (pg_class.reltuples), free to read at any size
-    where count(*) reads the whole table; 0 for a table never analysed (a new or test database)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'catalog_movie'::regclass")
-        return max(int(cursor.fetchone()[0]), 0)
+    where count(*) reads the whole table; 0 for a table never analysed (a new or test database). Read at
+    most every SIZE_SECONDS per process: it moves slowly, and reading it on every fit would add a query."""
+    global _size
+    now = time.monotonic()
+    if _size is None or now - _size[0] > SIZE_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'catalog_movie'::regclass")
+            _size = (now, max(int(cursor.fetchone()[0]), 0))
+    return _size[1]
+
+
+SIZE_SECONDS = 300
+_size: tuple[float, int] | None = None
 
 
 def uses_whole_matrix() -> bool:
