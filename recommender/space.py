@@ -148,7 +148,6 @@ def neighbourhood(
     near = NEAR if near is None else near
     near_each = NEAR_EACH if near_each is None else near_each
     sample = SAMPLE if sample is None else sample
-    version = catalog_version()
     low, high = _id_range()
     rng = np.random.default_rng(seed)
     drawn = rng.integers(low, high + 1, size=sample).tolist() if sample and high >= low else []
@@ -180,15 +179,23 @@ def neighbourhood(
     matrix = _parse_binary_vectors([raw for _, raw in rows])
     if len(matrix):
         matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    return VectorSpace(model=model, version=version, ids=ids, vectors=matrix)
+    return VectorSpace(model=model, version=-1, ids=ids, vectors=matrix)  # -1: made for one request, not kept
 
 
 def _id_range() -> tuple[int, int]:
-    """The lowest and highest film id (two index reads), for drawing random films."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM catalog_movie")
-        low, high = cursor.fetchone()
-    return int(low), int(high)
+    """The lowest and highest film id, for drawing random films; read at most every SIZE_SECONDS per process
+    (films added since are only missing from the random sample until then)."""
+    global _ids
+    now = time.monotonic()
+    if _ids is None or now - _ids[0] > SIZE_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM catalog_movie")
+            low, high = cursor.fetchone()
+        _ids = (now, (int(low), int(high)))
+    return _ids[1]
+
+
+_ids: tuple[float, tuple[int, int]] | None = None
 
 
 class _RawVectorLoader(psycopg.adapt.Loader):
