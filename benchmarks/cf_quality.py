@@ -55,7 +55,7 @@ from django.db import connection  # noqa: E402
 
 from catalog.importers.loader import import_files  # noqa: E402
 from catalog.models import ImportedRating, Movie  # noqa: E402
-from recommender import blend, cf, similar  # noqa: E402
+from recommender import blend, cf, similar, space  # noqa: E402
 
 
 def ensure_catalog() -> None:
@@ -298,13 +298,19 @@ def recommendations(ratings: pd.DataFrame, likes: pd.DataFrame, groups: dict[str
     def site(given: list[int]) -> list[int]:
         return [m.pk for m in similar.recommend(liked=given, limit=K)]
 
-    for name, recommend, people in (
-        ("item-item cosine, summed over the liked films (peer)", item_item, None),
-        ("svm alone (before this change)", site, 0.0),
-        ("**svm + co-liked films** (site)", site, blend.RECOMMEND_PEOPLE),
+    whole, hood = 10**12, -1  # recommender.space.WHOLE_MATRIX_MAX forcing either way (issue 16)
+    for name, recommend, people, way in (
+        ("item-item cosine, summed over the liked films (peer)", item_item, None, None),
+        ("svm alone (before this change)", site, 0.0, None),
+        ("**svm + co-liked films** (site)", site, blend.RECOMMEND_PEOPLE, None),
+        ("svm + co-liked films, fitted on the whole matrix (issue 16)", site, blend.RECOMMEND_PEOPLE, whole),
+        ("svm + co-liked films, fitted on the neighbourhood (issue 16)", site, blend.RECOMMEND_PEOPLE, hood),
     ):
         started, recalls = time.perf_counter(), []
-        with patched(blend, RECOMMEND_PEOPLE=people if people is not None else blend.RECOMMEND_PEOPLE):
+        with (
+            patched(blend, RECOMMEND_PEOPLE=people if people is not None else blend.RECOMMEND_PEOPLE),
+            patched(space, WHOLE_MATRIX_MAX=space.WHOLE_MATRIX_MAX if way is None else way),
+        ):
             for given, held_out in cases:
                 recalls.append(len(set(recommend(given)) & held_out) / min(len(held_out), K))
         seconds = (time.perf_counter() - started) / len(cases)

@@ -22,6 +22,11 @@ Methods, all computed here on the same users:
 - the site's personal list with co-liked films (issue 14): recommender.cf's lists fitted on the train users'
   ratings by the site's own functions, joined to the content pool by recommender.personal.people_pool and
   blended with the quality prior as the site does (content and the prior alone where no liked film has a list).
+
+Issue 16: above recommender.space.WHOLE_MATRIX_MAX films the site fits content_scores on a neighbourhood (the
+films the HNSW index finds nearest the liked films, plus a random sample) instead of the whole matrix. Here the
+neighbourhood is taken exactly, in memory (`neighbourhood_scores`): the dev users choose its size, the test
+users compare the site's list both ways in this one run.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 CACHE = ROOT / "benchmarks" / ".cache"
 K = 40
 LIKED = 4.0
+# Neighbourhoods tried on the dev users (issue 16): films nearest the liked films' mean, nearest each.
+HOODS = ((1000, 0), (2000, 0), (2000, 200), (4000, 0))
 MIN_HELD_OUT = 5
 
 sys.path.insert(0, str(ROOT))
@@ -53,8 +60,10 @@ import django  # noqa: E402
 django.setup()
 
 from recommender import cf as site_cf  # noqa: E402
+from recommender import space as spaces  # noqa: E402
 from recommender.encoders import get_encoder  # noqa: E402
 from recommender.personal import (  # noqa: E402
+    MAX_SEEDS,
     PERSONAL_POOL,
     PERSONAL_PRIOR,
     Taste,
@@ -173,6 +182,34 @@ def co_liked_lists(ratings: pd.DataFrame) -> dict[int, site_cf.CoLiked]:
     return lists
 
 
+def neighbourhood_scores(
+    space: VectorSpace, taste: Taste, *, near: int, near_each: int, sample: int = spaces.SAMPLE
+) -> np.ndarray | None:
+    """content_scores fitted and scored on the neighbourhood the site reads above WHOLE_MATRIX_MAX films (as
+    recommender.similar.space_around builds it, with exact neighbours standing in for the HNSW index's), every
+    film outside it ranked below every film in it."""
+    seeds = sorted(taste.liked, key=lambda pk: -taste.liked[pk])[:MAX_SEEDS]
+    weights = np.array([taste.liked[pk] for pk in seeds], dtype=np.float32)
+    units = space.vectors[seeds]
+    mean = (units * weights[:, None]).sum(axis=0) / weights.sum()
+    probes = [(mean, near)] + [(units[i], near_each) for i in range(min(spaces.NEAR_PROBES, len(seeds)))]
+    rows = set()
+    for probe, count in probes:
+        if count:
+            closeness = space.vectors @ probe
+            rows.update(np.argpartition(-closeness, count)[:count].tolist())
+    rng = np.random.default_rng(sum(seeds))
+    rows.update(rng.integers(0, len(space.ids), size=sample).tolist())
+    rows.update([*taste.liked, *taste.disliked])
+    rows = np.array(sorted(rows), dtype=np.int64)
+    scores = content_scores(VectorSpace("bench", 0, space.ids[rows], space.vectors[rows]), taste)
+    if scores is None:
+        return None
+    full = np.full(len(space.ids), scores.min() - 1.0)
+    full[rows] = scores
+    return full
+
+
 def rescaled(scores: np.ndarray) -> np.ndarray:
     low, high = np.percentile(scores, 1), scores.max()
     return np.clip((scores - low) / ((high - low) or 1.0), 0, 1)
@@ -230,10 +267,15 @@ def main() -> None:
     # use no MovieLens rating, so fitting CF on these users does not leak into this choice).
     dev_users = set(users.tolist()) - test_users
     sweep: dict[tuple[float, int], list[float]] = {}
+    hood_sweep: dict[tuple[int, int], list[float]] = {}
     for stars, held_out in users_cases(dev_users):
         content = content_scores(space, taste(stars))
         if content is None:
             continue
+        for near, near_each in HOODS:
+            hood = neighbourhood_scores(space, taste(stars), near=near, near_each=near_each)
+            ranked = with_prior(hood, set(stars), prior_values, PERSONAL_PRIOR, pool=PERSONAL_POOL)
+            hood_sweep.setdefault((near, near_each), []).append(recall(ranked, held_out))
         for prior in (0.3, 0.5, 0.7, 0.8, 0.9):
             for pool in (120, 400, 1000):
                 ranked = with_prior(content, set(stars), prior_values, prior, pool=pool)
@@ -243,6 +285,11 @@ def main() -> None:
     for prior in (0.3, 0.5, 0.7, 0.8, 0.9):
         cells = " | ".join(f"{np.mean(sweep[(prior, pool)]):.3f}" for pool in (120, 400, 1000))
         print(f"| {prior:g} | {cells} |")
+    print(f"\ndev (train users), content + prior {PERSONAL_PRIOR:g}, pool {PERSONAL_POOL}, fitted on (issue 16):")
+    whole_dev = np.mean(sweep[(PERSONAL_PRIOR, PERSONAL_POOL)])
+    print(f"| fitted on | recall@40 |\n| --- | --- |\n| whole matrix | {whole_dev:.3f} |")
+    for (near, near_each), values in hood_sweep.items():
+        print(f"| {near} nearest the mean, {near_each} nearest each liked film + sample | {np.mean(values):.3f} |")
 
     results: dict[str, list[float]] = {}
     whole: dict[str, list[float]] = {}
@@ -279,6 +326,19 @@ def main() -> None:
         else:
             site = with_prior(content, rated, prior_values, PERSONAL_PRIOR, pool=PERSONAL_POOL)
         lists["**the site's personal list with co-liked films (issue 14)**"] = site
+        started = time.perf_counter()
+        hood = neighbourhood_scores(space, user_taste, near=spaces.NEAR, near_each=spaces.NEAR_EACH)
+        timings["neighbourhood"] = timings.get("neighbourhood", 0.0) + time.perf_counter() - started
+        hood = popularity.astype(np.float64) if hood is None else hood
+        lists["content (SVM, dislikes against), on the neighbourhood (issue 16)"] = top(hood, rated)
+        if people:
+            unrated = np.flatnonzero(~np.isin(ids, list(rated)))
+            best = unrated[np.argsort(-hood[unrated], kind="stable")[:PERSONAL_POOL]]
+            pool = people_pool([(int(row), float(hood[row])) for row in best], people, rated=frozenset(rated))
+            site = blended_pool(pool, prior_values, default_prior())
+        else:
+            site = with_prior(hood, rated, prior_values, PERSONAL_PRIOR, pool=PERSONAL_POOL)
+        lists["the site's personal list, on the neighbourhood (issue 16)"] = site
         for name, ranked in lists.items():
             assert not set(ranked) & rated, f"{name} recommended a given film back"
             results.setdefault(name, []).append(recall(ranked, held_out))
@@ -291,6 +351,10 @@ def main() -> None:
     for name, values in results.items():
         print(f"| {name} | {np.mean(values):.3f} | {np.mean(whole[name]):.3f} |")
     print(f"content_scores: {1000 * timings['content'] / max(evaluated, 1):.0f} ms per user (SVM fit over {n} films)")
+    print(
+        f"on the neighbourhood ({spaces.NEAR} nearest the mean, {spaces.NEAR_EACH} nearest each, {spaces.SAMPLE} at "
+        f"random): {1000 * timings['neighbourhood'] / max(evaluated, 1):.0f} ms per user, exact neighbours in memory"
+    )
 
 
 if __name__ == "__main__":

@@ -20,11 +20,16 @@ References: 40 random films, and genre-only (most shared genres, ties broken at 
 
 Recommendations: for users with at least 10 liked catalog films, 5 of them (at random) are the liked films
 and the rest are held out; recall@40 of the held-out films for each recommendation method.
+
+`--paths whole neighbourhood` computes the svm and recommendation rows both ways in this one run (issue 16):
+from the whole catalog's matrix, and from the neighbourhood the HNSW index gives (recommender/space.py),
+whatever the catalog's size would choose.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -56,8 +61,21 @@ import django  # noqa: E402
 django.setup()
 
 from catalog.models import Credit, Movie  # noqa: E402
+from recommender import space  # noqa: E402
 from recommender.models import SimilarList  # noqa: E402
 from recommender.similar import recommend, similar_films  # noqa: E402
+
+
+@contextlib.contextmanager
+def path(name: str | None):
+    """svm and recommendations from the whole matrix or from neighbourhoods (None: as the catalog's size says)."""
+    before = space.WHOLE_MATRIX_MAX
+    if name is not None:
+        space.WHOLE_MATRIX_MAX = 10**12 if name == "whole" else -1
+    try:
+        yield
+    finally:
+        space.WHOLE_MATRIX_MAX = before
 
 
 def likes_by_film() -> dict[int, set[int]]:
@@ -156,7 +174,14 @@ def row(name: str, metrics: dict[str, float], seconds: float | None = None) -> s
     )
 
 
-def similar_quality(seeds: list[int], truth: dict[int, set[int]], catalog: Catalog, methods: list[str]) -> None:
+def similar_quality(
+    seeds: list[int],
+    truth: dict[int, set[int]],
+    catalog: Catalog,
+    methods: list[str],
+    priors: tuple[float, ...] = PRIORS,
+    paths: tuple[str | None, ...] = (None,),
+) -> None:
     rng = random.Random(7)
     print("| method | recall@40 co-liked | shares a genre | own series per list | own director per list | per seed |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -176,15 +201,20 @@ def similar_quality(seeds: list[int], truth: dict[int, set[int]], catalog: Catal
     )
     films = Movie.objects.with_details().in_bulk(seeds)
     for method in methods:
-        for prior in PRIORS:
-            SimilarList.objects.all().delete()
-            started = time.perf_counter()
-            lists = {s: [m.pk for m in similar_films(films[s], method=method, limit=K, prior=prior)] for s in seeds}
-            elapsed = (time.perf_counter() - started) / len(seeds)
-            print(row(f"{method}, prior {prior:g}", evaluate(lists, truth, catalog), elapsed), flush=True)
+        for prior in priors:
+            for way in paths if method == "svm" else (None,):
+                SimilarList.objects.all().delete()
+                started = time.perf_counter()
+                with path(way):
+                    lists = {
+                        s: [m.pk for m in similar_films(films[s], method=method, limit=K, prior=prior)] for s in seeds
+                    }
+                elapsed = (time.perf_counter() - started) / len(seeds)
+                name = f"{method}, prior {prior:g}" + (f", {way}" if way else "")
+                print(row(name, evaluate(lists, truth, catalog), elapsed), flush=True)
 
 
-def recommendation_quality(likers: dict[int, set[int]], users: int) -> None:
+def recommendation_quality(likers: dict[int, set[int]], users: int, paths: tuple[str | None, ...] = (None,)) -> None:
     liked_by_user: dict[int, list[int]] = defaultdict(list)
     for film, people in likers.items():
         for user in people:
@@ -203,12 +233,15 @@ def recommendation_quality(likers: dict[int, set[int]], users: int) -> None:
         splits.append((films[:5], set(films[5:])))
     for method in ("svm", "centroid"):
         for prior in (0.0, 0.3):
-            recalls, started = [], time.perf_counter()
-            for given, held_out in splits:
-                result = recommend(liked=given, limit=K, method=method, prior=prior)
-                recalls.append(len({m.pk for m in result} & held_out) / min(len(held_out), K))
-            elapsed = (time.perf_counter() - started) / len(splits)
-            print(f"| {method}, prior {prior:g} | {np.mean(recalls):.3f} | {elapsed * 1000:.0f} ms |", flush=True)
+            for way in paths:
+                recalls, started = [], time.perf_counter()
+                with path(way):
+                    for given, held_out in splits:
+                        result = recommend(liked=given, limit=K, method=method, prior=prior)
+                        recalls.append(len({m.pk for m in result} & held_out) / min(len(held_out), K))
+                elapsed = (time.perf_counter() - started) / len(splits)
+                name = f"{method}, prior {prior:g}" + (f", {way}" if way else "")
+                print(f"| {name} | {np.mean(recalls):.3f} | {elapsed * 1000:.0f} ms |", flush=True)
 
 
 def main() -> None:
@@ -217,6 +250,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--methods", nargs="*", default=["knn", "svm", "tfidf"])
     parser.add_argument("--no-recommendations", action="store_true")
+    parser.add_argument("--priors", nargs="*", type=float, default=list(PRIORS))
+    parser.add_argument("--paths", nargs="*", choices=["whole", "neighbourhood"], default=[None])
     args = parser.parse_args()
     likers = likes_by_film()
     with_vectors = set(Movie.objects.visible().filter(embedding__isnull=False).values_list("pk", flat=True))
@@ -229,9 +264,9 @@ def main() -> None:
         f"{Movie.objects.visible().count()} visible films; {len(likers)} liked by someone; {len(candidates)} seeds "
         f"with >= {MIN_LIKERS} likers and co-liked films; {len(seeds)} sampled.\n"
     )
-    similar_quality(seeds, truth, catalog, args.methods)
+    similar_quality(seeds, truth, catalog, args.methods, tuple(args.priors), tuple(args.paths))
     if not args.no_recommendations:
-        recommendation_quality(likers, args.users)
+        recommendation_quality(likers, args.users, tuple(args.paths))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ have none (no ratings imported, or films too few people rated), content alone se
 A film the user rated, and a hidden film, never appears. A user without ratings gets popular_and_recent().
 
 Cost: one SVM fit over the film vectors, weighted (0.4 s per user at 4,803 films in personal_quality.py, on
-two cores shared with other jobs; the sampled fit above 8k films, see similar.py), plus the reasons' queries.
+two cores shared with other jobs), plus the reasons' queries. Above recommender.space.WHOLE_MATRIX_MAX films
+the fit and the ranking use the liked films' neighbourhood from the database (similar.space_around), never
+the whole catalog's vectors.
 Lists are cached by (user, ratings version, catalog version, co-liked refit), so a page view after
 the first costs a cache read; any rating, catalog change or refit makes a new key.
 """
@@ -32,8 +34,17 @@ from sklearn.svm import LinearSVC
 from catalog.models import Movie, Rating
 from recommender.blend import RECOMMEND_PEOPLE, join_people
 from recommender.cf import CoLiked, co_liked_lists, fitted_version
-from recommender.similar import DEFAULT_C, _blend, _films, _top, _with_facts, default_prior, similar_films
-from recommender.space import VectorSpace, catalog_version, vector_space
+from recommender.similar import (
+    DEFAULT_C,
+    _blend,
+    _films,
+    _top,
+    _with_facts,
+    default_prior,
+    similar_films,
+    space_around,
+)
+from recommender.space import VectorSpace, catalog_version
 
 LIKED_FROM = Decimal("3.5")
 DISLIKED_UP_TO = Decimal("2.5")
@@ -118,7 +129,11 @@ def _recommend(taste: Taste, *, limit: int) -> list[Movie]:
     seeds = list(Movie.objects.visible().with_details().filter(pk__in=_best_seeds(taste), embedding__isnull=False))
     if not seeds:
         return popular_and_recent(limit=limit, exclude=taste.rated)
-    space = vector_space(seeds[0].embedding_model)
+    # The whole matrix on a small catalog, else the neighbourhood of the best-rated liked films (the seeds).
+    strongest = {seed.pk: taste.liked[seed.pk] for seed in seeds}
+    space = space_around(
+        seeds[0].embedding_model, strongest, [seed.embedding for seed in seeds], [*taste.liked, *taste.disliked]
+    )
     scores = content_scores(space, taste)
     if scores is None:
         return popular_and_recent(limit=limit, exclude=taste.rated)

@@ -16,6 +16,7 @@ bumps the version too), so a film's page computes it once per change and then re
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,9 +29,10 @@ from sklearn.svm import LinearSVC
 
 from catalog import params
 from catalog.models import Movie, normalise_title
+from recommender import space as spaces
 from recommender.explain import features, shared
 from recommender.models import SimilarList
-from recommender.space import VectorSpace, catalog_version, vector_space
+from recommender.space import VectorSpace, catalog_version, neighbourhood, uses_whole_matrix, vector_space
 from recommender.tfidf import shared_terms, tfidf_of, vocabulary
 
 METHODS = tuple(params.SIMILAR_METHODS)
@@ -41,7 +43,10 @@ MAX_RESULTS = params.MAX_SIMILAR
 DEFAULT_C = params.DEFAULT_C
 # Up to this many films an SVM is fitted on all of them, as Karpathy's is (0.1 s at 5.7k films). Above it,
 # on the films nearest the positives (the hard negatives, which decide where the margin goes) plus a
-# random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40.
+# random sample of the rest: 0.1 s instead of 1 s at 34k films, with 95 % of the full fit's top 40. Since
+# issue 16 a catalog that large gives the fit a neighbourhood from the database instead of the whole matrix
+# (recommender.space.WHOLE_MATRIX_MAX), which is fitted whole; the sampling here serves a larger space only
+# if WHOLE_MATRIX_MAX is raised.
 FULL_FIT_MAX = 8000
 HARD_NEGATIVES = 4000
 RANDOM_NEGATIVES = 1000
@@ -162,7 +167,8 @@ def recommend(
     seeds = list(Movie.objects.visible().with_details().filter(pk__in=liked, embedding__isnull=False))
     if not seeds:
         return []
-    space = vector_space(seeds[0].embedding_model)
+    positive = {seed.pk: 1.0 for seed in seeds}
+    space = space_around(seeds[0].embedding_model, positive, [seed.embedding for seed in seeds], disliked)
     positives = space.rows_of([seed.pk for seed in seeds])
     negatives = space.rows_of(list(disliked))
     if not len(positives):
@@ -233,7 +239,7 @@ def _slow_method(movie: Movie, method: str, base: QuerySet, *, C: float, prior: 
         return _tfidf_ranked(movie, base, prior=prior)
     if movie.embedding is None:
         return []
-    space = vector_space(movie.embedding_model)
+    space = space_around(movie.embedding_model, {movie.pk: 1.0}, [movie.embedding])
     positives = space.rows_of([movie.pk])
     if not len(positives):  # e.g. its vector is from another model than the catalog's
         return []
@@ -243,6 +249,25 @@ def _slow_method(movie: Movie, method: str, base: QuerySet, *, C: float, prior: 
         keep &= np.isin(space.ids[rows], list(base.values_list("pk", flat=True)))
     pool = _top(rows[keep], scores[keep], POOL)
     return _blend(_with_facts([(int(space.ids[r]), s) for r, s in pool]), seeds=[movie], prior=prior, limit=MAX_RESULTS)
+
+
+def space_around(model: str, positives: dict[int, float], vectors: list, include: Iterable[int] = ()) -> VectorSpace:
+    """The vectors to fit and rank on for these positives (film id -> weight, their `vectors` in the same
+    order): the whole catalog's matrix while it is small, else the positives' neighbourhood from the database
+    (recommender.space), which holds the films of `include` (other positives, negatives) too."""
+    if uses_whole_matrix():
+        return vector_space(model)
+    units = np.asarray([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32)
+    units /= np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
+    weights = np.asarray(list(positives.values()), dtype=np.float32)
+    mean = (units * weights[:, None]).sum(axis=0) / max(float(weights.sum()), 1e-12)
+    strongest = np.argsort(-weights, kind="stable")[: spaces.NEAR_PROBES] if len(units) > 1 else []
+    return neighbourhood(
+        model,
+        [mean, *(units[i] for i in strongest)],
+        include=sorted({*positives, *(int(pk) for pk in include)}),
+        seed=sum(positives),  # the same positives always see the same random sample
+    )
 
 
 def _svm_scores(space: VectorSpace, positives: np.ndarray, negatives: np.ndarray, *, C: float):
