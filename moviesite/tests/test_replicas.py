@@ -110,6 +110,13 @@ def catalog_rows_read(cluster) -> int:
     return cluster.execute(query)[0][0]
 
 
+def similar_lists_kept(cluster) -> int:
+    """Similar-film lists inserted on the primary so far (first visits keep the list they computed)."""
+    cluster.execute("SELECT pg_stat_clear_snapshot()")
+    query = "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'recommender_similarlist'"
+    return cluster.execute(query)[0][0]
+
+
 def public_reads(base_url: str, ids: list[int], count: int) -> list[int]:
     paths = ["/api/search/?q=godfather", "/api/search/?q=a+shark+terrorizes+a+beach+town&mode=hybrid"]
     paths += [f"/api/movies/{pk}/" for pk in random.sample(ids, count)]
@@ -123,15 +130,19 @@ def test_the_standby_serves_the_public_reads(servers, site):
     time.sleep(1.5)  # statistics are flushed to pg_stat_database at most once a second
     standby_before = rows_read(servers["standby"])
     primary_before = catalog_rows_read(servers["primary"])
+    kept_before = similar_lists_kept(servers["primary"])
 
     statuses = public_reads(site.base_url, ids, 10)
 
     time.sleep(1.5)
     standby_read = rows_read(servers["standby"]) - standby_before
     primary_read = catalog_rows_read(servers["primary"]) - primary_before
+    kept = similar_lists_kept(servers["primary"]) - kept_before
     assert set(statuses) == {200}
     assert standby_read > 100
-    assert primary_read == 0
+    # A first visit keeps the list it computed, a write on the primary whose foreign-key check reads that one
+    # film's row there; the row and its counters are flushed together. Nothing else is read on the primary.
+    assert primary_read == kept
 
 
 def test_a_staff_write_is_read_back_at_once(servers, site):
