@@ -162,7 +162,8 @@ def main() -> None:
         p50, p99 = percentiles(warm)
         c50, c99 = percentiles(cold)
         print(f"search {mode}, {len(QUERIES)} distinct queries x {args.rounds}: warm p50 {p50:.1f} ms,"
-              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded) p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded)"
+              f" p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
 
     rss = psutil.Process().memory_info().rss / 2**20
     server_rss, server_pss = memory_of_server(connection.settings_dict["PGDATA"])
