@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["vector:16:64", "halfvec:16:64"])
     parser.add_argument("--ef-search", nargs="+", type=int, default=[40, 100, 200, 500])
     parser.add_argument("--maintenance-work-mem", default="2GB")
+    parser.add_argument("--workers", type=int, default=2, help="max_parallel_maintenance_workers for the builds")
     args = parser.parse_args()
     from moviesite.embedded_db import ensure_database
 
@@ -76,6 +77,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("DROP INDEX IF EXISTS films_hnsw")
             cursor.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
+            cursor.execute(f"SET max_parallel_maintenance_workers = {args.workers}")
             started = time.perf_counter()
             cursor.execute(
                 f"CREATE INDEX films_hnsw ON films USING hnsw ({column})"

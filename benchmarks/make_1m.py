@@ -323,30 +323,38 @@ def _real_order(real_ids: np.ndarray) -> np.ndarray:
     return tmdb["id"][tmdb["id"].isin(set(real_ids.tolist()))].to_numpy()
 
 
-def build_index(*, halfvec: bool, m: int, ef_construction: int, maintenance_work_mem: str, name: str) -> None:
+def build_index(*, halfvec: bool, m: int, ef_construction: int, maintenance_work_mem: str, name: str | None) -> None:
+    """Build the product's HNSW index (the one Movie declares, as embed_movies builds it after a bulk write),
+    or with `name` another one of the given storage and parameters, with this `maintenance_work_mem`."""
     connection = _setup()
+    from catalog.models import VECTOR_INDEX, Movie
+
     connection.ensure_connection()
     connection.connection.autocommit = True
-    column = "(embedding::halfvec(384)) halfvec_cosine_ops" if halfvec else "embedding vector_cosine_ops"
+    index = next(index for index in Movie._meta.indexes if index.name == VECTOR_INDEX)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP INDEX IF EXISTS {name}")
+        cursor.execute(f"DROP INDEX IF EXISTS {name or VECTOR_INDEX}")
         cursor.execute(f"SET maintenance_work_mem = '{maintenance_work_mem}'")
         cursor.execute("SET max_parallel_maintenance_workers = 2")
-        cursor.execute("SET client_min_messages = notice")
         started = time.perf_counter()
-        cursor.execute(
-            f"CREATE INDEX {name} ON catalog_movie USING hnsw ({column})"
-            f" WITH (m = {m}, ef_construction = {ef_construction})"
-        )
+        if name is None:
+            with connection.schema_editor() as editor:
+                editor.add_index(Movie, index)
+            what = f"the product's: {index.deconstruct()[1]} {index.deconstruct()[2]}"
+        else:
+            column = "(embedding::halfvec(384)) halfvec_cosine_ops" if halfvec else "embedding vector_cosine_ops"
+            cursor.execute(
+                f"CREATE INDEX {name} ON catalog_movie USING hnsw ({column})"
+                f" WITH (m = {m}, ef_construction = {ef_construction})"
+            )
+            what = f"{'halfvec' if halfvec else 'vector'}, m={m}, ef_construction={ef_construction}"
         seconds = time.perf_counter() - started
-        cursor.execute("SELECT pg_size_pretty(pg_relation_size(%s))", [name])
+        cursor.execute("SELECT pg_size_pretty(pg_relation_size(%s))", [name or VECTOR_INDEX])
         size = cursor.fetchone()[0]
         cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
         database = cursor.fetchone()[0]
-    notices = [str(notice) for notice in getattr(connection.connection, "notices", [])]
-    log(f"HNSW {name} ({'halfvec' if halfvec else 'vector'}, m={m}, ef_construction={ef_construction}, "
-        f"maintenance_work_mem={maintenance_work_mem}): {seconds:.0f} s, index {size}, database {database}"
-        f" {notices}")  # fmt: skip
+    log(f"HNSW {name or VECTOR_INDEX} ({what}; maintenance_work_mem={maintenance_work_mem}, 2 parallel workers):"
+        f" {seconds:.0f} s, index {size}, database {database}")  # fmt: skip
 
 
 def main() -> None:
@@ -358,7 +366,7 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument("--maintenance-work-mem", default="4GB")
-    parser.add_argument("--name", help="index name (default: the product's, movie_embedding_hnsw)")
+    parser.add_argument("--name", help="build this index (--halfvec, --m, --ef-construction), not the product's")
     args = parser.parse_args()
     steps = ["generate", "import", "vectors", "index"] if args.step == "all" else [args.step]
     for step in steps:
@@ -373,7 +381,7 @@ def main() -> None:
         elif step == "index":
             build_index(
                 halfvec=args.halfvec, m=args.m, ef_construction=args.ef_construction,
-                maintenance_work_mem=args.maintenance_work_mem, name=args.name or "movie_embedding_hnsw",
+                maintenance_work_mem=args.maintenance_work_mem, name=args.name,
             )  # fmt: skip
 
 
