@@ -102,8 +102,11 @@ def main() -> None:
     vectors = np.load(VECTORS_PATH, mmap_mode="r")
     real = _real_order(np.load(REAL_VECTORS)["tmdb_id"])
     tmdb_ids = np.concatenate([real, SYNTHETIC_TMDB_IDS + np.arange(len(real), len(vectors))])
-    pks = np.array([ids_by_tmdb[int(tmdb_id)] for tmdb_id in tmdb_ids])
-    rows = np.array(random.Random(5).sample(range(len(vectors)), args.seeds + 1))
+    # A row the importer merged into another film (two real films of one title and year) or skipped is no film.
+    pks = np.array([ids_by_tmdb.get(int(tmdb_id), -1) for tmdb_id in tmdb_ids])
+    missing = pks < 0
+    print(f"{int(missing.sum())} rows of the vectors file are no film of the catalog (merged or skipped)")
+    rows = np.array(random.Random(5).sample(np.flatnonzero(~missing).tolist(), args.seeds + 1))
     exact = []
     for start in range(0, len(rows), 20):
         chunk = rows[start : start + 20]
@@ -113,6 +116,7 @@ def main() -> None:
                 np.asarray(vectors[chunk]) @ np.asarray(vectors[begin : begin + 200_000]).T
             )
         scores[np.arange(len(chunk)), chunk] = -2
+        scores[:, missing] = -2
         exact.extend(set(pks[np.argpartition(-row, K)[:K]].tolist()) for row in scores)
     log("exact neighbours computed")
 
