@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from pgvector.django import HnswIndex, VectorField
 
-from catalog.querysets import MovieQuerySet
+from catalog.querysets import MovieQuerySet, indexed_embedding
 from catalog.search import SEARCH_CONFIG
 from recommender.encoders import DIMENSIONS as EMBEDDING_DIMENSIONS
 
@@ -148,13 +148,13 @@ class Movie(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="movie_search_vector"),
             GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="movie_title_trgm"),
-            # Dropped and built again by embed_movies around a bulk write (see the class docstring).
+            # Dropped and built again by embed_movies around a bulk write (see the class docstring). Over the
+            # vectors in half precision (`indexed_embedding`): half the memory, the same recall (issue 16).
             HnswIndex(
+                OpClass(indexed_embedding(), name="halfvec_cosine_ops"),
                 name=VECTOR_INDEX,
-                fields=["embedding"],
                 m=16,
                 ef_construction=64,
-                opclasses=["vector_cosine_ops"],
             ),
             models.Index(fields=["-popularity"], name="movie_popularity"),
             # Serves the autocomplete's `title__istartswith`, which Django writes as UPPER(title::text) LIKE.

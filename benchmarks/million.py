@@ -1,0 +1,207 @@
+"""The figures of issue 16's goal at a million films, on the catalog `benchmarks/make_1m.py` builds.
+
+    .venv/bin/python benchmarks/million.py [--seeds 100] [--rounds 3]
+
+Through the product's own functions, in a process prepared as moviesite/wsgi.py prepares a server's:
+- knn similar films: `similar_films(seed, method="knn")`, first call (the seed's kept list deleted before);
+- recall@40 of the index scan knn draws its pool from (`Movie.objects.nearest`, which sets hnsw.ef_search to
+  the pool's size) against exact cosine over every film (numpy over the generated vectors file), for the
+  pool size knn uses (500) and smaller ones (what a smaller hnsw.ef_search would give);
+- keyword and hybrid search: `Movie.objects.visible().search(query, mode=..., limit=20)` over distinct
+  queries, each warm (one untimed pass first: hybrid's query vectors come from the real encoder and are
+  then cached, so the timed pass is the search's own cost; the first pass's encoding is reported apart);
+- the database's size and its largest relations, and the memory of the database server (RSS and PSS of its
+  processes) and of this process after the warm-up.
+The machine is shared with other agents: every figure is noisy, and is printed with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.make_1m import VECTORS_PATH, _setup, log
+
+K = 40
+
+QUERIES = [
+    # described plots
+    "a shark terrorizes a beach town", "heist gone wrong", "love story in paris", "a robot falls in love",
+    "astronauts stranded on mars", "a boxer gets one last chance", "haunted house with a family",
+    "a detective hunts a serial killer", "time travel to save the future", "a dog finds its way home",
+    "soldiers behind enemy lines", "a high school girl becomes popular", "pirates searching for treasure",
+    "a small town hides a dark secret", "two friends on a road trip", "an assassin wants out",
+    "aliens invade earth", "a musician struggles with fame", "a family survives a natural disaster",
+    "a con man falls for his mark", "superhero origin story", "zombies overrun the city",
+    # titles, typo'd titles, people, topics
+    "godfather", "godfater", "interstelar", "the dark knight", "avatar", "titanic", "samurai",
+    "space opera", "tom hanks", "nolan", "christopher nolan", "meryl streep", "western", "vampire",
+]  # fmt: skip
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[round(0.99 * (len(ordered) - 1))] * 1000
+
+
+def memory_of_server(pgdata: str) -> tuple[float, float]:
+    """(RSS, PSS) in MB summed over the postmaster of `pgdata` and its children. RSS counts the shared
+    buffers once per process that touched them; PSS shares them out, so it is the truer total."""
+    import psutil
+
+    pid = int((Path(pgdata) / "postmaster.pid").read_text().split()[0])
+    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    rss = sum(process.memory_info().rss for process in processes)
+    pss = sum(process.memory_full_info().pss for process in processes)
+    return rss / 2**20, pss / 2**20
+
+
+def server_rss() -> None:
+    """The memory of a process that does what a server worker does (prepared, encoder loaded, a few hybrid
+    searches and knn lists), without this benchmark's own 1M-entry maps and memory-mapped vectors."""
+    _setup()
+    from moviesite.warmup import prepare_for_requests
+
+    prepare_for_requests()
+    import psutil
+
+    from catalog.models import Movie
+    from recommender.encoders import get_encoder
+    from recommender.similar import similar_films
+
+    get_encoder().load()
+    for query in QUERIES[:10]:
+        Movie.objects.visible().search(query, mode="hybrid", limit=20)
+    for seed in Movie.objects.with_details().filter(pk__in=range(1000, 1010)):
+        similar_films(seed, method="knn")
+    memory = psutil.Process().memory_full_info()
+    print(f"server-like process after warm-up (prepare_for_requests, encoder loaded, 10 hybrid searches, 10 knn"
+          f" lists): RSS {memory.rss / 2**20:.0f} MB, USS {memory.uss / 2**20:.0f} MB", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server-rss", action="store_true", help="only the memory of a warmed server-like process")
+    args = parser.parse_args()
+    if args.server_rss:
+        server_rss()
+        return
+    connection = _setup()
+    from moviesite.warmup import prepare_for_requests
+
+    prepare_for_requests()
+    import psutil
+
+    from catalog.models import Movie
+    from recommender.encoders import get_encoder
+    from recommender.models import SimilarList
+    from recommender.similar import KNN_POOL, similar_films
+
+    log(f"load average {os.getloadavg()}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(embedding) FROM catalog_movie")
+        films, with_vectors = cursor.fetchone()
+        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        print(f"{films} films, {with_vectors} with vectors; database {cursor.fetchone()[0]}")
+        cursor.execute(
+            "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class WHERE relkind IN ('r', 'i')"
+            " ORDER BY pg_total_relation_size(oid) DESC LIMIT 12"
+        )
+        print("largest relations: " + ", ".join(f"{name} {size}" for name, size in cursor.fetchall()))
+        for name in ("shared_buffers", "maintenance_work_mem", "hnsw.ef_search", "work_mem"):
+            cursor.execute(f"SHOW {name}")
+            print(f"{name} = {cursor.fetchone()[0]}")
+
+    # Exact neighbours from the generated vectors: row i of the file is the film whose tmdb_id make_1m gave it.
+    ids_by_tmdb = dict(Movie.objects.values_list("tmdb_id", "pk"))
+    from benchmarks.make_1m import REAL_VECTORS, SYNTHETIC_TMDB_IDS, _real_order
+
+    vectors = np.load(VECTORS_PATH, mmap_mode="r")
+    real = _real_order(np.load(REAL_VECTORS)["tmdb_id"])
+    tmdb_ids = np.concatenate([real, SYNTHETIC_TMDB_IDS + np.arange(len(real), len(vectors))])
+    # A row the importer merged into another film (two real films of one title and year) or skipped is no film.
+    pks = np.array([ids_by_tmdb.get(int(tmdb_id), -1) for tmdb_id in tmdb_ids])
+    missing = pks < 0
+    print(f"{int(missing.sum())} rows of the vectors file are no film of the catalog (merged or skipped)")
+    rows = np.array(random.Random(5).sample(np.flatnonzero(~missing).tolist(), args.seeds + 1))
+    exact = []
+    for start in range(0, len(rows), 20):
+        chunk = rows[start : start + 20]
+        scores = np.zeros((len(chunk), len(vectors)), dtype=np.float32)
+        for begin in range(0, len(vectors), 200_000):
+            scores[:, begin : begin + 200_000] = (
+                np.asarray(vectors[chunk]) @ np.asarray(vectors[begin : begin + 200_000]).T
+            )
+        scores[np.arange(len(chunk)), chunk] = -2
+        scores[:, missing] = -2
+        exact.extend(set(pks[np.argpartition(-row, K)[:K]].tolist()) for row in scores)
+    log("exact neighbours computed")
+
+    seeds = {movie.pk: movie for movie in Movie.objects.with_details().filter(pk__in=pks[rows].tolist())}
+    ordered = [seeds[int(pk)] for pk in pks[rows]]
+    warm_up, seeds_list, exact = ordered[0], ordered[1:], exact[1:]
+    similar_films(warm_up, method="knn")
+    base = Movie.objects.all().visible()
+    print("\n| index scan (Movie.objects.nearest) | recall@40 | p50 | p99 |\n| --- | --- | --- | --- |")
+    for pool in (40, 100, 200, KNN_POOL):
+        found, timings = [], []
+        for seed, truth in zip(seeds_list, exact, strict=True):
+            started = time.perf_counter()
+            rows_found = base.exclude(pk=seed.pk).nearest(seed.embedding, model=seed.embedding_model, limit=pool)
+            timings.append(time.perf_counter() - started)
+            found.append(len({pk for pk, _ in rows_found[:K]} & truth) / K)
+        p50, p99 = percentiles(timings)
+        print(f"| limit {pool} (hnsw.ef_search {max(pool, 40)}) | {statistics.mean(found):.3f} "
+              f"| {p50:.1f} ms | {p99:.1f} ms |", flush=True)  # fmt: skip
+
+    first = []
+    for seed in seeds_list:
+        SimilarList.objects.filter(movie=seed).delete()
+        started = time.perf_counter()
+        similar_films(seed, method="knn")
+        first.append(time.perf_counter() - started)
+    p50, p99 = percentiles(first)
+    print(f"\nknn similar_films, first call, {len(first)} seeds: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
+
+    films_qs = Movie.objects.visible()
+    encoder = get_encoder()
+    started = time.perf_counter()
+    encoder.load()
+    log(f"encoder {encoder.name} loaded in {time.perf_counter() - started:.1f} s")
+    for mode in ("keyword", "hybrid"):
+        cold = []
+        for query in QUERIES:
+            started = time.perf_counter()
+            films_qs.search(query, mode=mode, limit=20)
+            cold.append(time.perf_counter() - started)
+        warm = []
+        for _ in range(args.rounds):
+            for query in QUERIES:
+                started = time.perf_counter()
+                films_qs.search(query, mode=mode, limit=20)
+                warm.append(time.perf_counter() - started)
+        p50, p99 = percentiles(warm)
+        c50, c99 = percentiles(cold)
+        print(f"search {mode}, {len(QUERIES)} distinct queries x {args.rounds}: warm p50 {p50:.1f} ms,"
+              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded)"
+              f" p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+
+    rss = psutil.Process().memory_info().rss / 2**20
+    db_rss, db_pss = memory_of_server(connection.settings_dict["PGDATA"])
+    print(f"\nthis process after warm-up (Django, encoder, the queries above): RSS {rss:.0f} MB")
+    print(f"database server: RSS {db_rss:.0f} MB summed over its processes, PSS {db_pss:.0f} MB")
+    log(f"load average {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
