@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.types import TypeInfo
 
 from moviesite.db import local_settings
+from recommender.encoders import DIMENSIONS
 from recommender.models import CatalogVersion
 
 # Up to this many films (the planner's estimate of the film table's rows) the whole matrix is kept in each
@@ -49,6 +50,11 @@ SAMPLE = 1000
 # estimate grows with it, and at 29k films ef_search 1000 (or a LIMIT of 4000) made the planner sort the whole
 # table instead (100-160 ms against 14-30 ms by the index for 1000-2000 films).
 NEAR_EF_SEARCH = 200
+
+
+# Nearest first by the very expression the HNSW index is built over (catalog.querysets.indexed_embedding: the
+# vectors in half precision); ordering by the float32 column instead would read every film's vector.
+NEAREST_ORDER = f"embedding::halfvec({DIMENSIONS}) <=> %s::halfvec({DIMENSIONS})"
 
 
 def catalog_version() -> int:
@@ -156,7 +162,7 @@ def neighbourhood(
     for index, probe in enumerate(probes):
         limit = near if index == 0 else near_each
         if limit:
-            parts.append(f"(SELECT id FROM catalog_movie WHERE {visible} ORDER BY embedding <=> %s LIMIT {int(limit)})")
+            parts.append(f"(SELECT id FROM catalog_movie WHERE {visible} ORDER BY {NEAREST_ORDER} LIMIT {int(limit)})")
             params += [model, np.asarray(probe, dtype=np.float32)]
     parts.append("(SELECT unnest(%s::bigint[]))")
     params.append(sorted({*drawn, *(int(pk) for pk in include)}))

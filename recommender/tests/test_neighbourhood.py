@@ -9,8 +9,9 @@ import re
 import numpy as np
 import psycopg
 import pytest
+from django.db import connection
 
-from catalog.models import Movie
+from catalog.models import VECTOR_INDEX, Movie
 from recommender import personal, space
 from recommender.similar import recommend, similar_films
 from recommender.space import neighbourhood, vector_space
@@ -143,7 +144,7 @@ def test_no_statement_reads_every_films_vector_on_a_large_catalog(large_catalog,
     assert similar_films(seed, method="svm", limit=10, C=0.100001)
     assert recommend(liked=[seed.pk, film("The Terminator").pk], limit=10)
     assert personal._recommend(taste, limit=10)
-    assert any("ORDER BY embedding <=>" in statement for statement in statements)  # the index was asked
+    assert any(f"ORDER BY {space.NEAREST_ORDER}" in statement for statement in statements)  # the index was asked
     assert [statement for statement in statements if reads_every_vector(statement)] == []
 
 
@@ -152,3 +153,13 @@ def test_a_small_catalog_keeps_the_whole_matrix(monkeypatch):
     assert space.uses_whole_matrix()
     monkeypatch.setattr(space, "catalog_size", lambda: space.WHOLE_MATRIX_MAX + 1)
     assert not space.uses_whole_matrix()
+
+
+def test_a_neighbourhoods_nearest_films_are_found_through_the_vector_index():
+    probe = "[" + ",".join(["0.05"] * 384) + "]"
+    query = f"EXPLAIN SELECT id FROM catalog_movie ORDER BY {space.NEAREST_ORDER} LIMIT 5"
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a small catalog: the planner would rather read it all
+        cursor.execute(query, [probe])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Scan using {VECTOR_INDEX}" in plan
