@@ -63,7 +63,7 @@ serve: bootstrap
 # Throughput under wrk, side by side with 7691f98 (benchmarks/serve_load.py; needs ../shared/datasets).
 bench-serve: install
 	@$(MAKE) --no-print-directory test-packages TEST_DEBIAN_PACKAGES=wrk NEEDED_BY="The load benchmark"
-	$(BIN)/python benchmarks/serve_load.py --warm
+	$(BIN)/python benchmarks/serve_load.py --warm --keep-answers
 
 test: test-packages install
 	$(BIN)/python -m pytest
