@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.make_1m import VECTORS_PATH, _binary_copy, _setup, log
+from benchmarks.make_1m import VECTORS_PATH, _setup, copy_vectors, log
 
 os.environ["MOVIESITE_DB_NAME"] = "hnsw_params"
 K = 40
@@ -50,12 +50,7 @@ def main() -> None:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
         cursor.execute("DROP TABLE IF EXISTS films")
         cursor.execute("CREATE TABLE films (id bigint PRIMARY KEY, embedding vector(384))")
-        header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-        with cursor.cursor.copy("COPY films FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(header)
-            for start in range(0, len(vectors), 50_000):
-                copy.write(_binary_copy(ids[start : start + 50_000], vectors[start : start + 50_000]))
-            copy.write((-1).to_bytes(2, "big", signed=True))
+        copy_vectors(cursor, "films", ids, vectors)
         cursor.execute("VACUUM ANALYZE films")
         cursor.execute("SELECT pg_size_pretty(pg_table_size('films'))")
         log(f"{len(vectors)} vectors loaded, table {cursor.fetchone()[0]}")

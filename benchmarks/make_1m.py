@@ -267,6 +267,17 @@ def _binary_copy(ids: np.ndarray, vectors: np.ndarray) -> bytes:
     return rows.tobytes()
 
 
+def copy_vectors(cursor, table: str, ids: np.ndarray, vectors: np.ndarray, *, chunk: int = 50_000) -> None:
+    """Binary COPY of (id, vector) rows into `table`, `chunk` rows at a time (a memory-mapped array stays on disk)."""
+    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    with cursor.cursor.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(header)
+        for start in range(0, len(vectors), chunk):
+            stop = min(start + chunk, len(vectors))
+            copy.write(_binary_copy(ids[start:stop], np.asarray(vectors[start:stop])))
+        copy.write((-1).to_bytes(2, "big", signed=True))
+
+
 def load_vectors() -> None:
     connection = _setup()
     from catalog.models import VECTOR_INDEX, Movie
@@ -279,13 +290,7 @@ def load_vectors() -> None:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS vectors_1m")
         cursor.execute("CREATE UNLOGGED TABLE vectors_1m (tmdb_id bigint, embedding vector(384))")
-        header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-        with cursor.cursor.copy("COPY vectors_1m FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(header)
-            for start in range(0, len(vectors), 50_000):
-                stop = min(start + 50_000, len(vectors))
-                copy.write(_binary_copy(tmdb_ids[start:stop], np.asarray(vectors[start:stop])))
-            copy.write((-1).to_bytes(2, "big", signed=True))
+        copy_vectors(cursor, "vectors_1m", tmdb_ids, vectors)
     log(f"binary COPY of {len(vectors)} vectors: {time.perf_counter() - started:.0f} s")
     # As embed_movies does for a bulk write: no HNSW index while a million vectors are written (each insert
     # would walk the graph). The other indexes are dropped too and built once after (each row is updated).
