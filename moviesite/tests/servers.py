@@ -21,9 +21,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
+
+
+def on_this_test_database(why_skipped: str, **variables: str) -> dict[str, str]:
+    """The environment of a subprocess that works on this run's test database on the embedded server, with
+    DEBUG on and no .env read; the test is skipped (`why_skipped`) when the database is not the embedded one."""
+    from django.conf import settings
+    from django.db import connection
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "moviesite.db_backends.embedded":
+        pytest.skip(why_skipped)
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "MOVIESITE_ENV_FILE": "",
+        "MOVIESITE_PGDATA": database["PGDATA"],
+        "MOVIESITE_DB_NAME": connection.settings_dict["NAME"],
+        **variables,
+    }
+    env.pop("DATABASE_URL", None)
+    return env
 
 
 def pg_bin(name: str) -> str:

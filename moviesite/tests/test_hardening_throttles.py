@@ -3,7 +3,6 @@ favourites, and sessions that an anonymous POST could grow."""
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
 from catalog.models import Movie
+from moviesite.tests.servers import on_this_test_database
 from moviesite.tests.test_hardening_database import Server
 from moviesite.throttling import hit
 
@@ -93,17 +93,9 @@ def test_a_count_is_one_atomic_upsert_per_request_and_windows_expire():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_processes_share_one_count_whatever_x_forwarded_for_says():
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "moviesite.db_backends.embedded":
-        pytest.skip("serves this run's test database from the embedded server")
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "EMBEDDING_BACKEND": "fake",
-        "MOVIESITE_PGDATA": database["PGDATA"],
-        "MOVIESITE_DB_NAME": connection.settings_dict["NAME"],
-        "API_ANON_RATE": "10/minute",
-    }
+    env = on_this_test_database(
+        "serves this run's test database from the embedded server", EMBEDDING_BACKEND="fake", API_ANON_RATE="10/minute"
+    )
     # Start both at the beginning of a minute's window, so the ten requests fall in one window.
     if time.time() % 60 > 40:
         time.sleep(61 - time.time() % 60)

@@ -3,7 +3,6 @@ statement per throttle count."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from catalog.models import Movie
+from moviesite.tests.servers import on_this_test_database
 from moviesite.throttling import hit
 
 pytestmark = pytest.mark.django_db
@@ -23,20 +23,12 @@ pytestmark = pytest.mark.django_db
 def run_in_a_web_process(code: str, **variables: str) -> str:
     """Run `code` in a new process that loaded moviesite.wsgi as a web server does, on this run's test
     database (which holds the committed demo catalog); its stdout."""
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "moviesite.db_backends.embedded":
-        pytest.skip("runs the process on this run's test database on the embedded server")
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "EMBEDDING_BACKEND": "fake",
-        "ALLOWED_HOSTS": "testserver",
-        "MOVIESITE_ENV_FILE": "",
-        "MOVIESITE_PGDATA": database["PGDATA"],
-        "MOVIESITE_DB_NAME": connection.settings_dict["NAME"],
+    env = on_this_test_database(
+        "runs the process on this run's test database on the embedded server",
+        EMBEDDING_BACKEND="fake",
+        ALLOWED_HOSTS="testserver",
         **variables,
-    }
-    env.pop("DATABASE_URL", None)
+    )
     script = "import moviesite.wsgi\n" + textwrap.dedent(code)
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=180
@@ -82,17 +74,7 @@ def test_behind_a_transaction_pooler_every_statement_keeps_its_set_local():
 
 
 def test_management_commands_still_run_without_a_limit():
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "moviesite.db_backends.embedded":
-        pytest.skip("runs the command on this run's test database on the embedded server")
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "MOVIESITE_ENV_FILE": "",
-        "MOVIESITE_PGDATA": database["PGDATA"],
-        "MOVIESITE_DB_NAME": connection.settings_dict["NAME"],
-    }
-    env.pop("DATABASE_URL", None)
+    env = on_this_test_database("runs the command on this run's test database on the embedded server")
     env.pop("MOVIESITE_WEB_SERVER", None)
     code = "from django.db import connection; c = connection.cursor(); c.execute('SHOW statement_timeout'); "
     code += "print(c.fetchone()[0])"
