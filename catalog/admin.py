@@ -40,16 +40,48 @@ def count_films(count: int) -> str:
     return f"{count} film" if count == 1 else f"{count} films"
 
 
+class NamedOnFilmsAdmin(admin.ModelAdmin):
+    """A genre, keyword or person is a name shown on its films and copied into their search text: renaming or
+    deleting one refreshes those films (`after_films_change`), which also bumps the catalog version, so kept
+    answers and similar lists that show the old name are computed afresh."""
+
+    films_lookup = ""  # the films' lookup of this model: "genres", "keywords", "credits__person"
+
+    def film_ids(self, objs: QuerySet | list) -> list[int]:
+        films = Movie.objects.filter(**{self.films_lookup + "__in": objs})
+        return list(films.values_list("pk", flat=True).distinct())
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            after_films_change(self.film_ids([obj]))
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        films = self.film_ids([obj])
+        super().delete_model(request, obj)
+        after_films_change(films)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        films = self.film_ids(queryset)
+        super().delete_queryset(request, queryset)
+        after_films_change(films)
+
+
 @admin.register(Genre, Keyword)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(NamedOnFilmsAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
+    @property
+    def films_lookup(self) -> str:
+        return "genres" if self.model is Genre else "keywords"
+
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(NamedOnFilmsAdmin):
     search_fields = ["name"]
+    films_lookup = "credits__person"
 
 
 class CreditInline(admin.TabularInline):

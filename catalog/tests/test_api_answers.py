@@ -207,3 +207,25 @@ def test_a_similar_answer_not_kept_yet_of_a_film_whose_list_is_kept_costs_a_pinn
     # count, look-up, the film (4: with genres, credits, keywords), catalog version, kept list, the similar
     # films (3: with genres, credits), their shared keywords, the co-liked list, the keeping
     assert len(statements) == 14, "\n".join(sql[:120] for sql in statements)
+
+
+def test_a_person_or_genre_renamed_in_the_admin_is_shown_afresh_in_kept_answers(client):
+    from django.contrib.auth import get_user_model
+
+    from catalog.models import Person
+
+    movie = Movie.objects.with_details().filter(credits__isnull=False, genres__isnull=False).first()
+    person = Person.objects.filter(credits__movie=movie).first()
+    genre = movie.genres.first()
+    get(f"/api/movies/{movie.pk}/")  # kept
+    get_user_model().objects.create_superuser("curator", "curator@example.com", "a-long-password-1")
+    client.login(username="curator", password="a-long-password-1")
+    response = client.post(f"/admin/catalog/person/{person.pk}/change/", {"name": "Renamed Person"})
+    assert response.status_code == 302
+    data = {"name": "Renamed Genre", "slug": genre.slug}
+    assert client.post(f"/admin/catalog/genre/{genre.pk}/change/", data).status_code == 302
+
+    status, body, _ = get(f"/api/movies/{movie.pk}/")
+    assert status == 200
+    assert b"Renamed Person" in body and b"Renamed Genre" in body
+    assert Movie.objects.filter(pk=movie.pk, people_text__icontains="Renamed Person").exists()
