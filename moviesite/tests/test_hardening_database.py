@@ -191,11 +191,21 @@ def test_with_database_url_a_dead_database_is_a_503_and_the_same_server_reconnec
         shutil.rmtree(sockets, ignore_errors=True)
 
 
+def hangup_as_in_a_terminal() -> None:
+    """A terminal's command starts with SIGHUP at its default; a suite run under nohup passes it on ignored,
+    and the site rightly leaves an ignored SIGHUP ignored (moviesite.embedded_db)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_user_ended_by_sigterm_or_sighup_still_stops_the_server_it_was_last_to_use(migrated_pgdata, sig):
     code = HOLD % 60
     holder = subprocess.Popen(
-        [*MANAGE, "shell", "-v0", "-c", code], env=embedded_env(migrated_pgdata), stdout=subprocess.PIPE, text=True
+        [*MANAGE, "shell", "-v0", "-c", code],
+        env=embedded_env(migrated_pgdata),
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=hangup_as_in_a_terminal,
     )
     assert holder.stdout.readline().strip() == "up"
     assert postmaster_pid(migrated_pgdata) is not None
