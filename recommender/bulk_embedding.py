@@ -29,7 +29,7 @@ from recommender.embedding import (
     stale_chunk,
     vector_index_rebuilt_if,
 )
-from recommender.encoders import DIMENSIONS, EmbeddingError, Encoder, OpenAIEncoder
+from recommender.encoders import DIMENSIONS, EmbeddingError, Encoder, OpenAIEncoder, unit_rows
 
 # OpenAI's Batch API takes at most 50,000 requests per input file.
 BATCH_API_MAX_REQUESTS = 50_000
@@ -181,7 +181,7 @@ def _write_batch_output(text: str, by_key: dict[str, tuple[Movie, str, str]], en
     if not rows:
         return 0
     array = np.asarray(vectors, dtype=np.float32).reshape(len(rows), DIMENSIONS)
-    array /= np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    array = unit_rows(array)
     for start in range(0, len(rows), 1000):
         save_vectors(rows[start : start + 1000], array[start : start + 1000], encoder.name)
     return len(rows)

@@ -25,6 +25,11 @@ import numpy as np
 DIMENSIONS = 384
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero): cosine similarity is then a dot product."""
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 class EmbeddingError(RuntimeError):
     """A backend cannot be used as configured (missing key, wrong dimension...)."""
 
@@ -153,7 +158,7 @@ class OpenAIEncoder:
             response = self._client.embeddings.create(model=self.model, input=chunk, dimensions=DIMENSIONS)
             vectors.extend(item.embedding for item in sorted(response.data, key=lambda item: item.index))
         array = np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSIONS)
-        return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+        return unit_rows(array)
 
 
 _encoders: dict[str, Encoder] = {}

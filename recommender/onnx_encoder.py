@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.encoders import unit_rows
+
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -308,5 +310,5 @@ class OnnxEncoder:
             # Mean pooling over the real tokens, then L2 normalisation (modules.json: Pooling, Normalize).
             summed = (tokens * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-            vectors[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            vectors[rows] = unit_rows(pooled)
         return vectors

@@ -30,6 +30,7 @@ from sklearn.svm import LinearSVC
 from catalog import params
 from catalog.models import Movie, normalise_title
 from recommender import space as spaces
+from recommender.encoders import unit_rows
 from recommender.explain import features, shared
 from recommender.models import SimilarList
 from recommender.space import VectorSpace, catalog_version, neighbourhood, uses_whole_matrix, vector_space
@@ -257,8 +258,7 @@ def space_around(model: str, positives: dict[int, float], vectors: list, include
     (recommender.space), which holds the films of `include` (other positives, negatives) too."""
     if uses_whole_matrix():
         return vector_space(model)
-    units = np.asarray([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32)
-    units /= np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
+    units = unit_rows(np.asarray([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32))
     weights = np.asarray(list(positives.values()), dtype=np.float32)
     mean = (units * weights[:, None]).sum(axis=0) / max(float(weights.sum()), 1e-12)
     strongest = np.argsort(-weights, kind="stable")[: spaces.NEAR_PROBES] if len(units) > 1 else []

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.types import TypeInfo
 
 from moviesite.db import local_settings
-from recommender.encoders import DIMENSIONS
+from recommender.encoders import DIMENSIONS, unit_rows
 from recommender.models import CatalogVersion
 
 # Up to this many films (the planner's estimate of the film table's rows) the whole matrix is kept in each
@@ -110,7 +110,7 @@ def _load(model: str, version: int) -> VectorSpace:
                 vectors.append(vector.to_numpy())
     matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
     if len(matrix):
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        matrix = unit_rows(matrix)
     return VectorSpace(model=model, version=version, ids=np.asarray(ids, dtype=np.int64), vectors=matrix)
 
 
@@ -184,7 +184,7 @@ def neighbourhood(
     ids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))
     matrix = _parse_binary_vectors([raw for _, raw in rows])
     if len(matrix):
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        matrix = unit_rows(matrix)
     return VectorSpace(model=model, version=-1, ids=ids, vectors=matrix)  # -1: made for one request, not kept
 
 
