@@ -125,6 +125,11 @@ def _store(key: str, version: int, body: bytes) -> None:
             cursor.execute(SWEEP_SQL, [version, MAX_ANSWERS])
 
 
+def similar_answer(movie, params: dict) -> dict:
+    """The body of `/api/movies/{id}/similar/` for this film and these validated parameters."""
+    return {"results": SimilarMovieSerializer(similar_films(movie, **params), many=True).data}
+
+
 def keep_similar_answers(movies: list) -> int:
     """Compute and keep the default similar-films answer (`/api/movies/{id}/similar/` without parameters) of
     each of `movies` not kept for the current catalog version yet, as the API would; returns how many.
@@ -145,7 +150,6 @@ def keep_similar_answers(movies: list) -> int:
     for movie in movies:
         if keys[movie.pk] in kept:
             continue
-        data = {"results": SimilarMovieSerializer(similar_films(movie, **defaults), many=True).data}
-        _store(keys[movie.pk], version, JSONRenderer().render(data))
+        _store(keys[movie.pk], version, JSONRenderer().render(similar_answer(movie, defaults)))
         computed += 1
     return computed

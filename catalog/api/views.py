@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from catalog.api.answers import kept_answer
+from catalog.api.answers import kept_answer, similar_answer
 from catalog.api.filters import MovieFilter
 from catalog.api.pagination import GenrePagination
 from catalog.api.parsers import BoundedJSONParser
@@ -38,7 +38,7 @@ from catalog.api.serializers import (
 )
 from catalog.models import Movie
 from moviesite.db import local_settings
-from recommender.similar import recommend, similar_films
+from recommender.similar import recommend
 
 MOVIE_ID = re.compile(r"[0-9]{1,19}")
 MAX_MOVIE_ID = 2**63 - 1
@@ -135,8 +135,7 @@ class MovieViewSet(viewsets.ModelViewSet):
 
         def compute() -> Response:
             movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
-            similar = similar_films(movie, **params)
-            return Response({"results": SimilarMovieSerializer(similar, many=True).data})
+            return Response(similar_answer(movie, params))
 
         return kept_answer(request, "similar", {"pk": int(pk), **params}, compute)
 
