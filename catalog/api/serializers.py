@@ -94,6 +94,13 @@ class SimilarMovieSerializer(ScoredMovieSerializer):
         fields = [*ScoredMovieSerializer.Meta.fields, "why"]
 
 
+def text_filter(name: str, *, max_length: int) -> serializers.CharField:
+    """An optional text filter of catalog.params.FILTERS; blank (the default) filters nothing."""
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_blank=True, default="", help_text=params.FILTERS[name]
+    )
+
+
 class FilterParamsSerializer(serializers.Serializer):
     """Filters shared by the movie list, search and the site (catalog.params.FILTERS)."""
 
@@ -107,34 +114,10 @@ class FilterParamsSerializer(serializers.Serializer):
     year_min = serializers.IntegerField(**YEAR_RANGE, required=False, help_text=params.FILTERS["year_min"])
     year_max = serializers.IntegerField(**YEAR_RANGE, required=False, help_text=params.FILTERS["year_max"])
     decade = serializers.ChoiceField(choices=params.DECADES, required=False, help_text=params.FILTERS["decade"])
-    director = serializers.CharField(
-        max_length=params.NAME_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=params.FILTERS["director"],
-    )
-    actor = serializers.CharField(
-        max_length=params.NAME_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=params.FILTERS["actor"],
-    )
-    person = serializers.CharField(
-        max_length=params.NAME_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=params.FILTERS["person"],
-    )
-    language = serializers.CharField(
-        max_length=params.LANGUAGE_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=params.FILTERS["language"],
-    )
+    director = text_filter("director", max_length=params.NAME_MAX_LENGTH)
+    actor = text_filter("actor", max_length=params.NAME_MAX_LENGTH)
+    person = text_filter("person", max_length=params.NAME_MAX_LENGTH)
+    language = text_filter("language", max_length=params.LANGUAGE_MAX_LENGTH)
 
     def filters(self) -> dict:
         data = self.validated_data
