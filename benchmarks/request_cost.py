@@ -1,14 +1,17 @@
 """What one request costs the production app, in one process: CPU ms of Python and of its Postgres backend, and
 statements, per request (issue 16). Less noisy than wrk on a shared machine: CPU time, not wall time.
 
-    .venv/bin/python benchmarks/request_cost.py similar --requests 300 [--uncached] [--statements] [--profile]
+    .venv/bin/python benchmarks/request_cost.py similar --requests 300 [--uncached] [--first-pass] [--statements]
+        [--profile] [--query method=knn]
 
 Calls moviesite.wsgi's application (DEBUG off, as gunicorn runs it: the web server's connection settings
 included) with the request paths benchmarks/serve_load.py wrote for a side (benchmarks/.cache/serve_load/this,
 after one run of it), on that side's database (`bench_serve_this`). Run it from another checkout (a worktree
 of 7691f98 with `--paths` and `--database`) to compare. `--uncached` serves every request as if its answer
 were never kept (catalog/api/answers.py); run without it twice to see a first pass (answers computed and
-kept) and then a repeat.
+kept) and then a repeat. `--first-pass` (similar only; implies `--uncached`) also drops every kept similar
+list before the clock starts (it writes to the database: use a copy), so each request computes its list, as
+the first visit of a film's page after a change does.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def main() -> None:
     parser.add_argument("--database", default="bench_serve_this")
     parser.add_argument("--paths", default=str(HERE / "benchmarks" / ".cache" / "serve_load" / "this"))
     parser.add_argument("--uncached", action="store_true", help="never serve or keep a kept answer")
+    parser.add_argument("--first-pass", action="store_true", help="similar: drop the kept lists first (writes)")
+    parser.add_argument("--query", default="", help="appended to each request's query string, e.g. method=knn")
     parser.add_argument("--statements", action="store_true", help="count statements (adds a little CPU)")
     parser.add_argument("--profile", action="store_true", help="cProfile the requests; the top 40 by cumulative")
     args = parser.parse_args()
@@ -62,13 +67,15 @@ def main() -> None:
 
     from moviesite.wsgi import application
 
-    if args.uncached:
+    if args.uncached or args.first_pass:
         import catalog.api.answers
 
         catalog.api.answers.cacheable = lambda request: False
 
     paths = [line for line in Path(args.paths, f"{args.kind}.txt").read_text().splitlines() if line]
     random.Random(5).shuffle(paths)
+    if args.query:
+        paths = [f"{path}{'&' if '?' in path else '?'}{args.query}" for path in paths]
 
     def call(path: str) -> None:
         route, _, query = path.partition("?")
@@ -95,6 +102,10 @@ def main() -> None:
 
     for path in paths[-10:]:  # the model, the URL conf and the connection, before the clock starts
         call(path)
+    if args.first_pass:
+        from recommender.models import SimilarList
+
+        SimilarList.objects.all().delete()
     backend = psutil.Process(connection.connection.info.backend_pid)
     todo = paths[: args.requests]
     counting = CaptureQueriesContext(connection) if args.statements else contextlib.nullcontext()

@@ -25,8 +25,9 @@ def local_settings(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS
     that is not the primary.
     """
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        for name, value in settings.items():
-            cursor.execute(f"SET LOCAL {name} = %s", [value])
+        if settings:  # set_config(..., true) is SET LOCAL; all of them in one round trip
+            calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
+            cursor.execute(f"SELECT {calls}", [str(part) for item in settings.items() for part in item])
         yield
 
 

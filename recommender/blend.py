@@ -15,7 +15,7 @@ from pgvector.django import CosineDistance
 
 from catalog.models import Movie
 from recommender import cf
-from recommender.similar import KNN_POOL, Candidate, Ranked, _blend, _knn_pool, genre_overlap
+from recommender.similar import CANDIDATE_FIELDS, KNN_POOL, Candidate, Ranked, _blend, _knn_pool, genre_overlap
 
 # cf ranks by the co-like score alone: a quality prior pulls popular films up, and the films people co-like
 # with a seed are not merely the popular ones (recall fell with any prior on the dev users).
@@ -29,11 +29,10 @@ RECOMMEND_PEOPLE = 0.6
 
 
 def people_ranked(
-    movie: Movie, *, method: str, base: QuerySet, limit: int, prior: float | None = None
+    movie: Movie, liked: cf.CoLiked | None, *, method: str, base: QuerySet, limit: int, prior: float | None = None
 ) -> list[Ranked] | None:
-    """The film's similar films by `cf` or `blend`, ranked; None if too few people like the film (the caller
-    uses content: cold start)."""
-    liked = cf.co_liked(movie.pk)
+    """The film's similar films by `cf` or `blend` from its co-liked films (`cf.co_liked(movie.pk)`), ranked;
+    None if too few people like the film (the caller uses content: cold start)."""
     if liked is None or not liked.neighbours:
         return None
     if method == "cf":
@@ -42,10 +41,9 @@ def people_ranked(
     return _blended(movie, base, liked, prior=PRIOR if prior is None else prior, limit=limit)
 
 
-def say_who_liked(movie: Movie, films: list[Movie]) -> list[Movie]:
+def say_who_liked(movie: Movie, liked: cf.CoLiked | None, films: list[Movie]) -> list[Movie]:
     """Add to each film's `why` how many of the seed's likers like it too ("Liked by 23 of the 40 people who
-    liked Heat"), for the films people co-like with the seed."""
-    liked = cf.co_liked(movie.pk)
+    liked Heat"), for the films people co-like with the seed (`liked`: `cf.co_liked(movie.pk)`)."""
     if liked is None:
         return films
     by_pk = {n.pk: n for n in liked.neighbours}
@@ -66,7 +64,7 @@ def _blended(movie: Movie, base: QuerySet, liked: cf.CoLiked, *, prior: float, l
     low = min(c.score for c in content.values()) if content else 0.0
     spread = (max(c.score for c in content.values()) - low) if content else 1.0
     best_people = max(people.values()) or 1.0
-    genres = genre_overlap(movie.pk, list(pool))
+    genres = genre_overlap(movie, pool.values())
     rest = (1 - prior) / (1 - PRIOR)
     scored = [
         c._replace(
@@ -87,16 +85,17 @@ def _blended(movie: Movie, base: QuerySet, liked: cf.CoLiked, *, prior: float, l
 def _candidates(base: QuerySet, scores: dict[int, float], *, closeness_to: Movie | None = None) -> dict[int, Candidate]:
     """Candidates for the films of `scores` that `base` holds; with `closeness_to`, scored by their cosine
     similarity to that film's vector instead (0 without one)."""
-    qs = base.filter(pk__in=list(scores))
-    fields = ["pk", "title", "year", "features__quality"]
+    qs = base.with_genre_ids().filter(pk__in=list(scores))
+    fields = list(CANDIDATE_FIELDS)
     vector = closeness_to.embedding if closeness_to is not None else None
     if vector is not None:
         qs = qs.annotate(distance=CosineDistance("embedding", vector))
         fields.append("distance")
     found = {}
-    for pk, title, year, quality, *distance in qs.values_list(*fields):
+    for pk, title, year, quality, genres, *distance in qs.values_list(*fields):
         score = 1.0 - distance[0] if distance and distance[0] is not None else scores[pk]
-        found[pk] = Candidate(pk, score if closeness_to is None or distance else 0.0, title, year, quality)
+        score = score if closeness_to is None or distance else 0.0
+        found[pk] = Candidate(pk, score, title, year, quality, tuple(genres))
     return found
 
 

@@ -15,24 +15,26 @@ bumps the version too), so a film's page computes it once per change and then re
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 from pgvector.django import MaxInnerProduct
 from sklearn.svm import LinearSVC
 
 from catalog import params
 from catalog.models import Movie, normalise_title
+from moviesite.db import reading
 from recommender import space as spaces
 from recommender.encoders import unit_rows
 from recommender.explain import features, shared
-from recommender.models import SimilarList
+from recommender.models import CatalogVersion, SimilarList
 from recommender.space import VectorSpace, catalog_version, neighbourhood, uses_whole_matrix, vector_space
 from recommender.tfidf import shared_terms, tfidf_of, vocabulary
 
@@ -69,13 +71,15 @@ KNN_PRIOR = 0.5
 
 
 class Candidate(NamedTuple):
-    """A film a method found, with its raw similarity and what the blend needs to know of it."""
+    """A film a method found, with its raw similarity and what the blend needs to know of it (and, for the
+    methods that weigh shared genres, its genre ids)."""
 
     pk: int
     score: float
     title: str
     year: int | None
     quality: float | None
+    genres: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,17 +131,20 @@ def similar_films(
         # Films enough people liked rank by who liked them too (recommender.blend, which builds on this
         # module's pools, hence imported here); the others fall back to content (cold start).
         from recommender.blend import people_ranked, say_who_liked
+        from recommender.cf import co_liked
+
+        liked = co_liked(movie.pk)  # read once, for the ranking (when computed) and for the reasons
 
         def compute() -> list[Ranked]:
             people = people_ranked(
-                movie, method=method, base=base, limit=MAX_RESULTS, prior=prior if explicit_prior else None
+                movie, liked, method=method, base=base, limit=MAX_RESULTS, prior=prior if explicit_prior else None
             )
             if people is not None:
                 return people
             return _knn_ranked(movie, base, prior=prior if explicit_prior else KNN_PRIOR, limit=MAX_RESULTS)
 
         ranked = _cached(movie, method, options, compute) if keep else compute()
-        return say_who_liked(movie, _films(ranked[:limit], seeds=[movie]))
+        return say_who_liked(movie, liked, _films(ranked[:limit], seeds=[movie]))
 
     def compute() -> list[Ranked]:
         if method == "knn":
@@ -213,26 +220,34 @@ def warm_similar(movies: list[Movie], *, method: str) -> int:
 
 def _knn_ranked(movie: Movie, base: QuerySet, *, prior: float, limit: int) -> list[Ranked]:
     pool = _knn_pool(movie, base, pool=KNN_POOL)
-    genres = genre_overlap(movie.pk, [c.pk for c in pool])
+    genres = genre_overlap(movie, pool)
     return _blend(pool, seeds=[movie], prior=prior, limit=limit, genres=genres, genre_weight=KNN_GENRE_WEIGHT)
 
 
-def genre_overlap(seed: int, pks: list[int]) -> dict[int, float]:
-    """How much of its genres each film shares with the seed: |shared| / |either's| (Jaccard), in one query."""
-    genres: dict[int, set[int]] = defaultdict(set)
-    for pk, genre in Movie.genres.through.objects.filter(movie_id__in=[seed, *pks]).values_list("movie_id", "genre_id"):
-        genres[pk].add(genre)
-    mine = genres.get(seed, set())
-    return {pk: len(mine & genres[pk]) / len(mine | genres[pk]) for pk in pks if mine and genres.get(pk)}
+def genre_overlap(movie: Movie, pool: Iterable[Candidate]) -> dict[int, float]:
+    """How much of its genres each candidate shares with the seed: |shared| / |either's| (Jaccard). The
+    candidates carry their genre ids (MovieQuerySet.with_genre_ids), the seed its prefetched genres."""
+    mine = {genre.pk for genre in movie.genres.all()}
+    if not mine:
+        return {}
+    return {c.pk: len(mine.intersection(c.genres)) / len(mine.union(c.genres)) for c in pool if c.genres}
+
+
+# What a pool's query reads of each candidate: Candidate's fields after the score.
+CANDIDATE_FIELDS = ("pk", "title", "year", "features__quality", "genre_ids")
 
 
 def _knn_pool(movie: Movie, base: QuerySet, *, pool: int) -> list[Candidate]:
     if movie.embedding is None:
         return []
-    rows = base.nearest(
-        movie.embedding, model=movie.embedding_model, limit=pool, fields=("pk", "title", "year", "features__quality")
+    # The candidates' genres come in the same query (one statement, not a second one listing 500 ids).
+    rows = base.with_genre_ids().nearest(
+        movie.embedding, model=movie.embedding_model, limit=pool, fields=CANDIDATE_FIELDS
     )
-    return [Candidate(pk, similarity, title, year, quality) for pk, title, year, quality, similarity in rows]
+    return [
+        Candidate(pk, similarity, title, year, quality, tuple(genres))
+        for pk, title, year, quality, genres, similarity in rows
+    ]
 
 
 def _slow_method(movie: Movie, method: str, base: QuerySet, *, C: float, prior: float, narrowed: bool) -> list[Ranked]:
@@ -383,16 +398,22 @@ def _options(method: str, *, C: float, prior: float) -> str:
     return f"C={C:g} prior={prior:g}" if method == "svm" else f"prior={prior:g}"
 
 
+# The current catalog version and the list kept for it, in one statement (the version comes back when no list
+# does: a new list is kept under it).
+KEPT_SQL = f"""
+    SELECT v.version, k.movie_ids, k.scores, k.terms::text
+    FROM (SELECT coalesce((SELECT version FROM {CatalogVersion._meta.db_table} WHERE id = 1), 0) AS version) v
+    LEFT JOIN {SimilarList._meta.db_table} k
+        ON k.movie_id = %s AND k.method = %s AND k.options = %s AND k.catalog_version = v.version"""
+
+
 def _cached(movie: Movie, method: str, options: str, compute) -> list[Ranked]:
     """The kept list for the current catalog version, or a new one computed and kept."""
-    version = catalog_version()
-    kept = (
-        SimilarList.objects.filter(movie=movie, method=method, options=options, catalog_version=version)
-        .values_list("movie_ids", "scores", "terms")
-        .first()
-    )
-    if kept is not None:
-        ids, scores, terms = kept
+    with reading(SimilarList).cursor() as cursor:
+        cursor.execute(KEPT_SQL, [movie.pk, method, options])
+        version, ids, scores, terms = cursor.fetchone()
+    if ids is not None:
+        terms = json.loads(terms)
         return [Ranked(pk, score, tuple(words)) for pk, score, words in zip(ids, scores, terms, strict=True)]
     ranked = compute()
     # Kept under the version read before computing: a change committed meanwhile makes it stale at once.
@@ -420,22 +441,24 @@ def _films(ranked: list[Ranked], *, seeds: list[Movie], name_the_seed: bool = Fa
     """The ranked films, loaded for display (visible ones only), with `.score` and `.why`: what each shares
     with the seed (for recommendations: with the liked film it shares most with, named under
     `because_you_liked`)."""
-    ids = [r.pk for r in ranked]
-    by_id = Movie.objects.visible().for_display().in_bulk(ids)
     seed_features = [(seed, features(seed)) for seed in seeds]
-    # Only the keywords a result shares with a seed matter: one small query instead of all their keywords.
-    seed_keywords = {keyword.pk: keyword.name for seed in seeds for keyword in seed.keywords.all()}
-    shared_keywords = defaultdict(list)
-    for movie_id, keyword_id in Movie.keywords.through.objects.filter(
-        movie_id__in=ids, keyword_id__in=list(seed_keywords)
-    ).values_list("movie_id", "keyword_id"):
-        shared_keywords[movie_id].append(seed_keywords[keyword_id])
+    # Only the keywords a result shares with a seed matter: read with the films (an array each, in the same
+    # query), not all their keywords.
+    seed_keywords = sorted({keyword.pk for seed in seeds for keyword in seed.keywords.all()})
+    through = Movie.keywords.through
+    shared_keywords = through.objects.filter(movie_id=OuterRef("pk"), keyword_id__in=seed_keywords)
+    by_id = (
+        Movie.objects.visible()
+        .for_display()
+        .annotate(shared_keywords=ArraySubquery(shared_keywords.values("keyword__name")))
+        .in_bulk([r.pk for r in ranked])
+    )
     films = []
     for item in ranked:
         film = by_id.get(item.pk)
         if film is None:
             continue
-        mine = features(film, keywords=shared_keywords[film.pk])
+        mine = features(film, keywords=film.shared_keywords)
         options = [(seed, shared(theirs, mine)) for seed, theirs in seed_features]
         seed, why = max(options, key=lambda option: sum(len(names) for names in option[1].values()))
         if name_the_seed:
