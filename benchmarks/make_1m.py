@@ -43,7 +43,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "benchmarks" / ".cache"
+# MOVIESITE_1M_CACHE: another checkout's cache (its generated files and its database), to measure there.
+CACHE = Path(os.environ.get("MOVIESITE_1M_CACHE") or ROOT / "benchmarks" / ".cache")
 DATASETS = ROOT.parent / "shared" / "datasets"
 TMDB = DATASETS / "tmdb-5000" / "tmdb_5000_movies.csv.gz"
 IMDB = DATASETS / "imdb-movie-data" / "IMDB-Movie-Data.csv.gz"

@@ -1,6 +1,7 @@
 """The figures of issue 16's goal at a million films, on the catalog `benchmarks/make_1m.py` builds.
 
     .venv/bin/python benchmarks/million.py [--seeds 100] [--rounds 3]
+    .venv/bin/python benchmarks/million.py --knn [--seeds 100] [--before ../main]   # knn similar films alone
 
 Through the product's own functions, in a process prepared as moviesite/wsgi.py prepares a server's:
 - knn similar films: `similar_films(seed, method="knn")`, first call (the seed's kept list deleted before);
@@ -13,6 +14,14 @@ Through the product's own functions, in a process prepared as moviesite/wsgi.py 
 - the database's size and its largest relations, and the memory of the database server (RSS and PSS of its
   processes) and of this process after the warm-up.
 The machine is shared with other agents: every figure is noisy, and is printed with the load average.
+
+`--knn` measures knn similar films alone and changes nothing (each call runs in a transaction rolled back:
+a list kept by an earlier run is deleted, the list computed and kept, then all of it undone): the first call
+on seeds whose candidates no query has read yet (their rows on disk or in the OS cache), then recall@40 of
+the index scan at each pool size, then the first call again (rows now in shared buffers), each p50 / p99.
+With `--before CHECKOUT`, that checkout's recommender/similar.py (e.g. the main branch's) is timed on the
+same seeds in the same run, seed by seed, which of the two goes first alternating; `--pool N` adds this
+checkout's code with knn's pool set to N.
 """
 
 from __future__ import annotations
@@ -87,14 +96,117 @@ def server_rss() -> None:
           f" lists): RSS {memory.rss / 2**20:.0f} MB, USS {memory.uss / 2**20:.0f} MB", flush=True)  # fmt: skip
 
 
+def exact_neighbours(seeds: int) -> tuple[list[int], list[set[int]]]:
+    """`seeds` random films (ids) and the ids of each one's K nearest other films by exact float32 cosine over
+    the generated vectors file (numpy), for recall."""
+    from benchmarks.make_1m import REAL_VECTORS, SYNTHETIC_TMDB_IDS, _real_order
+    from catalog.models import Movie
+
+    # Row i of the vectors file is the film whose tmdb_id make_1m gave it.
+    ids_by_tmdb = dict(Movie.objects.values_list("tmdb_id", "pk"))
+    vectors = np.load(VECTORS_PATH, mmap_mode="r")
+    real = _real_order(np.load(REAL_VECTORS)["tmdb_id"])
+    tmdb_ids = np.concatenate([real, SYNTHETIC_TMDB_IDS + np.arange(len(real), len(vectors))])
+    # A row the importer merged into another film (two real films of one title and year) or skipped is no film.
+    pks = np.array([ids_by_tmdb.get(int(tmdb_id), -1) for tmdb_id in tmdb_ids])
+    missing = pks < 0
+    rows = np.array(random.Random(5).sample(np.flatnonzero(~missing).tolist(), seeds))
+    exact = []
+    for start in range(0, len(rows), 20):
+        chunk = rows[start : start + 20]
+        scores = np.zeros((len(chunk), len(vectors)), dtype=np.float32)
+        for begin in range(0, len(vectors), 200_000):
+            scores[:, begin : begin + 200_000] = (
+                np.asarray(vectors[chunk]) @ np.asarray(vectors[begin : begin + 200_000]).T
+            )
+        scores[np.arange(len(chunk)), chunk] = -2
+        scores[:, missing] = -2
+        exact.extend(set(pks[np.argpartition(-row, K)[:K]].tolist()) for row in scores)
+    return [int(pk) for pk in pks[rows]], exact
+
+
+def knn_only(seeds: int, before: str | None) -> None:
+    """knn similar films at 1M: first calls (cold, then warm) and the index scan's recall, writing nothing."""
+    import importlib.util
+
+    _setup()
+    from django.db import transaction
+
+    from moviesite.warmup import prepare_for_requests
+
+    prepare_for_requests()
+    from catalog.models import Movie
+    from recommender import similar
+    from recommender.models import SimilarList
+    from recommender.similar import KNN_POOL
+
+    sides = {"this": similar}
+    if before:
+        spec = importlib.util.spec_from_file_location("similar_before", Path(before) / "recommender/similar.py")
+        sides["before"] = sys.modules["similar_before"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sides["before"])
+    log(f"load average {os.getloadavg()}")
+    pks, exact = exact_neighbours(seeds + 1)
+    log("exact neighbours computed")
+    films = Movie.objects.with_details().in_bulk(pks)
+    ordered = [films[pk] for pk in pks]
+
+    def first_calls(label: str) -> None:
+        timings: dict[str, list[float]] = {name: [] for name in sides}
+        for n, seed in enumerate(ordered[1:]):
+            names = list(sides) if n % 2 == 0 else list(reversed(sides))
+            for name in names:
+                with transaction.atomic():
+                    # A list kept by an earlier run is dropped for this call alone (rolled back with it).
+                    SimilarList.objects.filter(movie=seed, method="knn").delete()
+                    started = time.perf_counter()
+                    sides[name].similar_films(seed, method="knn")
+                    timings[name].append(time.perf_counter() - started)
+                    transaction.set_rollback(True)  # the kept list is written, then undone: nothing changes
+        for name, samples in timings.items():
+            p50, p99 = percentiles(samples)
+            print(f"| knn `similar_films`, first call, {label} | {name} | {p50:.1f} ms | {p99:.1f} ms |", flush=True)
+
+    with transaction.atomic():  # the process's first call (connection, caches), not timed
+        similar.similar_films(ordered[0], method="knn")
+        transaction.set_rollback(True)
+    print("\n| figure | code | p50 | p99 |\n| --- | --- | --- | --- |")
+    first_calls("seeds' candidates not read before")
+    base = Movie.objects.all().visible()
+    print("\n| index scan (Movie.objects.nearest, with the candidates' genres) | recall@40 | p50 | p99 |")
+    print("| --- | --- | --- | --- |")
+    for pool in (40, 100, 200, KNN_POOL):
+        found, timings = [], []
+        for seed, truth in zip(ordered[1:], exact[1:], strict=True):
+            started = time.perf_counter()
+            rows = (
+                base.exclude(pk=seed.pk)
+                .with_genre_ids()
+                .nearest(seed.embedding, model=seed.embedding_model, limit=pool, fields=similar.CANDIDATE_FIELDS)
+            )
+            timings.append(time.perf_counter() - started)
+            found.append(len({row[0] for row in rows[:K]} & truth) / K)
+        p50, p99 = percentiles(timings)
+        print(f"| limit {pool} (hnsw.ef_search {max(pool, 200)}) | {statistics.mean(found):.3f} "
+              f"| {p50:.1f} ms | {p99:.1f} ms |", flush=True)  # fmt: skip
+    print("\n| figure | code | p50 | p99 |\n| --- | --- | --- | --- |")
+    first_calls("again (candidates' rows now in shared buffers)")
+    log(f"load average {os.getloadavg()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server-rss", action="store_true", help="only the memory of a warmed server-like process")
+    parser.add_argument("--knn", action="store_true", help="only knn similar films (read-only)")
+    parser.add_argument("--before", help="with --knn: a checkout whose recommender/similar.py is timed beside")
     args = parser.parse_args()
     if args.server_rss:
         server_rss()
+        return
+    if args.knn:
+        knn_only(args.seeds, args.before)
         return
     connection = _setup()
     from moviesite.warmup import prepare_for_requests

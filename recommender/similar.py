@@ -109,7 +109,8 @@ def similar_films(
 
     `candidates`, when given, narrows the films that may appear; without it, every visible film may. Lists
     are kept (and read back) only without `candidates` and at the method's default settings: the lists a
-    film's page shows. Pass `movie` from `with_details()` so the reasons cost no further queries.
+    film's page shows. Pass `movie` from `for_similar()` (one query) or `with_details()` so the reasons cost
+    no further queries.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -226,8 +227,8 @@ def _knn_ranked(movie: Movie, base: QuerySet, *, prior: float, limit: int) -> li
 
 def genre_overlap(movie: Movie, pool: Iterable[Candidate]) -> dict[int, float]:
     """How much of its genres each candidate shares with the seed: |shared| / |either's| (Jaccard). The
-    candidates carry their genre ids (MovieQuerySet.with_genre_ids), the seed its prefetched genres."""
-    mine = {genre.pk for genre in movie.genres.all()}
+    candidates carry their genre ids (MovieQuerySet.with_genre_ids), the seed too or its prefetched genres."""
+    mine = set(movie.genre_ids) if hasattr(movie, "genre_ids") else {genre.pk for genre in movie.genres.all()}
     if not mine:
         return {}
     return {c.pk: len(mine.intersection(c.genres)) / len(mine.union(c.genres)) for c in pool if c.genres}
@@ -443,10 +444,10 @@ def _films(ranked: list[Ranked], *, seeds: list[Movie], name_the_seed: bool = Fa
     `because_you_liked`)."""
     seed_features = [(seed, features(seed)) for seed in seeds]
     # Only the keywords a result shares with a seed matter: read with the films (an array each, in the same
-    # query), not all their keywords.
-    seed_keywords = sorted({keyword.pk for seed in seeds for keyword in seed.keywords.all()})
+    # query), not all their keywords. Keyword names are unique: matching by name is matching by keyword.
+    seed_keywords = sorted({name for _, seed in seed_features for name in seed["keywords"]})
     through = Movie.keywords.through
-    shared_keywords = through.objects.filter(movie_id=OuterRef("pk"), keyword_id__in=seed_keywords)
+    shared_keywords = through.objects.filter(movie_id=OuterRef("pk"), keyword__name__in=seed_keywords)
     by_id = (
         Movie.objects.visible()
         .for_display()

@@ -134,7 +134,7 @@ class MovieViewSet(viewsets.ModelViewSet):
         params = _params(SimilarParamsSerializer, request).validated_data
 
         def compute() -> Response:
-            movie = get_object_or_404(Movie.objects.visible().with_details(), pk=pk)
+            movie = get_object_or_404(Movie.objects.visible().for_similar(), pk=pk)
             return Response(similar_answer(movie, params))
 
         return kept_answer(request, "similar", {"pk": int(pk), **params}, compute)
