@@ -20,7 +20,7 @@ a list kept by an earlier run is deleted, the list computed and kept, then all o
 on seeds whose candidates no query has read yet (their rows on disk or in the OS cache), then recall@40 of
 the index scan at each pool size, then the first call again (rows now in shared buffers), each p50 / p99.
 With `--before CHECKOUT`, that checkout's recommender/similar.py (e.g. the main branch's) is timed on the
-same seeds in the same run, seed by seed, which of the two goes first alternating; `--pool N` adds this
+same seeds in the same run, seed by seed, which one goes first rotating; `--pool N` adds this
 checkout's code with knn's pool set to N.
 """
 
@@ -125,7 +125,7 @@ def exact_neighbours(seeds: int) -> tuple[list[int], list[set[int]]]:
     return [int(pk) for pk in pks[rows]], exact
 
 
-def knn_only(seeds: int, before: str | None) -> None:
+def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
     """knn similar films at 1M: first calls (cold, then warm) and the index scan's recall, writing nothing."""
     import importlib.util
 
@@ -140,11 +140,24 @@ def knn_only(seeds: int, before: str | None) -> None:
     from recommender.models import SimilarList
     from recommender.similar import KNN_POOL
 
-    sides = {"this": similar}
+    def with_pool(size: int):
+        def call(seed, **options):
+            kept, similar.KNN_POOL = similar.KNN_POOL, size
+            try:
+                return similar.similar_films(seed, **options)
+            finally:
+                similar.KNN_POOL = kept
+
+        return call
+
+    sides = {"this": similar.similar_films}
     if before:
         spec = importlib.util.spec_from_file_location("similar_before", Path(before) / "recommender/similar.py")
-        sides["before"] = sys.modules["similar_before"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sides["before"])
+        module = sys.modules["similar_before"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sides["before"] = module.similar_films
+    if pool:
+        sides[f"this, pool {pool}"] = with_pool(pool)
     log(f"load average {os.getloadavg()}")
     pks, exact = exact_neighbours(seeds + 1)
     log("exact neighbours computed")
@@ -154,13 +167,13 @@ def knn_only(seeds: int, before: str | None) -> None:
     def first_calls(label: str) -> None:
         timings: dict[str, list[float]] = {name: [] for name in sides}
         for n, seed in enumerate(ordered[1:]):
-            names = list(sides) if n % 2 == 0 else list(reversed(sides))
+            names = list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]  # who goes first rotates
             for name in names:
                 with transaction.atomic():
                     # A list kept by an earlier run is dropped for this call alone (rolled back with it).
                     SimilarList.objects.filter(movie=seed, method="knn").delete()
                     started = time.perf_counter()
-                    sides[name].similar_films(seed, method="knn")
+                    sides[name](seed, method="knn")
                     timings[name].append(time.perf_counter() - started)
                     transaction.set_rollback(True)  # the kept list is written, then undone: nothing changes
         for name, samples in timings.items():
@@ -201,12 +214,13 @@ def main() -> None:
     parser.add_argument("--server-rss", action="store_true", help="only the memory of a warmed server-like process")
     parser.add_argument("--knn", action="store_true", help="only knn similar films (read-only)")
     parser.add_argument("--before", help="with --knn: a checkout whose recommender/similar.py is timed beside")
+    parser.add_argument("--pool", type=int, help="with --knn: this code with knn's pool of this size, beside")
     args = parser.parse_args()
     if args.server_rss:
         server_rss()
         return
     if args.knn:
-        knn_only(args.seeds, args.before)
+        knn_only(args.seeds, args.before, args.pool)
         return
     connection = _setup()
     from moviesite.warmup import prepare_for_requests

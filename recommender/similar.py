@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import transaction
+from django.db import connections, router
 from django.db.models import OuterRef, QuerySet
 from pgvector.django import MaxInnerProduct
 from sklearn.svm import LinearSVC
@@ -408,6 +408,15 @@ KEPT_SQL = f"""
         ON k.movie_id = %s AND k.method = %s AND k.options = %s AND k.catalog_version = v.version"""
 
 
+KEEP_SQL = f"""
+    INSERT INTO {SimilarList._meta.db_table}
+        (movie_id, method, options, catalog_version, movie_ids, scores, terms, computed_at)
+    VALUES (%s, %s, %s, %s, %s::bigint[], %s::double precision[], %s::jsonb, now())
+    ON CONFLICT (movie_id, method, options) DO UPDATE SET catalog_version = EXCLUDED.catalog_version,
+        movie_ids = EXCLUDED.movie_ids, scores = EXCLUDED.scores, terms = EXCLUDED.terms,
+        computed_at = EXCLUDED.computed_at"""
+
+
 def _cached(movie: Movie, method: str, options: str, compute) -> list[Ranked]:
     """The kept list for the current catalog version, or a new one computed and kept."""
     with reading(SimilarList).cursor() as cursor:
@@ -417,23 +426,12 @@ def _cached(movie: Movie, method: str, options: str, compute) -> list[Ranked]:
         terms = json.loads(terms)
         return [Ranked(pk, score, tuple(words)) for pk, score, words in zip(ids, scores, terms, strict=True)]
     ranked = compute()
-    # Kept under the version read before computing: a change committed meanwhile makes it stale at once.
-    with transaction.atomic():
-        SimilarList.objects.bulk_create(
-            [
-                SimilarList(
-                    movie=movie,
-                    method=method,
-                    options=options,
-                    catalog_version=version,
-                    movie_ids=[r.pk for r in ranked],
-                    scores=[r.score for r in ranked],
-                    terms=[list(r.terms) for r in ranked],
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["movie", "method", "options"],
-            update_fields=["catalog_version", "movie_ids", "scores", "terms", "computed_at"],
+    # Kept under the version read before computing: a change committed meanwhile makes it stale at once. One
+    # statement, in autocommit (the ORM's upsert wraps its single statement in BEGIN and COMMIT).
+    terms = json.dumps([list(r.terms) for r in ranked])
+    with connections[router.db_for_write(SimilarList)].cursor() as cursor:
+        cursor.execute(
+            KEEP_SQL, [movie.pk, method, options, version, [r.pk for r in ranked], [r.score for r in ranked], terms]
         )
     return ranked
 
