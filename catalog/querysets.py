@@ -14,7 +14,7 @@ from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, models
 from django.db.models import Exists, OuterRef, Prefetch
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, JSONObject
 from pgvector import HalfVector
 from pgvector.django import CosineDistance, HalfVectorField
 
@@ -47,6 +47,39 @@ class MovieQuerySet(models.QuerySet):
     def for_display(self) -> MovieQuerySet:
         """What lists of films show: credits prefetched, the heavy vector and search columns left behind."""
         return self.with_credits().defer("embedding", "search_vector", "plot")
+
+    def in_bulk_for_display(self, ids: list[int]) -> dict[int, Movie]:
+        """`for_display().in_bulk(ids)` in one query instead of three: each film's genres and credits (with their
+        people) come as arrays in its own row, ordered as those prefetches order them, and fill the same
+        caches, so `movie.genres.all()`, `.credits.all()`, `.directors` and `.cast` read them alike."""
+        from catalog.models import Credit, Genre, Person
+
+        genre = JSONObject(id="id", name="name", slug="slug")
+        credit = JSONObject(
+            id="id", person_id="person_id", role="role", order="order", character="character", name="person__name"
+        )
+        films = (
+            self.defer("embedding", "search_vector", "plot")
+            .annotate(
+                genre_rows=ArraySubquery(
+                    Genre.objects.filter(movies=OuterRef("pk")).order_by("name").values(row=genre)
+                ),
+                credit_rows=ArraySubquery(
+                    Credit.objects.filter(movie=OuterRef("pk")).order_by("role", "order").values(row=credit)
+                ),
+            )
+            .in_bulk(ids)
+        )
+        for film in films.values():
+            film._prefetched_objects_cache = {}
+            _fill_cache(film, "genres", [Genre(**row) for row in film.genre_rows])
+            credits = []
+            for row in film.credit_rows:
+                person = Person(id=row["person_id"], name=row.pop("name"))
+                credits.append(Credit(movie=film, person=person, **row))
+            _fill_cache(film, "credits", credits)
+            del film.genre_rows, film.credit_rows
+        return films
 
     def filter_by(
         self,
@@ -167,6 +200,13 @@ class MovieQuerySet(models.QuerySet):
             )
             found.extend(near[: limit - len(found)])
         return found
+
+
+def _fill_cache(movie: Movie, relation: str, rows: list) -> None:
+    """Give `movie.<relation>.all()` these rows, as prefetch_related() would have."""
+    queryset = getattr(movie, relation).all()
+    queryset._result_cache, queryset._prefetch_done = rows, True
+    movie._prefetched_objects_cache[relation] = queryset
 
 
 def _having_all_genres(model, genres: list[str]) -> RawSQL:

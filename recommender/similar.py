@@ -448,9 +448,8 @@ def _films(ranked: list[Ranked], *, seeds: list[Movie], name_the_seed: bool = Fa
     shared_keywords = through.objects.filter(movie_id=OuterRef("pk"), keyword__name__in=seed_keywords)
     by_id = (
         Movie.objects.visible()
-        .for_display()
         .annotate(shared_keywords=ArraySubquery(shared_keywords.values("keyword__name")))
-        .in_bulk([r.pk for r in ranked])
+        .in_bulk_for_display([r.pk for r in ranked])
     )
     films = []
     for item in ranked:

@@ -99,5 +99,5 @@ def test_a_first_pass_knn_answer_costs_a_pinned_number_of_statements(monkeypatch
 
     # the throttle count, the film with its names and genre ids, the catalog version with the kept list, the
     # index's settings, the pool with the candidates' genres, the keeping, the 40 films with their shared
-    # keywords (3: with genres, credits)
-    assert len(statements) == 9, "\n".join(sql[:120] for sql in statements)
+    # keywords, genres and credits
+    assert len(statements) == 7, "\n".join(sql[:120] for sql in statements)
