@@ -456,7 +456,8 @@ def _films(ranked: list[Ranked], *, seeds: list[Movie], name_the_seed: bool = Fa
         film = by_id.get(item.pk)
         if film is None:
             continue
-        mine = features(film, keywords=film.shared_keywords)
+        # None when the seeds have no keyword (the subquery's IN list is empty): then no keyword is shared.
+        mine = features(film, keywords=film.shared_keywords or [])
         options = [(seed, shared(theirs, mine)) for seed, theirs in seed_features]
         seed, why = max(options, key=lambda option: sum(len(names) for names in option[1].values()))
         if name_the_seed:

@@ -101,3 +101,13 @@ def test_a_first_pass_knn_answer_costs_a_pinned_number_of_statements(monkeypatch
     # index's settings, the pool with the candidates' genres, the keeping, the 40 films with their shared
     # keywords, genres and credits
     assert len(statements) == 7, "\n".join(sql[:120] for sql in statements)
+
+
+def test_a_film_without_keywords_costs_no_query_per_similar_film(monkeypatch):
+    monkeypatch.setattr(answers, "cacheable", lambda request: False)
+    heat = Movie.objects.get(title="Heat")
+    heat.keywords.clear()
+    _, statements = first_pass(heat, "knn")
+    statements = [sql for sql in statements if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+    assert len(statements) == 7, "\n".join(sql[:120] for sql in statements)
