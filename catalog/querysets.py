@@ -72,9 +72,9 @@ class MovieQuerySet(models.QuerySet):
         )
         for film in films.values():
             film._prefetched_objects_cache = {}
-            _fill_cache(film, "genres", [Genre(**row) for row in film.genre_rows])
+            _fill_cache(film, "genres", [Genre(**row) for row in film.genre_rows or []])
             credits = []
-            for row in film.credit_rows:
+            for row in film.credit_rows or []:
                 person = Person(id=row["person_id"], name=row.pop("name"))
                 credits.append(Credit(movie=film, person=person, **row))
             _fill_cache(film, "credits", credits)
@@ -204,6 +204,7 @@ class MovieQuerySet(models.QuerySet):
 
 def _fill_cache(movie: Movie, relation: str, rows: list) -> None:
     """Give `movie.<relation>.all()` these rows, as prefetch_related() would have."""
+    # The very attributes Django's prefetch sets (django.db.models.query.prefetch_one_level).
     queryset = getattr(movie, relation).all()
     queryset._result_cache, queryset._prefetch_done = rows, True
     movie._prefetched_objects_cache[relation] = queryset
