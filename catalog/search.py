@@ -13,11 +13,11 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
-from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db import connection, connections, models, transaction
+from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -42,6 +42,12 @@ WORD_RANK_WEIGHTS = [0.5, 0.5, 0.8, 1.0]
 COVERAGE_EXPONENT = 1.0
 # A word in more than ~5% of the films (IDF below ln 20) does not make a film a candidate on its own.
 CANDIDATE_MIN_IDF = 3.0
+# The rare words whose films are scored, rarest first, have at most this many films between them (see
+# `candidate_words`): keyword search at a million films reads a bounded number of search vectors.
+CANDIDATE_BUDGET = 10_000
+# Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
+# 4,803 films; see `keyword_scores`).
+SEQUENTIAL_SCAN_SHARE = 0.1
 # A pasted blurb of 1,000 characters has ~150 words; only its rarest ones are scored, so keyword search
 # costs the same for any query length (the embedding model likewise reads only the first 256 word pieces).
 MAX_SCORED_WORDS = 32
@@ -53,7 +59,19 @@ SIGNAL_WEIGHTS = {"keyword": 1.0, "title": 3.0, "semantic": 0.5}
 SEMANTIC_FULL_WEIGHT_WORDS = 6
 # Trigram evidence is only meaningful for title-length queries; long descriptions are left to the others.
 TITLE_QUERY_MAX_WORDS = 12
+# A typo in a short title spoils most of its trigrams: pg_trgm's default threshold (0.6 for word similarity)
+# is lowered so such titles are still candidates; the closeness orders them. Above TRIGRAM_FULL_FILMS films
+# it rises with every doubling of the catalog, up to TRIGRAM_MAX_THRESHOLD: at a million films a threshold of
+# 0.25 makes 400,000 candidates of "the dark knight" (25 s), 0.5 makes 5,000 (see benchmarks/RESULTS.md).
 TRIGRAM_THRESHOLD = 0.25
+TRIGRAM_FULL_FILMS = 50_000
+TRIGRAM_THRESHOLD_PER_DOUBLING = 0.06
+TRIGRAM_MAX_THRESHOLD = 0.5
+# One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
+TITLE_THRESHOLD_SQL = """
+    SELECT set_config('pg_trgm.word_similarity_threshold',
+                      least(%s, greatest(%s, %s + %s * log(2, greatest(reltuples, 1)::numeric / %s)))::text, true)
+    FROM pg_class WHERE oid = %s::regclass"""
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
 TITLE_FIRST = True
@@ -207,27 +225,67 @@ def keyword_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tupl
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)
+        many_candidates = False
     else:
-        words, weights = weighted_words(query)
-        if not words:
+        stats = word_statistics(query)
+        if not stats.words:
             return []
-        # Candidates are the films with one of the rarer words (all words score them): a film sharing only
-        # "love" and "story" with the query could not rank anyway, and there are thousands of those.
-        rare = [word for word, weight in zip(words, weights, strict=True) if weight >= CANDIDATE_MIN_IDF]
-        any_word = " | ".join(f"'{word}'" for word in rare or words)
-        table = films.model._meta.db_table
-        rank = RawSQL(
-            f"""(SELECT SUM(w.weight * ts_rank(%s::float4[], {table}.search_vector,
-                                               to_tsquery('simple', quote_literal(w.word))))
-                        * power(count(*)::float8 / %s, %s)
-                 FROM unnest(%s::text[], %s::float8[]) AS w(word, weight)
-                 WHERE {table}.search_vector @@ to_tsquery('simple', quote_literal(w.word)))""",
-            [WORD_RANK_WEIGHTS, len(words), COVERAGE_EXPONENT, words, weights],
-            output_field=models.FloatField(),
-        )
-        qs = films.filter(search_vector=SearchQuery(any_word, search_type="raw", config="simple")).annotate(rank=rank)
+        chosen = candidate_words(stats.words, stats.weights, stats.documents)
+        any_word = " | ".join(f"'{stats.words[i]}'" for i in chosen)
+        qs = films.filter(search_vector=SearchQuery(any_word, search_type="raw", config="simple"))
+        qs = qs.annotate(rank=word_rank(films.model._meta.db_table, stats.words, stats.weights))
+        many_candidates = sum(stats.documents[i] for i in chosen) > stats.films * SEQUENTIAL_SCAN_SHARE
     ranked = qs.order_by("-rank", nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
-    return list(ranked)
+    if not many_candidates:
+        return list(ranked)
+    # Candidates from the GIN index, not from reading every film: past a few percent of the films the planner
+    # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
+    # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a transaction and a statement.
+    with local_settings({"enable_seqscan": "off"}, using=ranked.db):
+        return list(ranked)
+
+
+def word_rank(table: str, words: Sequence[str], weights: Sequence[float]) -> RawSQL:
+    """A film's keyword score: the sum, over the query's words it has, of the word's weight times ts_rank of
+    that word alone, times the share of the words it has (to the power COVERAGE_EXPONENT).
+
+    One expression per film over constant one-word tsqueries (to_tsquery with a configuration is immutable, so
+    Postgres builds each once per statement), not a subquery per film re-parsing every word: the same sum, in
+    the same order, so the same float8 to the last bit.
+    """
+    word_query = "to_tsquery('simple', quote_literal(%s))"
+    has = f"{table}.search_vector @@ {word_query}"
+    summed = " + ".join(
+        f"CASE WHEN {has} THEN %s::float8 * ts_rank(%s::float4[], {table}.search_vector, {word_query})"
+        " ELSE 0::float8 END"
+        for _ in words
+    )
+    matched = " + ".join(f"({has})::int" for _ in words)
+    params: list[object] = []
+    for word, weight in zip(words, weights, strict=True):
+        params += [word, weight, WORD_RANK_WEIGHTS, word]
+    params += [*words, len(words), COVERAGE_EXPONENT]
+    return RawSQL(f"(({summed}) * power(({matched})::float8 / %s, %s))", params, output_field=models.FloatField())
+
+
+def candidate_words(words: Sequence[str], weights: Sequence[float], documents: Sequence[int]) -> list[int]:
+    """The words (their indexes) a film must have one of to be scored at all.
+
+    The rarer words (IDF at least CANDIDATE_MIN_IDF; every word when none is): a film sharing only "love" and
+    "story" with the query could not rank anyway, and there are thousands of those. Of those, the rarest first
+    while their films add up to at most CANDIDATE_BUDGET (and always the rarest one): reading a film's search
+    vector is most of a keyword search's cost, and in a big catalog the rare words of a described plot are in
+    tens of thousands of films. Below ~6,000 films the budget never binds (32 words in at most 5 % of the
+    films each), so small catalogs score exactly the films they always did.
+    """
+    rare = [i for i, weight in enumerate(weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
+    chosen, films = [], 0
+    for i in sorted(rare, key=lambda i: documents[i]):  # a stable sort: ties keep the query's order
+        films += documents[i]
+        if chosen and films > CANDIDATE_BUDGET:
+            break
+        chosen.append(i)
+    return sorted(chosen)
 
 
 def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
@@ -235,19 +293,28 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     the better of the whole title's similarity and the best-matching stretch of it (a partial title)."""
     if len(query.split()) > TITLE_QUERY_MAX_WORDS:
         return []
+    # A title is a candidate when its best-matching stretch is close enough (pg_trgm's <%, through the GIN
+    # index). The whole title's similarity is never above that stretch's, so no title is left out that its
+    # whole-title similarity alone would have let in.
     qs = (
-        films.filter(Q(title__trigram_word_similar=query) | Q(title__trigram_similar=query))
+        films.filter(title__trigram_word_similar=query)
         .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
         .order_by("-closeness", nulls_last("-vote_count"), "pk")
+        .values_list("pk", "closeness", "title")[:limit]
     )
-    # A typo in a short title spoils most of its trigrams: lower pg_trgm's default thresholds (0.3 and
-    # 0.6) so such titles are still candidates; the closeness orders them.
-    thresholds = {
-        "pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD,
-        "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD,
-    }
-    with local_settings(thresholds, using=qs.db):
-        rows = list(qs.values_list("pk", "closeness", "title")[:limit])
+    table = films.model._meta.db_table
+    with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
+        cursor.execute(
+            TITLE_THRESHOLD_SQL,
+            [
+                TRIGRAM_MAX_THRESHOLD,
+                *[TRIGRAM_THRESHOLD] * 2,
+                TRIGRAM_THRESHOLD_PER_DOUBLING,
+                TRIGRAM_FULL_FILMS,
+                table,
+            ],
+        )
+        rows = list(qs)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     from catalog.models import normalise_title  # the importer's title folding (models import this module)
@@ -274,8 +341,21 @@ def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tup
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:
-    """The query's search lexemes and their BM25 inverse document frequencies, from LexemeStat; at most
-    MAX_SCORED_WORDS of them, the rarest.
+    """The query's search lexemes and their BM25 inverse document frequencies (see `word_statistics`)."""
+    stats = word_statistics(query)
+    return stats.words, stats.weights
+
+
+class WordStatistics(NamedTuple):
+    words: list[str]
+    weights: list[float]
+    documents: list[int]  # how many films have each word
+    films: int  # how many films the statistics counted (0: none yet)
+
+
+def word_statistics(query: str) -> WordStatistics:
+    """The query's search lexemes, their BM25 inverse document frequencies and how many films have each, from
+    LexemeStat; at most MAX_SCORED_WORDS of them, the rarest.
 
     Words in more than half of the films are dropped (their IDF is about nil, and they would make every film
     a candidate); with no statistics yet, every word weighs the same.
@@ -290,23 +370,26 @@ def weighted_words(query: str) -> tuple[list[str], list[float]]:
             [SEARCH_CONFIG, query],
         )
         rows = cursor.fetchall()
-    words, weights = [], []
+    words, weights, counts, catalog = [], [], [], 0
     for word, documents, films in rows:
+        catalog = films or 0
         if "'" in word or "\\" in word:
             continue  # never part of a lexeme the English parser makes; would break the tsquery text
         if not films:
             words.append(word)
             weights.append(1.0)
+            counts.append(documents)
         elif documents <= films / 2:
             # A word the statistics do not know yet (added since the last import) counts as a rare one.
             documents = max(documents, 1)
             words.append(word)
             weights.append(math.log(1 + (films - documents + 0.5) / (documents + 0.5)))
+            counts.append(documents)
     if len(words) > MAX_SCORED_WORDS:
         # The rarest words, in the order the query's lexemes came (a stable sort keeps ties in that order).
         keep = sorted(sorted(range(len(words)), key=lambda i: -weights[i])[:MAX_SCORED_WORDS])
-        words, weights = [words[i] for i in keep], [weights[i] for i in keep]
-    return words, weights
+        words, weights, counts = [words[i] for i in keep], [weights[i] for i in keep], [counts[i] for i in keep]
+    return WordStatistics(words, weights, counts, catalog)
 
 
 # -- fusion of ranked lists (pure functions): each list is [(id, score)] best first --------------------------
