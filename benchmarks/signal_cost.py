@@ -107,9 +107,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--limit", type=int, default=100, help="the signals' pool (search's MIN_POOL)")
     parser.add_argument("--paths", default=str(ROOT / "benchmarks" / ".cache" / "serve_load" / "this" / "search.txt"))
+    parser.add_argument("--million", action="store_true", help="benchmarks/million.py's 36 queries and its catalog")
+    parser.add_argument("--sides", nargs="+", choices=("before", "after"), default=["before", "after"])
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    if args.million:  # make_1m.py's database, on its own server (MOVIESITE_PGDATA when set elsewhere)
+        args.database = "moviesite_1m"
+        os.environ.setdefault("MOVIESITE_PGDATA", str(ROOT / "benchmarks" / ".cache" / "pgdata_1m"))
     os.environ.update({"MOVIESITE_DB_NAME": args.database, "DEBUG": "0", "MOVIESITE_ENV_FILE": ""})
     os.environ.setdefault("SECRET_KEY", "signal-cost-" + "x" * 50)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moviesite.settings")
@@ -124,10 +129,18 @@ def main() -> None:
     from catalog.models import Movie
 
     films = Movie.objects.visible()
-    queries = queries_from(Path(args.paths), args.queries)
-    sides: dict[str, dict[str, Callable]] = {
+    if args.million:
+        from benchmarks.million import QUERIES
+
+        queries = QUERIES[: args.queries]
+    else:
+        queries = queries_from(Path(args.paths), args.queries)
+    implementations = {
         "keyword": {"before": legacy_keyword_scores, "after": search.keyword_scores},
         "title": {"before": legacy_title_scores, "after": search.title_scores},
+    }
+    sides: dict[str, dict[str, Callable]] = {
+        signal: {side: functions[side] for side in args.sides} for signal, functions in implementations.items()
     }
     films.count()
     backend = psutil.Process(connection.connection.info.backend_pid)
@@ -140,7 +153,7 @@ def main() -> None:
         different = 0
         for index, query in enumerate(queries):
             results = {side: function(films, query, limit=args.limit) for side, function in functions.items()}
-            different += results["before"] != results["after"]
+            different += len(set(map(repr, results.values()))) > 1
             order = list(functions) if index % 2 == 0 else list(reversed(functions))
             for side in order:
                 before_db, before_py = backend.cpu_times(), time.process_time()

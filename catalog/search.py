@@ -9,6 +9,7 @@ benchmarks/search_quality.py's dev sets (see benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
-from django.db import connection, connections, models, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
@@ -45,6 +46,8 @@ CANDIDATE_MIN_IDF = 3.0
 # The rare words whose films are scored, rarest first, have at most this many films between them (see
 # `candidate_words`): keyword search at a million films reads a bounded number of search vectors.
 CANDIDATE_BUDGET = 10_000
+# Past the budget, the films with two of this many rarest words are the candidates (see `candidate_query`).
+CANDIDATE_PAIR_WORDS = 6
 # Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
 # 4,803 films; see `keyword_scores`).
 SEQUENTIAL_SCAN_SHARE = 0.1
@@ -225,39 +228,50 @@ def keyword_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tupl
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)
-        many_candidates = False
-    else:
-        stats = word_statistics(query)
-        if not stats.words:
-            return []
-        chosen = candidate_words(stats.words, stats.weights, stats.documents)
-        any_word = " | ".join(f"'{stats.words[i]}'" for i in chosen)
-        qs = films.filter(search_vector=SearchQuery(any_word, search_type="raw", config="simple"))
-        qs = qs.annotate(rank=word_rank(films.model._meta.db_table, stats.words, stats.weights))
-        many_candidates = sum(stats.documents[i] for i in chosen) > stats.films * SEQUENTIAL_SCAN_SHARE
-    ranked = qs.order_by("-rank", nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
-    if not many_candidates:
+        ranked = qs.order_by("-rank", nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
         return list(ranked)
+    stats = word_statistics(query)
+    if not stats.words:
+        return []
+    candidates, expected = candidate_query(stats)
+    # Each film's search vector is read once (`|| ''` makes the copy the score's expressions share; the
+    # subquery's OFFSET 0 keeps the planner from folding it back into each of them): a long one is stored
+    # apart (TOAST), and every mention of the column would fetch and decompress it again.
+    inner = (
+        films.filter(search_vector=SearchQuery(candidates, search_type="raw", config="simple"))
+        .annotate(words=RawSQL(f"{films.model._meta.db_table}.search_vector || ''::tsvector", []))
+        .values("pk", "vote_count", "words")
+        .order_by()  # the outer query orders; sorting the vectors themselves would spill to disk
+    )
+    inner_sql, inner_params = inner.query.sql_with_params()
+    rank, rank_params = word_rank("film.words", stats.words, stats.weights)
+    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
+              ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
+    with connections[inner.db].cursor() as cursor:
+        if expected <= stats.films * SEQUENTIAL_SCAN_SHARE:
+            cursor.execute(sql, [*rank_params, *inner_params, limit])
+            return cursor.fetchall()
     # Candidates from the GIN index, not from reading every film: past a few percent of the films the planner
     # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
     # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a transaction and a statement.
-    with local_settings({"enable_seqscan": "off"}, using=ranked.db):
-        return list(ranked)
+    with local_settings({"enable_seqscan": "off"}, using=inner.db), connections[inner.db].cursor() as cursor:
+        cursor.execute(sql, [*rank_params, *inner_params, limit])
+        return cursor.fetchall()
 
 
-def word_rank(table: str, words: Sequence[str], weights: Sequence[float]) -> RawSQL:
-    """A film's keyword score: the sum, over the query's words it has, of the word's weight times ts_rank of
-    that word alone, times the share of the words it has (to the power COVERAGE_EXPONENT).
+def word_rank(vector: str, words: Sequence[str], weights: Sequence[float]) -> tuple[str, list[object]]:
+    """A film's keyword score, as SQL over the search vector `vector`, and its parameters: the sum, over the
+    query's words it has, of the word's weight times ts_rank of that word alone, times the share of the words
+    it has (to the power COVERAGE_EXPONENT).
 
     One expression per film over constant one-word tsqueries (to_tsquery with a configuration is immutable, so
     Postgres builds each once per statement), not a subquery per film re-parsing every word: the same sum, in
     the same order, so the same float8 to the last bit.
     """
     word_query = "to_tsquery('simple', quote_literal(%s))"
-    has = f"{table}.search_vector @@ {word_query}"
+    has = f"{vector} @@ {word_query}"
     summed = " + ".join(
-        f"CASE WHEN {has} THEN %s::float8 * ts_rank(%s::float4[], {table}.search_vector, {word_query})"
-        " ELSE 0::float8 END"
+        f"CASE WHEN {has} THEN %s::float8 * ts_rank(%s::float4[], {vector}, {word_query}) ELSE 0::float8 END"
         for _ in words
     )
     matched = " + ".join(f"({has})::int" for _ in words)
@@ -265,27 +279,36 @@ def word_rank(table: str, words: Sequence[str], weights: Sequence[float]) -> Raw
     for word, weight in zip(words, weights, strict=True):
         params += [word, weight, WORD_RANK_WEIGHTS, word]
     params += [*words, len(words), COVERAGE_EXPONENT]
-    return RawSQL(f"(({summed}) * power(({matched})::float8 / %s, %s))", params, output_field=models.FloatField())
+    return f"(({summed}) * power(({matched})::float8 / %s, %s))", params
 
 
-def candidate_words(words: Sequence[str], weights: Sequence[float], documents: Sequence[int]) -> list[int]:
-    """The words (their indexes) a film must have one of to be scored at all.
+def candidate_query(stats: WordStatistics) -> tuple[str, int]:
+    """The films scored at all, as a tsquery over the query's words, and how many films that may be at most.
 
     The rarer words (IDF at least CANDIDATE_MIN_IDF; every word when none is): a film sharing only "love" and
     "story" with the query could not rank anyway, and there are thousands of those. Of those, the rarest first
-    while their films add up to at most CANDIDATE_BUDGET (and always the rarest one): reading a film's search
-    vector is most of a keyword search's cost, and in a big catalog the rare words of a described plot are in
-    tens of thousands of films. Below ~6,000 films the budget never binds (32 words in at most 5 % of the
-    films each), so small catalogs score exactly the films they always did.
+    while their films add up to at most CANDIDATE_BUDGET: reading a film's search vector is most of a keyword
+    search's cost. Below ~6,000 films the budget never binds (32 words in at most 5 % of the films each), so
+    small catalogs score exactly the films they always did.
+
+    When even the rarest word is in more films than the budget (a described plot in a million films), the
+    candidates are the films with at least two of the CANDIDATE_PAIR_WORDS rarest words: the GIN index finds
+    them without reading a film, and a film with one of those words only could not outrank them (it has half
+    the coverage or less). A query of one such word keeps all its films.
     """
-    rare = [i for i, weight in enumerate(weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
+    words, documents = stats.words, stats.documents
+    rare = [i for i, weight in enumerate(stats.weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
+    rarest = sorted(rare, key=lambda i: documents[i])  # a stable sort: ties keep the query's order
+    if len(rarest) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
+        pairs = itertools.combinations(sorted(rarest[:CANDIDATE_PAIR_WORDS]), 2)
+        return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), CANDIDATE_BUDGET
     chosen, films = [], 0
-    for i in sorted(rare, key=lambda i: documents[i]):  # a stable sort: ties keep the query's order
-        films += documents[i]
-        if chosen and films > CANDIDATE_BUDGET:
+    for i in rarest:
+        if chosen and films + documents[i] > CANDIDATE_BUDGET:
             break
+        films += documents[i]
         chosen.append(i)
-    return sorted(chosen)
+    return " | ".join(f"'{words[i]}'" for i in sorted(chosen)), films
 
 
 def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
