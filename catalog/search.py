@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
-from django.db import connection, connections, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
@@ -130,14 +130,15 @@ def search(
         keys = list(Movie.objects.filter(pk__in=keys).ordered(ordering).values_list("pk", flat=True))
     # Only the page being shown is loaded in full.
     page_keys = keys[offset : offset + limit]
-    by_id = Movie.objects.for_display().in_bulk(page_keys)
     entries = {entry.key: entry for entry in fused}
-    found = snippets([key for key in page_keys if "keyword" in entries[key].signals], query)
+    # The snippets come with the page, in the same statement.
+    matched = [key for key in page_keys if "keyword" in entries[key].signals]
+    by_id = Movie.objects.for_display().annotate(headline=headline(matched, query)).in_bulk(page_keys)
     results = []
     for key in page_keys:
         movie = by_id[key]
         movie.score, movie.matched = entries[key].score, entries[key].signals
-        movie.snippet = found.get(key, "")
+        movie.snippet = marked(movie.headline)
         results.append(movie)
     return SearchPage(count=len(keys), results=results)
 
@@ -482,27 +483,37 @@ _MARK_START, _MARK_END = "\x02", "\x03"
 def snippets(ids: list[int], query: str) -> dict[int, str]:
     """Why each keyword match matched: its overview (or plot) with the query's words in <mark>, HTML-safe.
 
-    Only for the films on the page, so ts_headline's cost (it re-parses the text) stays small.
+    Only for the films on the page, so ts_headline's cost (it re-parses the text) stays small. (`search()`
+    reads the same with the page, through `headline`.)
     """
     if not ids:
         return {}
     from catalog.models import Movie
 
+    rows = Movie.objects.filter(pk__in=ids).annotate(headline=headline(ids, query)).values_list("pk", "headline")
+    return {pk: text for pk, text in ((pk, marked(text)) for pk, text in rows) if text}
+
+
+def headline(ids: list[int], query: str) -> RawSQL:
+    """SQL for a film's overview (or plot) with the query's words marked (ts_headline), when it is one of
+    `ids` and has any of the words; NULL otherwise. `marked` makes it HTML."""
     options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
-    with reading(Movie).cursor() as cursor:
-        cursor.execute(
-            """WITH q AS (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery AS any_word)
-               SELECT id, ts_headline(%s::regconfig, COALESCE(NULLIF(overview, ''), plot), q.any_word, %s)
-               FROM catalog_movie, q WHERE id = ANY(%s) AND search_vector @@ q.any_word""",
-            [SEARCH_CONFIG, query, SEARCH_CONFIG, options, ids],
-        )
-        rows = cursor.fetchall()
-    # Escaped first, so the only markup is ours: safe to render as HTML.
-    return {
-        pk: mark_safe(str(escape(text)).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
-        for pk, text in rows
-        if text and _MARK_START in text
-    }
+    # Any of the words (plainto_tsquery wants all); immutable with constant arguments, so built once.
+    any_word = "replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery"
+    return RawSQL(
+        f"""CASE WHEN catalog_movie.id = ANY(%s) AND catalog_movie.search_vector @@ {any_word}
+                 THEN ts_headline(%s::regconfig, COALESCE(NULLIF(catalog_movie.overview, ''), catalog_movie.plot),
+                                  {any_word}, %s) END""",
+        [ids, SEARCH_CONFIG, query, SEARCH_CONFIG, SEARCH_CONFIG, query, options],
+        output_field=models.TextField(),
+    )
+
+
+def marked(text: str | None) -> str:
+    """A headline made HTML-safe: escaped first, so the only markup is ours."""
+    if not text or _MARK_START not in text:
+        return ""
+    return mark_safe(str(escape(text)).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
 
 
 # -- statistics -------------------------------------------------------------------------------------------
