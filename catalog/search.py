@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
 from django.db import connection, connections, models, transaction
-from django.db.models import F
+from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -494,9 +494,11 @@ def snippets(ids: list[int], query: str) -> dict[int, str]:
     return {pk: text for pk, text in ((pk, marked(text)) for pk, text in rows) if text}
 
 
-def headline(ids: list[int], query: str) -> RawSQL:
+def headline(ids: list[int], query: str) -> RawSQL | Value:
     """SQL for a film's overview (or plot) with the query's words marked (ts_headline), when it is one of
     `ids` and has any of the words; NULL otherwise. `marked` makes it HTML."""
+    if not ids:
+        return Value(None, output_field=models.TextField())
     options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
     # Any of the words (plainto_tsquery wants all); immutable with constant arguments, so built once.
     any_word = "replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery"
