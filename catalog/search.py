@@ -353,9 +353,9 @@ def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], que
             [SEARCH_CONFIG, query, words, [pk for pk, _ in ranking]],
         )
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
+        average = field_averages(cursor) if rescored else {}
     scores = dict(ranking)
     if rescored:
-        average = field_averages()
         for pk, (_, *row) in rows.items():
             # Each of the query's words in the film: the weight of each of its occurrences ("AAD": twice in
             # the title, once in the overview). A lexeme never holds a space.
@@ -388,13 +388,14 @@ def bm25f(
     return score
 
 
-def field_averages() -> dict[str, float]:
-    """Each field's average length over the visible films, from LexemeStat (`refresh_lexeme_stats`); empty
-    without statistics yet (a catalog imported before they were kept), when fields are not length-normalised."""
-    from catalog.models import LexemeStat
-
-    words = ["", *FIELD_LENGTH_WORDS.values()]
-    totals = dict(LexemeStat.objects.filter(word__in=words).values_list("word", "documents"))
+def field_averages(cursor) -> dict[str, float]:
+    """Each field's average length over the visible films, from LexemeStat (`refresh_lexeme_stats`), read on
+    `cursor`; empty without statistics yet (a catalog imported before they were kept): fields are then not
+    length-normalised."""
+    cursor.execute(
+        "SELECT word, documents FROM catalog_lexemestat WHERE word = ANY(%s)", [["", *FIELD_LENGTH_WORDS.values()]]
+    )
+    totals = dict(cursor.fetchall())
     films = totals.get("")
     if not films:
         return {}
