@@ -340,6 +340,8 @@ def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], que
     if not ranking or WEBSEARCH_SYNTAX.search(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
     rescored = len(query.split()) >= BM25_MIN_WORDS
+    if not rescored and not QUOTE_FIRST:
+        return list(ranking)  # nothing to score again
     words, idfs = weighted_words(query) if rescored else ([], [])
     lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
     with reading(films.model).cursor() as cursor:

@@ -98,7 +98,7 @@ def test_a_described_plot_is_scored_by_bm25f_and_a_title_length_query_keeps_its_
     assert search.bm25_rescore(films, ranking, "storm keeper") == ranking  # two words: ts_rank stays
 
 
-def test_a_quote_of_a_films_text_goes_first(storm_films):
+def test_a_quote_of_a_films_text_goes_first(storm_films, monkeypatch):
     films = own(storm_films)
     quoted, scattered = storm_films["quoted"].pk, storm_films["scattered"].pk
     query = "the sea keeps every secret"
@@ -108,6 +108,9 @@ def test_a_quote_of_a_films_text_goes_first(storm_films):
     rescored = search.bm25_rescore(films, ranking, query)
     assert [pk for pk, _ in rescored][:2] == [quoted, scattered]
     assert films.search(query, mode="keyword").results[0].pk == quoted
+
+    monkeypatch.setattr(search, "QUOTE_FIRST", False)
+    assert search.bm25_rescore(films, ranking, query) == ranking
 
 
 def test_websearch_syntax_keeps_its_ranking(storm_films):
