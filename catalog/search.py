@@ -54,6 +54,23 @@ SEQUENTIAL_SCAN_SHARE = 0.1
 # A pasted blurb of 1,000 characters has ~150 words; only its rarest ones are scored, so keyword search
 # costs the same for any query length (the embedding model likewise reads only the first 256 word pieces).
 MAX_SCORED_WORDS = 32
+# BM25F re-scoring of the keyword ranking (`bm25_rescore`), measured on benchmarks/search_quality.py's dev
+# halves (RESULTS.md, "Issue 13, third round"): for a query of this many words or more (longer than any title
+# the title-first path takes), saturated term frequencies over length-normalised fields replace the sum of
+# ts_rank per word. Shorter queries (titles, names) keep ts_rank, which suits them.
+BM25_MIN_WORDS = 8
+BM25_K1 = 1.2
+BM25_B = 0.3
+# A query word's occurrences count this much per field, by the search vector's weights: A title, B people,
+# C genres and keywords, D overview, tagline and plot.
+BM25_FIELD_WEIGHTS = {"A": 1.0, "B": 2.0, "C": 2.0, "D": 1.0}
+# LexemeStat rows holding each field's length (its distinct lexemes) summed over the visible films, so the
+# average comes from statistics, not from the catalog at query time. The parser never makes a lexeme with a
+# space, so these can never be a word's row.
+FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHTS}
+# A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
+# ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
+QUOTE_FIRST = True
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
@@ -151,7 +168,7 @@ def signals(
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
     if alpha < 1:
-        rankings["keyword"] = keyword_scores(films, query, limit=pool)
+        rankings["keyword"] = bm25_rescore(films, keyword_scores(films, query, limit=pool), query)
         rankings["title"] = title_scores(films, query, limit=pool)
     if alpha > 0:
         rankings["semantic"] = semantic_scores(films, query, limit=pool)
@@ -416,6 +433,84 @@ def word_statistics(query: str) -> WordStatistics:
     return WordStatistics(words, weights, counts, catalog)
 
 
+def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], query: str) -> list[tuple[int, float]]:
+    """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
+    before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
+    tagline, a run of a title, a full name).
+
+    BM25F (Robertson and Zaragoza): a word's occurrences in each field, times the field's weight, each field's
+    count divided by 1 - b + b * its length / the field's average length, are summed into one frequency tf;
+    the word adds idf * tf / (k1 + tf). A long overview repeating a common word no longer outranks the film
+    a description names three rare words of. Only the ranking's films (the signal's pool) are read, and only
+    their own vectors; the averages come from LexemeStat (`refresh_lexeme_stats`).
+    """
+    if not ranking or WEBSEARCH_SYNTAX.search(query):
+        return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
+    rescored = len(query.split()) >= BM25_MIN_WORDS
+    if not rescored and not QUOTE_FIRST:
+        return list(ranking)  # nothing to score again
+    words, idfs = weighted_words(query) if rescored else ([], [])
+    lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
+    with reading(films.model).cursor() as cursor:
+        # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
+        cursor.execute(
+            f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
+                SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase, {lengths},
+                       ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
+                             FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))
+                FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
+            [SEARCH_CONFIG, query, words, [pk for pk, _ in ranking]],
+        )
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+        average = field_averages(cursor) if rescored else {}
+    scores = dict(ranking)
+    if rescored:
+        for pk, (_, *row) in rows.items():
+            # Each of the query's words in the film: the weight of each of its occurrences ("AAD": twice in
+            # the title, once in the overview). A lexeme never holds a space.
+            marks = dict(entry.rsplit(" ", 1) for entry in row[-1])
+            scores[pk] = bm25f(words, idfs, marks, dict(zip(BM25_FIELD_WEIGHTS, row[:-1], strict=True)), average)
+    # A quote of the film's text goes first, whatever else scores: the best score again lifts it above all.
+    lift = max(scores.values()) or 1.0
+    quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
+    final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
+    # A stable sort: ties keep the ranking's order.
+    return sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
+
+
+def bm25f(
+    words: Sequence[str],
+    idfs: Sequence[float],
+    marks: Mapping[str, str],
+    lengths: Mapping[str, int],
+    average: Mapping[str, float],
+) -> float:
+    """One film's BM25F score: `marks` holds each query word's occurrences in it by field ("AAD"), `lengths`
+    its fields' lengths, `average` theirs over the catalog (0: that field is not length-normalised)."""
+    score = 0.0
+    for word, idf in zip(words, idfs, strict=True):
+        tf = 0.0
+        for weight in marks.get(word, ""):  # one letter per occurrence: the field it is in
+            norm = 1 - BM25_B + BM25_B * lengths[weight] / average[weight] if average.get(weight) else 1.0
+            tf += BM25_FIELD_WEIGHTS[weight] / norm
+        score += idf * tf / (BM25_K1 + tf)
+    return score
+
+
+def field_averages(cursor) -> dict[str, float]:
+    """Each field's average length over the visible films, from LexemeStat (`refresh_lexeme_stats`), read on
+    `cursor`; empty without statistics yet (a catalog imported before they were kept): fields are then not
+    length-normalised."""
+    cursor.execute(
+        "SELECT word, documents FROM catalog_lexemestat WHERE word = ANY(%s)", [["", *FIELD_LENGTH_WORDS.values()]]
+    )
+    totals = dict(cursor.fetchall())
+    films = totals.get("")
+    if not films:
+        return {}
+    return {field: totals[word] / films for field, word in FIELD_LENGTH_WORDS.items() if totals.get(word)}
+
+
 # -- fusion of ranked lists (pure functions): each list is [(id, score)] best first --------------------------
 
 Rankings = Mapping[str, Sequence[tuple[int, float]]]
@@ -532,4 +627,13 @@ def refresh_lexeme_stats() -> None:
         )
         cursor.execute(
             "INSERT INTO catalog_lexemestat (word, documents) SELECT '', count(*) FROM catalog_movie WHERE NOT hidden"
+        )
+        # Each field's length summed over the films (one scan), for bm25_rescore's averages.
+        sums = ", ".join(
+            f"COALESCE(sum(length(ts_filter(search_vector, '{{{w.lower()}}}'))), 0)" for w in FIELD_LENGTH_WORDS
+        )
+        cursor.execute(
+            "INSERT INTO catalog_lexemestat (word, documents)"
+            f" SELECT unnest(%s::text[]), unnest(ARRAY[{sums}]) FROM catalog_movie WHERE NOT hidden",
+            [list(FIELD_LENGTH_WORDS.values())],
         )
