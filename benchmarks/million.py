@@ -207,6 +207,35 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
     log(f"load average {os.getloadavg()}")
 
 
+def time_search(rounds: int) -> None:
+    """Keyword and hybrid search over QUERIES: a first pass (hybrid: the query encoded), then `rounds` warm ones."""
+    from catalog.models import Movie
+    from recommender.encoders import get_encoder
+
+    films_qs = Movie.objects.visible()
+    encoder = get_encoder()
+    started = time.perf_counter()
+    encoder.load()
+    log(f"encoder {encoder.name} loaded in {time.perf_counter() - started:.1f} s")
+    for mode in ("keyword", "hybrid"):
+        cold = []
+        for query in QUERIES:
+            started = time.perf_counter()
+            films_qs.search(query, mode=mode, limit=20)
+            cold.append(time.perf_counter() - started)
+        warm = []
+        for _ in range(rounds):
+            for query in QUERIES:
+                started = time.perf_counter()
+                films_qs.search(query, mode=mode, limit=20)
+                warm.append(time.perf_counter() - started)
+        p50, p99 = percentiles(warm)
+        c50, c99 = percentiles(cold)
+        print(f"search {mode}, {len(QUERIES)} distinct queries x {rounds}: warm p50 {p50:.1f} ms,"
+              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded)"
+              f" p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=100)
@@ -215,12 +244,22 @@ def main() -> None:
     parser.add_argument("--knn", action="store_true", help="only knn similar films (read-only)")
     parser.add_argument("--before", help="with --knn: a checkout whose recommender/similar.py is timed beside")
     parser.add_argument("--pool", type=int, help="with --knn: this code with knn's pool of this size, beside")
+    parser.add_argument("--search-only", action="store_true", help="only keyword and hybrid search")
     args = parser.parse_args()
     if args.server_rss:
         server_rss()
         return
     if args.knn:
         knn_only(args.seeds, args.before, args.pool)
+        return
+    if args.search_only:
+        _setup()
+        from moviesite.warmup import prepare_for_requests
+
+        prepare_for_requests()
+        log(f"load average {os.getloadavg()}")
+        time_search(args.rounds)
+        log(f"load average {os.getloadavg()}")
         return
     connection = _setup()
     from moviesite.warmup import prepare_for_requests
@@ -229,7 +268,6 @@ def main() -> None:
     import psutil
 
     from catalog.models import Movie
-    from recommender.encoders import get_encoder
     from recommender.models import SimilarList
     from recommender.similar import KNN_POOL, similar_films
 
@@ -299,28 +337,7 @@ def main() -> None:
     p50, p99 = percentiles(first)
     print(f"\nknn similar_films, first call, {len(first)} seeds: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
 
-    films_qs = Movie.objects.visible()
-    encoder = get_encoder()
-    started = time.perf_counter()
-    encoder.load()
-    log(f"encoder {encoder.name} loaded in {time.perf_counter() - started:.1f} s")
-    for mode in ("keyword", "hybrid"):
-        cold = []
-        for query in QUERIES:
-            started = time.perf_counter()
-            films_qs.search(query, mode=mode, limit=20)
-            cold.append(time.perf_counter() - started)
-        warm = []
-        for _ in range(args.rounds):
-            for query in QUERIES:
-                started = time.perf_counter()
-                films_qs.search(query, mode=mode, limit=20)
-                warm.append(time.perf_counter() - started)
-        p50, p99 = percentiles(warm)
-        c50, c99 = percentiles(cold)
-        print(f"search {mode}, {len(QUERIES)} distinct queries x {args.rounds}: warm p50 {p50:.1f} ms,"
-              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded)"
-              f" p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+    time_search(args.rounds)
 
     rss = psutil.Process().memory_info().rss / 2**20
     db_rss, db_pss = memory_of_server(connection.settings_dict["PGDATA"])

@@ -283,7 +283,9 @@ class ImportedFile(models.Model):
 
 class LexemeStat(models.Model):
     """How many visible films contain each search lexeme (the empty word holds the number of films), so
-    keyword search can weigh rare words above common ones as BM25 does; see catalog.search.keyword_scores."""
+    keyword search can weigh rare words above common ones as BM25 does; see catalog.search.keyword_scores.
+    The rows " field A" to " field D" hold each search-vector field's length summed over those films (for
+    catalog.search.bm25_rescore's averages): no lexeme has a space."""
 
     word = models.TextField(primary_key=True)
     documents = models.PositiveIntegerField()

@@ -9,15 +9,16 @@ benchmarks/search_quality.py's dev sets (see benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
-from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db import connection, connections, models, transaction
+from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -42,9 +43,34 @@ WORD_RANK_WEIGHTS = [0.5, 0.5, 0.8, 1.0]
 COVERAGE_EXPONENT = 1.0
 # A word in more than ~5% of the films (IDF below ln 20) does not make a film a candidate on its own.
 CANDIDATE_MIN_IDF = 3.0
+# The rare words whose films are scored, rarest first, have at most this many films between them (see
+# `candidate_words`): keyword search at a million films reads a bounded number of search vectors.
+CANDIDATE_BUDGET = 10_000
+# Past the budget, the films with two of this many rarest words are the candidates (see `candidate_query`).
+CANDIDATE_PAIR_WORDS = 6
+# Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
+# 4,803 films; see `keyword_scores`).
+SEQUENTIAL_SCAN_SHARE = 0.1
 # A pasted blurb of 1,000 characters has ~150 words; only its rarest ones are scored, so keyword search
 # costs the same for any query length (the embedding model likewise reads only the first 256 word pieces).
 MAX_SCORED_WORDS = 32
+# BM25F re-scoring of the keyword ranking (`bm25_rescore`), measured on benchmarks/search_quality.py's dev
+# halves (RESULTS.md, "Issue 13, third round"): for a query of this many words or more (longer than any title
+# the title-first path takes), saturated term frequencies over length-normalised fields replace the sum of
+# ts_rank per word. Shorter queries (titles, names) keep ts_rank, which suits them.
+BM25_MIN_WORDS = 8
+BM25_K1 = 1.2
+BM25_B = 0.3
+# A query word's occurrences count this much per field, by the search vector's weights: A title, B people,
+# C genres and keywords, D overview, tagline and plot.
+BM25_FIELD_WEIGHTS = {"A": 1.0, "B": 2.0, "C": 2.0, "D": 1.0}
+# LexemeStat rows holding each field's length (its distinct lexemes) summed over the visible films, so the
+# average comes from statistics, not from the catalog at query time. The parser never makes a lexeme with a
+# space, so these can never be a word's row.
+FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHTS}
+# A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
+# ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
+QUOTE_FIRST = True
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
@@ -53,7 +79,19 @@ SIGNAL_WEIGHTS = {"keyword": 1.0, "title": 3.0, "semantic": 0.5}
 SEMANTIC_FULL_WEIGHT_WORDS = 6
 # Trigram evidence is only meaningful for title-length queries; long descriptions are left to the others.
 TITLE_QUERY_MAX_WORDS = 12
+# A typo in a short title spoils most of its trigrams: pg_trgm's default threshold (0.6 for word similarity)
+# is lowered so such titles are still candidates; the closeness orders them. Above TRIGRAM_FULL_FILMS films
+# it rises with every doubling of the catalog, up to TRIGRAM_MAX_THRESHOLD: at a million films a threshold of
+# 0.25 makes 400,000 candidates of "the dark knight" (25 s), 0.5 makes 5,000 (see benchmarks/RESULTS.md).
 TRIGRAM_THRESHOLD = 0.25
+TRIGRAM_FULL_FILMS = 50_000
+TRIGRAM_THRESHOLD_PER_DOUBLING = 0.06
+TRIGRAM_MAX_THRESHOLD = 0.5
+# One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
+TITLE_THRESHOLD_SQL = """
+    SELECT set_config('pg_trgm.word_similarity_threshold',
+                      least(%s, greatest(%s, %s + %s * log(2, greatest(reltuples, 1)::numeric / %s)))::text, true)
+    FROM pg_class WHERE oid = %s::regclass"""
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
 TITLE_FIRST = True
@@ -109,14 +147,15 @@ def search(
         keys = list(Movie.objects.filter(pk__in=keys).ordered(ordering).values_list("pk", flat=True))
     # Only the page being shown is loaded in full.
     page_keys = keys[offset : offset + limit]
-    by_id = Movie.objects.for_display().in_bulk(page_keys)
     entries = {entry.key: entry for entry in fused}
-    found = snippets([key for key in page_keys if "keyword" in entries[key].signals], query)
+    # The snippets come with the page, in the same statement.
+    matched = [key for key in page_keys if "keyword" in entries[key].signals]
+    by_id = Movie.objects.for_display().annotate(headline=headline(matched, query)).in_bulk(page_keys)
     results = []
     for key in page_keys:
         movie = by_id[key]
         movie.score, movie.matched = entries[key].score, entries[key].signals
-        movie.snippet = found.get(key, "")
+        movie.snippet = marked(movie.headline)
         results.append(movie)
     return SearchPage(count=len(keys), results=results)
 
@@ -129,7 +168,7 @@ def signals(
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
     if alpha < 1:
-        rankings["keyword"] = keyword_scores(films, query, limit=pool)
+        rankings["keyword"] = bm25_rescore(films, keyword_scores(films, query, limit=pool), query)
         rankings["title"] = title_scores(films, query, limit=pool)
     if alpha > 0:
         rankings["semantic"] = semantic_scores(films, query, limit=pool)
@@ -207,27 +246,87 @@ def keyword_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tupl
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)
-    else:
-        words, weights = weighted_words(query)
-        if not words:
-            return []
-        # Candidates are the films with one of the rarer words (all words score them): a film sharing only
-        # "love" and "story" with the query could not rank anyway, and there are thousands of those.
-        rare = [word for word, weight in zip(words, weights, strict=True) if weight >= CANDIDATE_MIN_IDF]
-        any_word = " | ".join(f"'{word}'" for word in rare or words)
-        table = films.model._meta.db_table
-        rank = RawSQL(
-            f"""(SELECT SUM(w.weight * ts_rank(%s::float4[], {table}.search_vector,
-                                               to_tsquery('simple', quote_literal(w.word))))
-                        * power(count(*)::float8 / %s, %s)
-                 FROM unnest(%s::text[], %s::float8[]) AS w(word, weight)
-                 WHERE {table}.search_vector @@ to_tsquery('simple', quote_literal(w.word)))""",
-            [WORD_RANK_WEIGHTS, len(words), COVERAGE_EXPONENT, words, weights],
-            output_field=models.FloatField(),
-        )
-        qs = films.filter(search_vector=SearchQuery(any_word, search_type="raw", config="simple")).annotate(rank=rank)
-    ranked = qs.order_by("-rank", nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
-    return list(ranked)
+        ranked = qs.order_by("-rank", nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
+        return list(ranked)
+    stats = word_statistics(query)
+    if not stats.words:
+        return []
+    candidates, expected = candidate_query(stats)
+    # Each film's search vector is read once (`|| ''` makes the copy the score's expressions share; the
+    # subquery's OFFSET 0 keeps the planner from folding it back into each of them): a long one is stored
+    # apart (TOAST), and every mention of the column would fetch and decompress it again.
+    inner = (
+        films.filter(search_vector=SearchQuery(candidates, search_type="raw", config="simple"))
+        .annotate(words=RawSQL(f"{films.model._meta.db_table}.search_vector || ''::tsvector", []))
+        .values("pk", "vote_count", "words")
+        .order_by()  # the outer query orders; sorting the vectors themselves would spill to disk
+    )
+    inner_sql, inner_params = inner.query.sql_with_params()
+    rank, rank_params = word_rank("film.words", stats.words, stats.weights)
+    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
+              ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
+    with connections[inner.db].cursor() as cursor:
+        if expected <= stats.films * SEQUENTIAL_SCAN_SHARE:
+            cursor.execute(sql, [*rank_params, *inner_params, limit])
+            return cursor.fetchall()
+    # Candidates from the GIN index, not from reading every film: past a few percent of the films the planner
+    # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
+    # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a transaction and a statement.
+    with local_settings({"enable_seqscan": "off"}, using=inner.db), connections[inner.db].cursor() as cursor:
+        cursor.execute(sql, [*rank_params, *inner_params, limit])
+        return cursor.fetchall()
+
+
+def word_rank(vector: str, words: Sequence[str], weights: Sequence[float]) -> tuple[str, list[object]]:
+    """A film's keyword score, as SQL over the search vector `vector`, and its parameters: the sum, over the
+    query's words it has, of the word's weight times ts_rank of that word alone, times the share of the words
+    it has (to the power COVERAGE_EXPONENT).
+
+    One expression per film over constant one-word tsqueries (to_tsquery with a configuration is immutable, so
+    Postgres builds each once per statement), not a subquery per film re-parsing every word: the same sum, in
+    the same order, so the same float8 to the last bit.
+    """
+    word_query = "to_tsquery('simple', quote_literal(%s))"
+    has = f"{vector} @@ {word_query}"
+    summed = " + ".join(
+        f"CASE WHEN {has} THEN %s::float8 * ts_rank(%s::float4[], {vector}, {word_query}) ELSE 0::float8 END"
+        for _ in words
+    )
+    matched = " + ".join(f"({has})::int" for _ in words)
+    params: list[object] = []
+    for word, weight in zip(words, weights, strict=True):
+        params += [word, weight, WORD_RANK_WEIGHTS, word]
+    params += [*words, len(words), COVERAGE_EXPONENT]
+    return f"(({summed}) * power(({matched})::float8 / %s, %s))", params
+
+
+def candidate_query(stats: WordStatistics) -> tuple[str, int]:
+    """The films scored at all, as a tsquery over the query's words, and how many films that may be at most.
+
+    The rarer words (IDF at least CANDIDATE_MIN_IDF; every word when none is): a film sharing only "love" and
+    "story" with the query could not rank anyway, and there are thousands of those. Of those, the rarest first
+    while their films add up to at most CANDIDATE_BUDGET: reading a film's search vector is most of a keyword
+    search's cost. Below ~6,000 films the budget never binds (32 words in at most 5 % of the films each), so
+    small catalogs score exactly the films they always did.
+
+    When even the rarest word is in more films than the budget (a described plot in a million films), the
+    candidates are the films with at least two of the CANDIDATE_PAIR_WORDS rarest words: the GIN index finds
+    them without reading a film, and a film with one of those words only could not outrank them (it has half
+    the coverage or less). A query of one such word keeps all its films.
+    """
+    words, documents = stats.words, stats.documents
+    rare = [i for i, weight in enumerate(stats.weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
+    rarest = sorted(rare, key=lambda i: documents[i])  # a stable sort: ties keep the query's order
+    if len(rarest) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
+        pairs = itertools.combinations(sorted(rarest[:CANDIDATE_PAIR_WORDS]), 2)
+        return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), CANDIDATE_BUDGET
+    chosen, films = [], 0
+    for i in rarest:
+        if chosen and films + documents[i] > CANDIDATE_BUDGET:
+            break
+        films += documents[i]
+        chosen.append(i)
+    return " | ".join(f"'{words[i]}'" for i in sorted(chosen)), films
 
 
 def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
@@ -235,19 +334,28 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     the better of the whole title's similarity and the best-matching stretch of it (a partial title)."""
     if len(query.split()) > TITLE_QUERY_MAX_WORDS:
         return []
+    # A title is a candidate when its best-matching stretch is close enough (pg_trgm's <%, through the GIN
+    # index). The whole title's similarity is never above that stretch's, so no title is left out that its
+    # whole-title similarity alone would have let in.
     qs = (
-        films.filter(Q(title__trigram_word_similar=query) | Q(title__trigram_similar=query))
+        films.filter(title__trigram_word_similar=query)
         .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
         .order_by("-closeness", nulls_last("-vote_count"), "pk")
+        .values_list("pk", "closeness", "title")[:limit]
     )
-    # A typo in a short title spoils most of its trigrams: lower pg_trgm's default thresholds (0.3 and
-    # 0.6) so such titles are still candidates; the closeness orders them.
-    thresholds = {
-        "pg_trgm.similarity_threshold": TRIGRAM_THRESHOLD,
-        "pg_trgm.word_similarity_threshold": TRIGRAM_THRESHOLD,
-    }
-    with local_settings(thresholds, using=qs.db):
-        rows = list(qs.values_list("pk", "closeness", "title")[:limit])
+    table = films.model._meta.db_table
+    with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
+        cursor.execute(
+            TITLE_THRESHOLD_SQL,
+            [
+                TRIGRAM_MAX_THRESHOLD,
+                *[TRIGRAM_THRESHOLD] * 2,
+                TRIGRAM_THRESHOLD_PER_DOUBLING,
+                TRIGRAM_FULL_FILMS,
+                table,
+            ],
+        )
+        rows = list(qs)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     from catalog.models import normalise_title  # the importer's title folding (models import this module)
@@ -274,8 +382,21 @@ def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tup
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:
-    """The query's search lexemes and their BM25 inverse document frequencies, from LexemeStat; at most
-    MAX_SCORED_WORDS of them, the rarest.
+    """The query's search lexemes and their BM25 inverse document frequencies (see `word_statistics`)."""
+    stats = word_statistics(query)
+    return stats.words, stats.weights
+
+
+class WordStatistics(NamedTuple):
+    words: list[str]
+    weights: list[float]
+    documents: list[int]  # how many films have each word
+    films: int  # how many films the statistics counted (0: none yet)
+
+
+def word_statistics(query: str) -> WordStatistics:
+    """The query's search lexemes, their BM25 inverse document frequencies and how many films have each, from
+    LexemeStat; at most MAX_SCORED_WORDS of them, the rarest.
 
     Words in more than half of the films are dropped (their IDF is about nil, and they would make every film
     a candidate); with no statistics yet, every word weighs the same.
@@ -290,23 +411,104 @@ def weighted_words(query: str) -> tuple[list[str], list[float]]:
             [SEARCH_CONFIG, query],
         )
         rows = cursor.fetchall()
-    words, weights = [], []
+    words, weights, counts, catalog = [], [], [], 0
     for word, documents, films in rows:
+        catalog = films or 0
         if "'" in word or "\\" in word:
             continue  # never part of a lexeme the English parser makes; would break the tsquery text
         if not films:
             words.append(word)
             weights.append(1.0)
+            counts.append(documents)
         elif documents <= films / 2:
             # A word the statistics do not know yet (added since the last import) counts as a rare one.
             documents = max(documents, 1)
             words.append(word)
             weights.append(math.log(1 + (films - documents + 0.5) / (documents + 0.5)))
+            counts.append(documents)
     if len(words) > MAX_SCORED_WORDS:
         # The rarest words, in the order the query's lexemes came (a stable sort keeps ties in that order).
         keep = sorted(sorted(range(len(words)), key=lambda i: -weights[i])[:MAX_SCORED_WORDS])
-        words, weights = [words[i] for i in keep], [weights[i] for i in keep]
-    return words, weights
+        words, weights, counts = [words[i] for i in keep], [weights[i] for i in keep], [counts[i] for i in keep]
+    return WordStatistics(words, weights, counts, catalog)
+
+
+def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], query: str) -> list[tuple[int, float]]:
+    """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
+    before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
+    tagline, a run of a title, a full name).
+
+    BM25F (Robertson and Zaragoza): a word's occurrences in each field, times the field's weight, each field's
+    count divided by 1 - b + b * its length / the field's average length, are summed into one frequency tf;
+    the word adds idf * tf / (k1 + tf). A long overview repeating a common word no longer outranks the film
+    a description names three rare words of. Only the ranking's films (the signal's pool) are read, and only
+    their own vectors; the averages come from LexemeStat (`refresh_lexeme_stats`).
+    """
+    if not ranking or WEBSEARCH_SYNTAX.search(query):
+        return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
+    rescored = len(query.split()) >= BM25_MIN_WORDS
+    if not rescored and not QUOTE_FIRST:
+        return list(ranking)  # nothing to score again
+    words, idfs = weighted_words(query) if rescored else ([], [])
+    lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
+    with reading(films.model).cursor() as cursor:
+        # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
+        cursor.execute(
+            f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
+                SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase, {lengths},
+                       ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
+                             FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))
+                FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
+            [SEARCH_CONFIG, query, words, [pk for pk, _ in ranking]],
+        )
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+        average = field_averages(cursor) if rescored else {}
+    scores = dict(ranking)
+    if rescored:
+        for pk, (_, *row) in rows.items():
+            # Each of the query's words in the film: the weight of each of its occurrences ("AAD": twice in
+            # the title, once in the overview). A lexeme never holds a space.
+            marks = dict(entry.rsplit(" ", 1) for entry in row[-1])
+            scores[pk] = bm25f(words, idfs, marks, dict(zip(BM25_FIELD_WEIGHTS, row[:-1], strict=True)), average)
+    # A quote of the film's text goes first, whatever else scores: the best score again lifts it above all.
+    lift = max(scores.values()) or 1.0
+    quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
+    final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
+    # A stable sort: ties keep the ranking's order.
+    return sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
+
+
+def bm25f(
+    words: Sequence[str],
+    idfs: Sequence[float],
+    marks: Mapping[str, str],
+    lengths: Mapping[str, int],
+    average: Mapping[str, float],
+) -> float:
+    """One film's BM25F score: `marks` holds each query word's occurrences in it by field ("AAD"), `lengths`
+    its fields' lengths, `average` theirs over the catalog (0: that field is not length-normalised)."""
+    score = 0.0
+    for word, idf in zip(words, idfs, strict=True):
+        tf = 0.0
+        for weight in marks.get(word, ""):  # one letter per occurrence: the field it is in
+            norm = 1 - BM25_B + BM25_B * lengths[weight] / average[weight] if average.get(weight) else 1.0
+            tf += BM25_FIELD_WEIGHTS[weight] / norm
+        score += idf * tf / (BM25_K1 + tf)
+    return score
+
+
+def field_averages(cursor) -> dict[str, float]:
+    """Each field's average length over the visible films, from LexemeStat (`refresh_lexeme_stats`), read on
+    `cursor`; empty without statistics yet (a catalog imported before they were kept): fields are then not
+    length-normalised."""
+    cursor.execute(
+        "SELECT word, documents FROM catalog_lexemestat WHERE word = ANY(%s)", [["", *FIELD_LENGTH_WORDS.values()]]
+    )
+    totals = dict(cursor.fetchall())
+    films = totals.get("")
+    if not films:
+        return {}
+    return {field: totals[word] / films for field, word in FIELD_LENGTH_WORDS.items() if totals.get(word)}
 
 
 # -- fusion of ranked lists (pure functions): each list is [(id, score)] best first --------------------------
@@ -376,27 +578,39 @@ _MARK_START, _MARK_END = "\x02", "\x03"
 def snippets(ids: list[int], query: str) -> dict[int, str]:
     """Why each keyword match matched: its overview (or plot) with the query's words in <mark>, HTML-safe.
 
-    Only for the films on the page, so ts_headline's cost (it re-parses the text) stays small.
+    Only for the films on the page, so ts_headline's cost (it re-parses the text) stays small. (`search()`
+    reads the same with the page, through `headline`.)
     """
     if not ids:
         return {}
     from catalog.models import Movie
 
+    rows = Movie.objects.filter(pk__in=ids).annotate(headline=headline(ids, query)).values_list("pk", "headline")
+    return {pk: text for pk, text in ((pk, marked(text)) for pk, text in rows) if text}
+
+
+def headline(ids: list[int], query: str) -> RawSQL | Value:
+    """SQL for a film's overview (or plot) with the query's words marked (ts_headline), when it is one of
+    `ids` and has any of the words; NULL otherwise. `marked` makes it HTML."""
+    if not ids:
+        return Value(None, output_field=models.TextField())
     options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
-    with reading(Movie).cursor() as cursor:
-        cursor.execute(
-            """WITH q AS (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery AS any_word)
-               SELECT id, ts_headline(%s::regconfig, COALESCE(NULLIF(overview, ''), plot), q.any_word, %s)
-               FROM catalog_movie, q WHERE id = ANY(%s) AND search_vector @@ q.any_word""",
-            [SEARCH_CONFIG, query, SEARCH_CONFIG, options, ids],
-        )
-        rows = cursor.fetchall()
-    # Escaped first, so the only markup is ours: safe to render as HTML.
-    return {
-        pk: mark_safe(str(escape(text)).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
-        for pk, text in rows
-        if text and _MARK_START in text
-    }
+    # Any of the words (plainto_tsquery wants all); immutable with constant arguments, so built once.
+    any_word = "replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery"
+    return RawSQL(
+        f"""CASE WHEN catalog_movie.id = ANY(%s) AND catalog_movie.search_vector @@ {any_word}
+                 THEN ts_headline(%s::regconfig, COALESCE(NULLIF(catalog_movie.overview, ''), catalog_movie.plot),
+                                  {any_word}, %s) END""",
+        [ids, SEARCH_CONFIG, query, SEARCH_CONFIG, SEARCH_CONFIG, query, options],
+        output_field=models.TextField(),
+    )
+
+
+def marked(text: str | None) -> str:
+    """A headline made HTML-safe: escaped first, so the only markup is ours."""
+    if not text or _MARK_START not in text:
+        return ""
+    return mark_safe(str(escape(text)).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
 
 
 # -- statistics -------------------------------------------------------------------------------------------
@@ -413,4 +627,13 @@ def refresh_lexeme_stats() -> None:
         )
         cursor.execute(
             "INSERT INTO catalog_lexemestat (word, documents) SELECT '', count(*) FROM catalog_movie WHERE NOT hidden"
+        )
+        # Each field's length summed over the films (one scan), for bm25_rescore's averages.
+        sums = ", ".join(
+            f"COALESCE(sum(length(ts_filter(search_vector, '{{{w.lower()}}}'))), 0)" for w in FIELD_LENGTH_WORDS
+        )
+        cursor.execute(
+            "INSERT INTO catalog_lexemestat (word, documents)"
+            f" SELECT unnest(%s::text[]), unnest(ARRAY[{sums}]) FROM catalog_movie WHERE NOT hidden",
+            [list(FIELD_LENGTH_WORDS.values())],
         )

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from catalog.models import LexemeStat, Movie
+from catalog.search import FIELD_LENGTH_WORDS
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +27,12 @@ def test_bootstrap_keeps_an_existing_catalog_fills_missing_statistics_and_create
     again = io.StringIO()
     call_command("bootstrap", stdout=again)
     assert "Admin login" not in again.getvalue()
+
+
+def test_bootstrap_adds_field_lengths_to_statistics_kept_before_them():
+    LexemeStat.objects.filter(word__in=FIELD_LENGTH_WORDS.values()).delete()
+
+    call_command("bootstrap", stdout=io.StringIO())
+
+    assert LexemeStat.objects.filter(word__in=FIELD_LENGTH_WORDS.values()).count() == len(FIELD_LENGTH_WORDS)
+    assert LexemeStat.objects.get(word=FIELD_LENGTH_WORDS["D"]).documents > 0

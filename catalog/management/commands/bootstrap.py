@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from catalog.changes import after_import
 from catalog.models import LexemeStat, Movie
+from catalog.search import FIELD_LENGTH_WORDS, refresh_lexeme_stats
 from recommender.models import TfidfVocabulary
 
 DEMO_CATALOG = settings.BASE_DIR / "fixtures" / "demo_movies.csv"
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             if not LexemeStat.objects.exists() or not TfidfVocabulary.objects.exists():
                 for summary in after_import(stdout=self.stdout._out):
                     self.stdout.write(summary)
+            elif not LexemeStat.objects.filter(word__in=FIELD_LENGTH_WORDS.values()).exists():
+                refresh_lexeme_stats()  # statistics kept before they held field lengths (issue 13)
         else:
             self.stdout.write(f"Empty catalog: loading the demo catalog from {DEMO_CATALOG.name}...")
             # The raw streams, so the progress bar can redraw its line in place.

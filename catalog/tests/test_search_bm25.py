@@ -1,0 +1,136 @@
+"""The keyword ranking re-scored (issue 13, third round): BM25F for described plots, a quote of a film's text
+first. The scoring itself as a pure function; the plumbing on films made here with the fake encoder; quality
+on the demo catalog with the real all-MiniLM-L6-v2 vectors."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from catalog import search
+from catalog.models import LexemeStat, Movie
+from catalog.tests.helpers import make_movie
+
+pytestmark = pytest.mark.django_db
+
+AVERAGE = {"A": 3.0, "B": 0.0, "C": 8.0, "D": 40.0}
+LENGTHS = {"A": 3, "B": 0, "C": 8, "D": 40}
+
+
+def test_a_word_said_again_and_again_adds_less_and_less_up_to_its_idf():
+    once = search.bm25f(["storm"], [2.0], {"storm": "D"}, LENGTHS, AVERAGE)
+    twice = search.bm25f(["storm"], [2.0], {"storm": "DD"}, LENGTHS, AVERAGE)
+    thrice = search.bm25f(["storm"], [2.0], {"storm": "DDD"}, LENGTHS, AVERAGE)
+    often = search.bm25f(["storm"], [2.0], {"storm": "D" * 30}, LENGTHS, AVERAGE)
+    assert once < twice < thrice < often < 2.0
+    assert twice - once > thrice - twice
+
+
+def test_an_occurrence_counts_less_in_a_longer_field_and_more_in_a_weightier_one():
+    short = search.bm25f(["storm"], [2.0], {"storm": "D"}, {**LENGTHS, "D": 20}, AVERAGE)
+    long = search.bm25f(["storm"], [2.0], {"storm": "D"}, {**LENGTHS, "D": 120}, AVERAGE)
+    assert short > long
+    in_keywords = search.bm25f(["storm"], [2.0], {"storm": "C"}, LENGTHS, AVERAGE)
+    in_overview = search.bm25f(["storm"], [2.0], {"storm": "D"}, LENGTHS, AVERAGE)
+    assert in_keywords > in_overview  # genres and keywords weigh twice an overview (BM25_FIELD_WEIGHTS)
+
+
+def test_without_averages_fields_are_not_length_normalised():
+    plain = search.bm25f(["storm"], [2.0], {"storm": "D"}, {**LENGTHS, "D": 500}, {})
+    assert plain == pytest.approx(2.0 * 1.0 / (search.BM25_K1 + 1.0))
+
+
+def test_the_statistics_hold_each_fields_length_summed_over_the_visible_films():
+    search.refresh_lexeme_stats()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(length(ts_filter(search_vector, '{a}'))), sum(length(ts_filter(search_vector, '{d}')))"
+            " FROM catalog_movie WHERE NOT hidden"
+        )
+        titles, overviews = cursor.fetchone()
+    assert LexemeStat.objects.get(word=search.FIELD_LENGTH_WORDS["A"]).documents == titles
+    assert LexemeStat.objects.get(word=search.FIELD_LENGTH_WORDS["D"]).documents == overviews
+    films = Movie.objects.visible().count()
+    with connection.cursor() as cursor:
+        assert search.field_averages(cursor)["D"] == pytest.approx(overviews / films)
+    # The rows are no word's: a query's words never read them as document counts.
+    assert LexemeStat.objects.get(word="").documents == films
+
+    LexemeStat.objects.filter(word__in=search.FIELD_LENGTH_WORDS.values()).delete()
+    with connection.cursor() as cursor:
+        assert search.field_averages(cursor) == {}
+
+
+@pytest.fixture
+def storm_films(settings):
+    settings.EMBEDDING_BACKEND = "fake"
+    return {
+        "repeats": make_movie(
+            title="Squall Line", overview="A storm. " * 6 + "Then another storm, and the storm again, all summer.",
+            embed_with="fake",
+        ),
+        "described": make_movie(
+            title="Beacon Rock", overview="A lighthouse keeper rides out a storm with the stranger he rescued.",
+            embed_with="fake",
+        ),
+        "quoted": make_movie(
+            title="Salt Letters", tagline="The sea keeps every secret.", overview="Two sisters run an inn.",
+            embed_with="fake",
+        ),
+        "scattered": make_movie(
+            title="Tidewater", overview="Secret after secret: the sea, the sea, every sea keeps one, keeps it secret.",
+            embed_with="fake",
+        ),
+    }  # fmt: skip
+
+
+def own(films: dict) -> Movie.objects.__class__:
+    return Movie.objects.filter(pk__in=[movie.pk for movie in films.values()])
+
+
+def test_a_described_plot_is_scored_by_bm25f_and_a_title_length_query_keeps_its_order(storm_films):
+    films = own(storm_films)
+    repeats, described = storm_films["repeats"].pk, storm_films["described"].pk
+    ranking = [(repeats, 2.0), (described, 1.0)]  # what a sum of ts_rank per word might say
+
+    plot = "a keeper of a lighthouse saves a stranger from the sea in a storm"
+    assert [pk for pk, _ in search.bm25_rescore(films, ranking, plot)] == [described, repeats]
+    assert search.bm25_rescore(films, ranking, "storm keeper") == ranking  # two words: ts_rank stays
+
+
+def test_a_quote_of_a_films_text_goes_first(storm_films, monkeypatch):
+    films = own(storm_films)
+    quoted, scattered = storm_films["quoted"].pk, storm_films["scattered"].pk
+    query = "the sea keeps every secret"
+    ranking = search.keyword_scores(films, query, limit=10)
+    assert [pk for pk, _ in ranking][:2] == [scattered, quoted]  # more of the words, not in their order
+
+    rescored = search.bm25_rescore(films, ranking, query)
+    assert [pk for pk, _ in rescored][:2] == [quoted, scattered]
+    assert films.search(query, mode="keyword").results[0].pk == quoted
+
+    monkeypatch.setattr(search, "QUOTE_FIRST", False)
+    assert search.bm25_rescore(films, ranking, query) == ranking
+
+
+def test_websearch_syntax_keeps_its_ranking(storm_films):
+    films = own(storm_films)
+    ranking = [(storm_films["scattered"].pk, 2.0), (storm_films["quoted"].pk, 1.0)]
+    assert search.bm25_rescore(films, ranking, '"the sea keeps every secret"') == ranking
+    assert search.bm25_rescore(films, [], "the sea keeps every secret") == []
+
+
+# -- quality on the demo catalog, with the real all-MiniLM-L6-v2 vectors ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("worry about what will become of them", "Toy Story 3"),
+        ("a job pasting up film posters", "Bicycle Thieves"),
+        ("his fear of heights", "Vertigo"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "keyword"])
+def test_a_remembered_line_of_an_overview_finds_its_film_first(line, expected, mode):
+    assert Movie.objects.visible().search(line, mode=mode, limit=3).results[0].title == expected

@@ -1,0 +1,109 @@
+"""The keyword and title signals made cheap (issue 16) rank exactly as the formulas they replaced, read their
+candidates from the indexes, and bound the films they read in a big catalog."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from benchmarks.signal_cost import legacy_keyword_scores, legacy_title_scores
+from catalog import search
+from catalog.models import Movie
+from catalog.search import CANDIDATE_BUDGET, WordStatistics, candidate_query, keyword_scores, title_scores
+
+pytestmark = pytest.mark.django_db
+
+
+def demo_queries() -> list[str]:
+    """Titles with a typo, runs of overview words, names, and queries long enough to hit the word cap."""
+    rng = random.Random(16)
+    films = list(Movie.objects.order_by("pk").values_list("title", "overview"))
+    queries = ["tom hanks", "space opera", "the dark knight", "godfater", "a shark terrorizes a beach town"]
+    for title, overview in rng.sample(films, 40):
+        at = rng.randrange(len(title))
+        queries.append(title[:at] + title[at + 1 :])
+        words = overview.split()
+        start = rng.randrange(max(1, len(words) - 12))
+        queries.append(" ".join(words[start : start + rng.choice((3, 8, 12, 40))]))
+    return queries
+
+
+def test_keyword_and_title_signals_rank_as_the_formulas_they_replaced_on_the_demo_catalog():
+    films = Movie.objects.visible()
+    queries = demo_queries()
+    for query in queries:
+        assert keyword_scores(films, query, limit=100) == legacy_keyword_scores(films, query, limit=100), query
+        assert title_scores(films, query, limit=100) == legacy_title_scores(films, query, limit=100), query
+    assert sum(bool(keyword_scores(films, query, limit=100)) for query in queries) > 60  # not a vacuous check
+
+
+def test_a_whole_title_is_never_closer_to_a_query_than_its_best_matching_stretch():
+    # What lets the title signal drop pg_trgm's % (whole-title similarity) and keep <% alone.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM catalog_movie, unnest(%s::text[]) AS q(query)"
+            " WHERE similarity(title, query) > word_similarity(query, title)",
+            [demo_queries()],
+        )
+        assert cursor.fetchone()[0] == 0
+
+
+def test_the_title_filter_is_one_the_trigram_index_answers():
+    with CaptureQueriesContext(connection) as captured:
+        title_scores(Movie.objects.visible(), "godfater", limit=100)
+    sql = next(query["sql"] for query in captured.captured_queries if "WORD_SIMILARITY" in query["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # 330 films: a sequential scan would be cheaper
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "movie_title_trgm" in plan
+
+
+def threshold_at(films: float) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = %s WHERE oid = 'catalog_movie'::regclass", [films])
+        title_scores(Movie.objects.visible(), "godfater", limit=10)
+        cursor.execute("SELECT current_setting('pg_trgm.word_similarity_threshold')::float")
+        return cursor.fetchone()[0]
+
+
+def test_the_title_threshold_rises_with_the_catalog_past_fifty_thousand_films():
+    assert threshold_at(330) == threshold_at(50_000) == 0.25
+    assert threshold_at(100_000) == pytest.approx(0.31)
+    assert threshold_at(1_000_000) == 0.5
+    assert threshold_at(100_000_000) == 0.5
+
+
+def stats(documents: list[int], films: int = 1_000_000) -> WordStatistics:
+    words = [f"w{i}" for i in range(len(documents))]
+    return WordStatistics(words, [5.0] * len(words), documents, films)
+
+
+def test_a_small_catalog_scores_every_film_with_a_rare_word():
+    # 32 words in 5 % of 6,000 films each stay within the budget: nothing is left out.
+    assert CANDIDATE_BUDGET >= 32 * 6_000 * 0.05
+    assert candidate_query(stats([300] * 32, films=6_000)) == (" | ".join(f"'w{i}'" for i in range(32)), 9_600)
+
+
+def test_in_a_big_catalog_the_rarest_words_come_first_until_the_budget():
+    assert candidate_query(stats([9_000, 500, 1_000, 600])) == ("'w1' | 'w2' | 'w3'", 2_100)
+
+
+def test_past_the_budget_a_film_needs_two_of_the_rarest_words():
+    query, _ = candidate_query(stats([30_000, 20_000, 40_000]))
+    assert query == "('w0' & 'w1') | ('w0' & 'w2') | ('w1' & 'w2')"
+    assert candidate_query(stats([30_000])) == ("'w0'", 30_000)  # one word: all its films
+
+
+def test_a_typical_keyword_search_is_two_statements_and_a_broad_one_keeps_off_the_sequential_scan():
+    films = Movie.objects.visible()
+    with CaptureQueriesContext(connection) as captured:
+        keyword_scores(films, "godfather", limit=100)
+    assert len(captured.captured_queries) == 2  # the words' statistics, the ranking
+    broad = " ".join(search.word_statistics(Movie.objects.order_by("-vote_count")[0].overview).words[:20])
+    with CaptureQueriesContext(connection) as captured:
+        keyword_scores(films, broad, limit=100)
+    assert any("enable_seqscan" in query["sql"] for query in captured.captured_queries)
