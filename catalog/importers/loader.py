@@ -20,7 +20,7 @@ from typing import TextIO
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.types.json import Jsonb
@@ -426,8 +426,8 @@ def _load_batch(
     matcher.saved(new_films)
     _update_films(list(changed.values()), sorted(changed_fields))
 
-    related_changed = _link_related(films, replace_credits=fmt.full_credits)
     new_ids = {movie.pk for movie in new_films}
+    related_changed = _link_related(films, new_ids=new_ids, replace_credits=fmt.full_credits)
     touched_ids = new_ids | set(changed) | related_changed
     stale_text = (touched_ids - new_ids) | {movie.pk for movie in new_films if id(movie) in merged_into_new}
     Movie.objects.filter(pk__in=stale_text).refresh_search_text()
@@ -466,7 +466,9 @@ def _apply(movie: Movie, record: MovieRecord, *, overwrite: bool, matcher: Match
     return changed
 
 
-def _link_related(films: list[tuple[MovieRecord, Movie]], *, replace_credits: bool = False) -> set[int]:
+def _link_related(
+    films: list[tuple[MovieRecord, Movie]], *, new_ids: set[int] = frozenset(), replace_credits: bool = False
+) -> set[int]:
     """Add genres, keywords and credits the films lack; return the ids of films that gained any.
 
     Credits come whole from one source: a film that has a director list keeps it, unless this source's
@@ -478,16 +480,23 @@ def _link_related(films: list[tuple[MovieRecord, Movie]], *, replace_credits: bo
     people = {name for record, _ in films for name in (*record.directors, *record.cast)}
     person_ids = _person_ids(people)
 
-    pks = list({movie.pk for _, movie in films})
-    had_genres = set(Movie.genres.through.objects.filter(movie_id__in=pks).values_list("movie_id", "genre_id"))
-    had_keywords = set(Movie.keywords.through.objects.filter(movie_id__in=pks).values_list("movie_id", "keyword_id"))
+    # Films created by this batch have no links yet: only the others' are read.
+    created = {movie.pk for _, movie in films if movie.pk in new_ids}
+    pks = list({movie.pk for _, movie in films} - created)
+    had_genres = _pairs(Movie.genres.through, "genre_id", pks)
+    had_keywords = _pairs(Movie.keywords.through, "keyword_id", pks)
     existing_credits: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for movie_id, role, name in (
-        Credit.objects.filter(movie_id__in=pks)
-        .order_by("movie_id", "role", "order")
-        .values_list("movie_id", "role", "person__name")
-    ):
-        existing_credits[(movie_id, role)].append(name)
+    if pks:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT c.movie_id, c.role, p.name FROM {Credit._meta.db_table} c
+                    JOIN {Person._meta.db_table} p ON p.id = c.person_id
+                    WHERE c.movie_id = ANY(%s) ORDER BY c.movie_id, c.role, c."order"
+                """,
+                [pks],
+            )
+            for movie_id, role, name in cursor.fetchall():
+                existing_credits[(movie_id, role)].append(name)
     had_roles = set(existing_credits)
     replaced: list[tuple[int, str]] = []
 
@@ -602,18 +611,56 @@ def _insert_rows(model, columns: list[str], rows: Iterable[tuple]) -> None:
         cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
 
+def _pairs(through, column: str, movie_ids: list[int]) -> set[tuple[int, int]]:
+    """The (movie id, `column`) pairs of these films in a link table."""
+    if not movie_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT movie_id, {column} FROM {through._meta.db_table} WHERE movie_id = ANY(%s)", [movie_ids])
+        return set(cursor.fetchall())
+
+
+def _named_rows(model, rows: set[tuple[str, ...]]) -> list[tuple]:
+    """Create the missing rows of `model` (its unique "name" column, and "slug" when the tuples have two
+    values) and return (name[, slug], id) of every row sharing a unique value with one of `rows`.
+
+    One statement with an array per column: an IN list of thousands of names cost more in the driver than
+    the insert did in the database.
+    """
+    if not rows:
+        return []
+    columns = ["name", "slug"][: len(next(iter(rows)))]
+    table = model._meta.db_table
+    listed = ", ".join(columns)
+    values = [list(column) for column in zip(*rows, strict=True)]
+    matching = " OR ".join(f"{column} = ANY(%s)" for column in columns)
+    # The new rows come from RETURNING, the others from the table (the SELECT does not see what the same
+    # statement inserted, so nothing comes twice).
+    arrays = ", ".join(["%s::text[]"] * len(columns))
+    sql = f"""WITH new AS (INSERT INTO {table} ({listed}) SELECT * FROM unnest({arrays})
+                           ON CONFLICT DO NOTHING RETURNING {listed}, id)
+              SELECT {listed}, id FROM new UNION ALL SELECT {listed}, id FROM {table} WHERE {matching}"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *values])
+        found = cursor.fetchall()
+        known = [{row[index] for row in found} for index in range(len(columns))]
+        if any(not any(value in known[index] for index, value in enumerate(row)) for row in rows):
+            # Another import committed one of these names after this statement began: read them again.
+            cursor.execute(f"SELECT {listed}, id FROM {table} WHERE {matching}", values)
+            found = cursor.fetchall()
+    return found
+
+
 def _person_ids(names: set[str]) -> dict[str, int]:
     stored = {name: name[:300] for name in names}  # the column's length
-    _insert_rows(Person, ["name"], [(name,) for name in set(stored.values())])
-    by_name = dict(Person.objects.filter(name__in=stored.values()).values_list("name", "pk"))
+    by_name = dict(_named_rows(Person, {(short,) for short in stored.values()}))
     return {name: by_name[short] for name, short in stored.items()}
 
 
 def _tag_ids(model: type[Genre] | type[Keyword], names: set[str]) -> dict[str, int]:
     """Ids of genre or keyword names, creating the missing ones (names differing only in case share one)."""
     slugs = {name: slugify(name, allow_unicode=True)[:200] or name.lower()[:200] for name in names}
-    _insert_rows(model, ["name", "slug"], {slug: (name[:200], slug) for name, slug in slugs.items()}.values())
-    rows = model.objects.filter(Q(slug__in=slugs.values()) | Q(name__in=names)).values_list("name", "slug", "pk")
+    rows = _named_rows(model, set({slug: (name[:200], slug) for name, slug in slugs.items()}.values()))
     by_name = {name: pk for name, _, pk in rows}
     by_slug = {slug: pk for _, slug, pk in rows}
-    return {name: by_name.get(name) or by_slug[slug] for name, slug in slugs.items()}
+    return {name: by_name.get(name[:200]) or by_slug[slug] for name, slug in slugs.items()}
