@@ -229,6 +229,16 @@ def configure() -> None:
     log(f"server settings written: {SERVER_SETTINGS} (restart to apply)")
 
 
+def server_cpu() -> float:
+    """CPU seconds used so far by the database server of MOVIESITE_PGDATA: its postmaster and every child
+    (the importer's two connections, the WAL writer, checkpoints, autovacuum)."""
+    import psutil
+
+    pid = int((Path(os.environ["MOVIESITE_PGDATA"]) / "postmaster.pid").read_text().split()[0])
+    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(sum(process.cpu_times()[:4]) for process in processes)
+
+
 def import_catalog(batch_size: int) -> None:
     connection = _setup()
     with connection._nodb_cursor() as cursor:
@@ -242,11 +252,14 @@ def import_catalog(batch_size: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW shared_buffers")
         log(f"shared_buffers = {cursor.fetchone()[0]}")
+    server_before, python_before = server_cpu(), time.process_time()
     started = time.perf_counter()
     result = import_files([CSV_PATH], batch_size=batch_size, show_progress=False)
     seconds = time.perf_counter() - started
     log(f"import_files: {result.created} created, {result.updated} updated, {len(result.skipped)} skipped "
-        f"in {seconds:.0f} s = {result.created / seconds:.0f} films/s (batch size {batch_size})")  # fmt: skip
+        f"in {seconds:.0f} s = {result.created / seconds:.0f} films/s (batch size {batch_size}); CPU: "
+        f"{time.process_time() - python_before:.0f} s this process (both threads), "
+        f"{server_cpu() - server_before:.0f} s the database server; load {os.getloadavg()[0]:.1f}")  # fmt: skip
     for line in result.skipped[:10]:
         log(f"  skipped {line}")
     started = time.perf_counter()
@@ -367,6 +380,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("step", choices=["configure", "generate", "import", "vectors", "index", "all"])
     parser.add_argument("--films", type=int, default=1_000_000)
+    parser.add_argument("--database", default=DATABASE, help="the database's name (the import step drops it first)")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--halfvec", action="store_true")
     parser.add_argument("--m", type=int, default=16)
@@ -374,6 +388,8 @@ def main() -> None:
     parser.add_argument("--maintenance-work-mem", default="4GB")
     parser.add_argument("--name", help="build this index (--halfvec, --m, --ef-construction), not the product's")
     args = parser.parse_args()
+    global DATABASE
+    DATABASE = os.environ["MOVIESITE_DB_NAME"] = args.database
     steps = ["generate", "import", "vectors", "index"] if args.step == "all" else [args.step]
     for step in steps:
         if step == "configure":

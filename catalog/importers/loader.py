@@ -12,7 +12,8 @@ import itertools
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TextIO
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.types.json import Jsonb
@@ -295,12 +296,13 @@ def _import_file(run: _Run, path: Path, fmt: Format, rows, digest: str) -> None:
     if run.limit is not None:
         records = itertools.islice(records, max(run.limit - run.taken, 0))  # rows past the limit are never read
     shown = 0
-    for batch in _batches(records, run.batch_size):
-        run.taken += len(batch)
-        with transaction.atomic():
-            _load_batch(batch, fmt=fmt, matcher=run.matcher, report=report, result=run.result, path=path)
-        bar.update(report.rows - shown)
-        shown = report.rows
+    with _Writer(in_thread=not connection.in_atomic_block) as writer:
+        for batch in _batches(records, run.batch_size):
+            run.taken += len(batch)
+            ready = _prepare_batch(batch, fmt=fmt, matcher=run.matcher, report=report, writer=writer)
+            writer.submit(_write_batch, ready, report=report, result=run.result)
+            bar.update(report.rows - shown)
+            shown = report.rows
     bar.update(report.rows - shown)
     bar.close()
     rows.close()
@@ -376,9 +378,74 @@ def _batches(records: Iterator[MovieRecord], size: int) -> Iterator[list[MovieRe
         yield batch
 
 
-def _load_batch(
-    batch: list[MovieRecord], *, fmt: Format, matcher: Matcher, report: FileReport, result: ImportResult, path: Path
-) -> None:
+class _Writer:
+    """Writes prepared batches, one at a time, each in its own transaction.
+
+    Outside any transaction (the command's case) it writes in a second thread with its own database
+    connection, so the next batch is read, parsed and matched while this one is copied, linked and committed:
+    the importer's Python and the database's work overlap instead of taking turns. At most one batch is in
+    flight; a write's error is raised by the next `submit` or `wait`, and leaving the block waits for the
+    last write, so a batch is committed whole or not at all, as without the thread. Inside a transaction (a
+    dry run, a caller's `atomic`, a test) another connection could not see that transaction's rows, so it
+    writes in this thread.
+    """
+
+    def __init__(self, *, in_thread: bool) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if in_thread else None
+        self.pending: Future | None = None
+
+    def submit(self, write: Callable[..., None], *args, **kwargs) -> None:
+        self.wait()
+        if self.executor is None:
+            with transaction.atomic():
+                write(*args, **kwargs)
+            return
+        self.pending = self.executor.submit(self._in_transaction, write, *args, **kwargs)
+
+    def wait(self) -> None:
+        """Until the batch in flight is committed (its error raised here)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    @staticmethod
+    def _in_transaction(write: Callable[..., None], *args, **kwargs) -> None:
+        with transaction.atomic():
+            write(*args, **kwargs)
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.wait()
+        finally:
+            if self.executor is not None:
+                # `connection` stands for the calling thread's connection: close the writer thread's there.
+                self.executor.submit(lambda: connection.close()).result()
+                self.executor.shutdown()
+
+
+@dataclass
+class _Prepared:
+    """A batch matched to the catalog, its new films given their ids: what `_write_batch` writes."""
+
+    films: list[tuple[MovieRecord, Movie]]
+    new_films: list[Movie]
+    changed: list[Movie]
+    changed_fields: list[str]
+    merged_into_new: set[int]  # new films a second row of the same batch enriched
+    full_credits: bool
+
+
+def _prepare_batch(
+    batch: list[MovieRecord], *, fmt: Format, matcher: Matcher, report: FileReport, writer: _Writer
+) -> _Prepared:
+    """Match each record to a film (or a new one) and apply it, in memory; the new films get their ids.
+
+    Reads the database only for films matched to an existing id, after the batch in flight is committed
+    (it may have created them).
+    """
     source = fmt.name
     targets: list[tuple[MovieRecord, object, bool]] = []
     new_films: list[Movie] = []
@@ -400,7 +467,10 @@ def _load_batch(
             key = movie
         targets.append((record, key, by_external_id))
 
-    existing = Movie.objects.in_bulk([key for _, key, _ in targets if isinstance(key, int)])
+    known = [key for _, key, _ in targets if isinstance(key, int)]
+    if known:
+        writer.wait()
+    existing = Movie.objects.in_bulk(known) if known else {}
     created = {id(movie) for movie in new_films}
     merged_into_new: set[int] = set()
     changed: dict[int, Movie] = {}
@@ -422,23 +492,33 @@ def _load_batch(
         elif id(movie) in created:
             merged_into_new.add(id(movie))  # a second row for a film new in this batch
 
-    _copy_new_films(new_films)
+    _assign_ids(new_films)
     matcher.saved(new_films)
-    _update_films(list(changed.values()), sorted(changed_fields))
+    merged = {movie.pk for movie in new_films if id(movie) in merged_into_new}
+    return _Prepared(
+        films=films, new_films=new_films, changed=list(changed.values()), changed_fields=sorted(changed_fields),
+        merged_into_new=merged, full_credits=fmt.full_credits,
+    )  # fmt: skip
 
-    related_changed = _link_related(films, replace_credits=fmt.full_credits)
-    new_ids = {movie.pk for movie in new_films}
-    touched_ids = new_ids | set(changed) | related_changed
-    stale_text = (touched_ids - new_ids) | {movie.pk for movie in new_films if id(movie) in merged_into_new}
+
+def _write_batch(ready: _Prepared, *, report: FileReport, result: ImportResult) -> None:
+    """Write a prepared batch: COPY its new films, update the changed ones, link genres, keywords and
+    people, refresh the search text of films that gained names; then count what happened."""
+    _copy_films(ready.new_films)
+    _update_films(ready.changed, ready.changed_fields)
+    new_ids = {movie.pk for movie in ready.new_films}
+    related_changed = _link_related(ready.films, new_ids=new_ids, replace_credits=ready.full_credits)
+    touched_ids = new_ids | {movie.pk for movie in ready.changed} | related_changed
+    stale_text = (touched_ids - new_ids) | ready.merged_into_new
     Movie.objects.filter(pk__in=stale_text).refresh_search_text()
 
     result.enriched_ids |= touched_ids - new_ids
     counted: set[int] = set()
-    for _, movie in films:
+    for _, movie in ready.films:
         if movie.pk in counted:
             continue  # several rows of this batch describe one film: count it once
         counted.add(movie.pk)
-        if id(movie) in created:
+        if movie.pk in new_ids:
             report.created += 1
         elif movie.pk in touched_ids:
             report.enriched += 1
@@ -466,7 +546,9 @@ def _apply(movie: Movie, record: MovieRecord, *, overwrite: bool, matcher: Match
     return changed
 
 
-def _link_related(films: list[tuple[MovieRecord, Movie]], *, replace_credits: bool = False) -> set[int]:
+def _link_related(
+    films: list[tuple[MovieRecord, Movie]], *, new_ids: set[int] = frozenset(), replace_credits: bool = False
+) -> set[int]:
     """Add genres, keywords and credits the films lack; return the ids of films that gained any.
 
     Credits come whole from one source: a film that has a director list keeps it, unless this source's
@@ -478,16 +560,23 @@ def _link_related(films: list[tuple[MovieRecord, Movie]], *, replace_credits: bo
     people = {name for record, _ in films for name in (*record.directors, *record.cast)}
     person_ids = _person_ids(people)
 
-    pks = list({movie.pk for _, movie in films})
-    had_genres = set(Movie.genres.through.objects.filter(movie_id__in=pks).values_list("movie_id", "genre_id"))
-    had_keywords = set(Movie.keywords.through.objects.filter(movie_id__in=pks).values_list("movie_id", "keyword_id"))
+    # Films created by this batch have no links yet: only the others' are read.
+    created = {movie.pk for _, movie in films if movie.pk in new_ids}
+    pks = list({movie.pk for _, movie in films} - created)
+    had_genres = _pairs(Movie.genres.through, "genre_id", pks)
+    had_keywords = _pairs(Movie.keywords.through, "keyword_id", pks)
     existing_credits: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for movie_id, role, name in (
-        Credit.objects.filter(movie_id__in=pks)
-        .order_by("movie_id", "role", "order")
-        .values_list("movie_id", "role", "person__name")
-    ):
-        existing_credits[(movie_id, role)].append(name)
+    if pks:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT c.movie_id, c.role, p.name FROM {Credit._meta.db_table} c
+                    JOIN {Person._meta.db_table} p ON p.id = c.person_id
+                    WHERE c.movie_id = ANY(%s) ORDER BY c.movie_id, c.role, c."order"
+                """,
+                [pks],
+            )
+            for movie_id, role, name in cursor.fetchall():
+                existing_credits[(movie_id, role)].append(name)
     had_roles = set(existing_credits)
     replaced: list[tuple[int, str]] = []
 
@@ -523,20 +612,27 @@ def _link_related(films: list[tuple[MovieRecord, Movie]], *, replace_credits: bo
     return {pair[0] for pair in (*new_genres, *new_keywords)} | {key[0] for key in new_credits}
 
 
-def _copy_new_films(films: list[Movie]) -> None:
-    """Write new films with COPY, their ids taken from the table's sequence first (so the Movie objects
-    know them, as after bulk_create, at a fraction of its cost)."""
+def _assign_ids(films: list[Movie]) -> None:
+    """Give new films their ids from the table's sequence (so they are known before the films are written,
+    as after bulk_create, at a fraction of its cost)."""
     if not films:
         return
-    table = Movie._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(films)]
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Movie._meta.db_table, len(films)],
         )
         ids = [row[0] for row in cursor.fetchall()]
     now = timezone.now()
     for movie, pk in zip(films, ids, strict=True):
         movie.pk, movie.created_at, movie.updated_at = pk, now, now
+
+
+def _copy_films(films: list[Movie]) -> None:
+    """Write new films (with their ids) with COPY."""
+    if not films:
+        return
+    table = Movie._meta.db_table
     fields = [model_field for model_field in Movie._meta.concrete_fields if not model_field.generated]
     attnames = [model_field.attname for model_field in fields]
     json_fields = {model_field.attname for model_field in fields if isinstance(model_field, models.JSONField)}
@@ -602,18 +698,56 @@ def _insert_rows(model, columns: list[str], rows: Iterable[tuple]) -> None:
         cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
 
+def _pairs(through, column: str, movie_ids: list[int]) -> set[tuple[int, int]]:
+    """The (movie id, `column`) pairs of these films in a link table."""
+    if not movie_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT movie_id, {column} FROM {through._meta.db_table} WHERE movie_id = ANY(%s)", [movie_ids])
+        return set(cursor.fetchall())
+
+
+def _named_rows(model, rows: set[tuple[str, ...]]) -> list[tuple]:
+    """Create the missing rows of `model` (its unique "name" column, and "slug" when the tuples have two
+    values) and return (name[, slug], id) of every row sharing a unique value with one of `rows`.
+
+    One statement with an array per column: an IN list of thousands of names cost more in the driver than
+    the insert did in the database.
+    """
+    if not rows:
+        return []
+    columns = ["name", "slug"][: len(next(iter(rows)))]
+    table = model._meta.db_table
+    listed = ", ".join(columns)
+    values = [list(column) for column in zip(*rows, strict=True)]
+    matching = " OR ".join(f"{column} = ANY(%s)" for column in columns)
+    # The new rows come from RETURNING, the others from the table (the SELECT does not see what the same
+    # statement inserted, so nothing comes twice).
+    arrays = ", ".join(["%s::text[]"] * len(columns))
+    sql = f"""WITH new AS (INSERT INTO {table} ({listed}) SELECT * FROM unnest({arrays})
+                           ON CONFLICT DO NOTHING RETURNING {listed}, id)
+              SELECT {listed}, id FROM new UNION ALL SELECT {listed}, id FROM {table} WHERE {matching}"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *values])
+        found = cursor.fetchall()
+        known = [{row[index] for row in found} for index in range(len(columns))]
+        if any(not any(value in known[index] for index, value in enumerate(row)) for row in rows):
+            # Another import committed one of these names after this statement began: read them again.
+            cursor.execute(f"SELECT {listed}, id FROM {table} WHERE {matching}", values)
+            found = cursor.fetchall()
+    return found
+
+
 def _person_ids(names: set[str]) -> dict[str, int]:
     stored = {name: name[:300] for name in names}  # the column's length
-    _insert_rows(Person, ["name"], [(name,) for name in set(stored.values())])
-    by_name = dict(Person.objects.filter(name__in=stored.values()).values_list("name", "pk"))
+    by_name = dict(_named_rows(Person, {(short,) for short in stored.values()}))
     return {name: by_name[short] for name, short in stored.items()}
 
 
 def _tag_ids(model: type[Genre] | type[Keyword], names: set[str]) -> dict[str, int]:
     """Ids of genre or keyword names, creating the missing ones (names differing only in case share one)."""
     slugs = {name: slugify(name, allow_unicode=True)[:200] or name.lower()[:200] for name in names}
-    _insert_rows(model, ["name", "slug"], {slug: (name[:200], slug) for name, slug in slugs.items()}.values())
-    rows = model.objects.filter(Q(slug__in=slugs.values()) | Q(name__in=names)).values_list("name", "slug", "pk")
+    rows = _named_rows(model, set({slug: (name[:200], slug) for name, slug in slugs.items()}.values()))
     by_name = {name: pk for name, _, pk in rows}
     by_slug = {slug: pk for _, slug, pk in rows}
-    return {name: by_name.get(name) or by_slug[slug] for name, slug in slugs.items()}
+    return {name: by_name.get(name[:200]) or by_slug[slug] for name, slug in slugs.items()}

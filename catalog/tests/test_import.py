@@ -141,3 +141,52 @@ def test_min_year_limit_and_dry_run(tmp_path):
     output = run_import(path, min_year=1970, limit=1)
     assert "1 created" in output
     assert list(Movie.objects.filter(title__contains="Reel").values_list("title", flat=True)) == ["New Reel A"]
+
+
+def test_a_genre_whose_slug_a_curator_changed_is_found_by_its_name(tmp_path):
+    from catalog.models import Genre
+
+    Genre.objects.update_or_create(name="Mystery", defaults={"slug": "whodunit"})
+    path = write_fixture(tmp_path / "films.csv", [film("Orchard Winter", imdb_id="tt9900002")])
+    run_import(path)
+    movie = Movie.objects.get(imdb_id="tt9900002")
+    assert sorted(g.slug for g in movie.genres.all()) == ["drama", "whodunit"]
+    assert Genre.objects.filter(name="Mystery").count() == 1
+
+
+def test_people_and_keywords_already_known_are_linked_not_created_again(tmp_path):
+    from catalog.models import Keyword, Person
+
+    people, keywords = Person.objects.count(), Keyword.objects.count()
+    first = write_fixture(
+        tmp_path / "first.csv", [film("Orchard Winter", imdb_id="tt9900003", keywords="quince|frost pocket")]
+    )
+    run_import(first)
+    assert Person.objects.count() == people + 3 and Keyword.objects.count() == keywords + 2
+    second = write_fixture(
+        tmp_path / "second.csv",
+        [film("Orchard Spring", imdb_id="tt9900004", cast="Arne Dahl|Ny Namn", keywords="frost pocket")],
+    )
+    run_import(second)
+    assert Person.objects.count() == people + 4 and Keyword.objects.count() == keywords + 2
+    spring = Movie.objects.with_credits().get(imdb_id="tt9900004")
+    winter = Movie.objects.with_credits().get(imdb_id="tt9900003")
+    assert [c.person.name for c in spring.cast] == ["Arne Dahl", "Ny Namn"]
+    assert spring.cast[0].person_id == winter.cast[1].person_id
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_number_of_films(tmp_path):
+    """Every lookup and insert of a batch is one statement over arrays, never a statement per film: twenty
+    new films with their genres, keywords and people take what one does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(rows: list[dict], name: str) -> int:
+        path = write_fixture(tmp_path / name, rows)
+        with CaptureQueriesContext(connection) as captured:
+            import_files([path], show_progress=False)
+        return len(captured.captured_queries)
+
+    one = statements([film("Orchard Alone", imdb_id="tt9910000")], "one.csv")
+    many = [film(f"Orchard {n}", imdb_id=f"tt99100{n:02d}", cast=f"Actor {n}|Tove Lind") for n in range(1, 21)]
+    assert statements(many, "many.csv") == one

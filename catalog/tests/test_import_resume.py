@@ -87,3 +87,56 @@ def test_an_interrupted_import_is_completed_by_a_rerun(tmp_path, sig):
     call_command("import_movies", path, no_embed=True, stdout=out, stderr=io.StringIO())
     assert f"{ROWS - partial} created" in out.getvalue()
     assert_complete_without_duplicates()
+
+
+def write_rows(path: Path, rows: list[list]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*HEADER, "tagline"])
+        writer.writerows(rows)
+    return path
+
+
+def test_outside_a_transaction_the_writer_thread_gives_what_one_thread_gives(tmp_path):
+    """Outside a transaction each batch is written by a second thread while the next one is matched: a film
+    met again in a later batch (same title and year) is enriched, not duplicated, and counted once."""
+    from catalog.importers.loader import import_files
+
+    path = write_rows(tmp_path / "threads.csv", [
+        ["Thread Film One", 1990, "Drama", "loom", "Ada Weft", "Bo Warp", "One.", 91_000_001, ""],
+        ["Thread Film Two", 1991, "Drama", "loom", "Ada Weft", "Cy Warp", "Two.", 91_000_002, ""],
+        ["Thread Film Three", 1992, "Comedy", "shuttle", "Di Weft", "Bo Warp", "Three.", 91_000_003, ""],
+        ["Thread Film One", 1990, "Mystery", "bobbin", "", "", "", "", "Woven twice."],
+        ["Thread Film Four", 1993, "Drama", "loom", "Ada Weft", "Ed Warp", "Four.", 91_000_004, ""],
+    ])  # fmt: skip
+    assert not connection.in_atomic_block
+    result = import_files([path], batch_size=2, show_progress=False)
+    assert (result.created, result.updated) == (4, 1)
+    one = Movie.objects.get(title="Thread Film One")
+    assert one.tagline == "Woven twice."
+    assert sorted(one.genres.values_list("name", flat=True)) == ["Drama", "Mystery"]
+    assert "bobbin" in one.tags_text
+    assert Movie.objects.filter(title__startswith="Thread Film").count() == 4
+
+
+def test_a_batch_that_fails_in_the_writer_thread_stops_the_import_with_its_error(tmp_path, monkeypatch):
+    from catalog.importers import loader
+
+    rows = [[f"Failing Film {i}", 2000 + i, "Drama", "", "", "", "Text.", 92_000_000 + i, ""] for i in range(6)]
+    path = write_rows(tmp_path / "failing.csv", rows)
+    real, calls = loader._link_related, []
+
+    def fails_on_the_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "_link_related", fails_on_the_second_batch)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        loader.import_files([path], batch_size=2, show_progress=False)
+    # The first batch was committed whole; the failed one left nothing; no later batch was written.
+    assert sorted(Movie.objects.filter(title__startswith="Failing Film").values_list("title", flat=True)) == [
+        "Failing Film 0",
+        "Failing Film 1",
+    ]
