@@ -377,6 +377,7 @@ def build_index(*, halfvec: bool, m: int, ef_construction: int, maintenance_work
 
 
 def main() -> None:
+    global DATABASE
     parser = argparse.ArgumentParser()
     parser.add_argument("step", choices=["configure", "generate", "import", "vectors", "index", "all"])
     parser.add_argument("--films", type=int, default=1_000_000)
@@ -388,7 +389,6 @@ def main() -> None:
     parser.add_argument("--maintenance-work-mem", default="4GB")
     parser.add_argument("--name", help="build this index (--halfvec, --m, --ef-construction), not the product's")
     args = parser.parse_args()
-    global DATABASE
     DATABASE = os.environ["MOVIESITE_DB_NAME"] = args.database
     steps = ["generate", "import", "vectors", "index"] if args.step == "all" else [args.step]
     for step in steps:
