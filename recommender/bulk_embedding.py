@@ -81,6 +81,7 @@ def embed_in_processes(
             counts = json.loads(output.strip().splitlines()[-1])
             result.embedded += counts["embedded"]
             result.unchanged += counts["unchanged"]
+            result.texts += counts["texts"]
             if stdout:
                 stdout.write(f"worker {run.shard}/{workers}: {counts['embedded']} embedded\n")
         if failures:
@@ -137,6 +138,7 @@ def embed_with_openai_batch(
         for kind, text in (("document", film.document), ("story", film.story))
         if text is not None
     }
+    result.texts = len(by_key)
     hash_only = [film for film in todo if not film.texts]  # a story equal to its fresh document: no request
     if hash_only:
         save_vectors(hash_only, [], encoder.name)
