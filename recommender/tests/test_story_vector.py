@@ -8,9 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import STORY_INDEX, Movie
+from catalog.models import STORY_INDEX, VECTOR_INDEX, Movie
 from catalog.search import semantic_scores
 from catalog.tests.helpers import ids, make_movie
+from recommender import embedding
 from recommender.embedding import embed_movies, stale_films
 from recommender.encoders import FakeEncoder, content_hash, get_encoder
 from recommender.similar import similar_films
@@ -161,3 +162,28 @@ def test_similar_films_never_read_the_story_vector(method):
         )
     assert len({score for _, score in semantic_scores(Movie.objects.all(), "a shark", limit=20)}) == 1
     assert [film.pk for film in similar_films(seed, method=method, prior=0.3)] == before
+
+
+def test_an_interrupted_run_leaves_both_indexes_and_a_rerun_finishes_the_stories(monkeypatch):
+    films = [credited_film(title=f"Lamplighter {n}", overview=f"Keeper number {n} of a lighthouse.") for n in range(12)]
+    queryset = Movie.objects.filter(pk__in=[film.pk for film in films])
+    calls = []
+
+    class FailingEncoder(FakeEncoder):
+        def encode(self, texts, *, batch_size=64):
+            calls.append(len(texts))
+            if len(calls) == 3:
+                raise RuntimeError("the model died")
+            return super().encode(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(embedding, "CALL_BATCHES", 1)
+    monkeypatch.setattr(embedding, "REBUILD_INDEX_ABOVE", 0)  # the bulk path: both indexes dropped first
+    with pytest.raises(RuntimeError, match="the model died"):
+        embed_movies(queryset=queryset, encoder=FailingEncoder(), batch_size=2, show_progress=False)
+    assert embedding._has_index(VECTOR_INDEX) and embedding._has_index(STORY_INDEX)
+    done = queryset.exclude(story_embedding=None).count()
+    assert 0 < done < len(films)
+
+    rerun = embed_movies(queryset=queryset, encoder=FakeEncoder(), batch_size=2, show_progress=False)
+    assert (rerun.embedded, rerun.unchanged) == (len(films) - done, done)
+    assert stale_films(list(queryset.with_details()), FakeEncoder()) == []
