@@ -63,13 +63,13 @@ def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -
     for movie in movies:
         document, story = movie.document(), movie.story()
         digest, story_digest = content_hash(encoder.name, document), content_hash(encoder.name, story)
-        missing = not getattr(movie, "has_embedding", movie.embedding is not None)
+        missing = not _has(movie, "has_embedding", "embedding")
         document_stale = force or missing or movie.embedding_hash != digest or movie.embedding_model != encoder.name
         same = story == document
         story_stale = force or movie.story_hash != story_digest
         if not (story_stale or same):
             # The hash matches, so the vector was written with it; unless someone has cleared it since.
-            story_stale = not getattr(movie, "has_story", movie.story_embedding is not None)
+            story_stale = not _has(movie, "has_story", "story_embedding")
         if document_stale or story_stale:
             stale.append(
                 StaleFilm(
@@ -82,6 +82,13 @@ def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -
                 )
             )
     return stale
+
+
+def _has(movie: Movie, annotation: str, field: str) -> bool:
+    """Whether `movie` has a vector in `field`: from `has_vectors()`'s annotation when the query made one (the
+    vector itself is then deferred, and reading it would cost a query per film), else from the vector."""
+    known = getattr(movie, annotation, None)
+    return known if known is not None else getattr(movie, field) is not None
 
 
 def needs_vectors(model_name: str) -> Q:
