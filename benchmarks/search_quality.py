@@ -383,9 +383,11 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
     from catalog.models import Movie
 
     with connection.cursor() as cursor:
-        # The vectors too: re-embedding (a new Movie.document) changes the semantic signal, not updated_at.
+        # The vectors too: re-embedding (a new Movie.document or story) changes the semantic signal, not
+        # updated_at.
         cursor.execute(
-            "SELECT count(*), max(updated_at)::text, md5(string_agg(embedding_hash, '' ORDER BY id)) FROM catalog_movie"
+            "SELECT count(*), max(updated_at)::text, md5(string_agg(embedding_hash || story_hash, '' ORDER BY id))"
+            " FROM catalog_movie"
         )
         stamp = "|".join(map(str, cursor.fetchone()))
     # Signals change with the catalog and with the code that computes them (not with the fusion's).

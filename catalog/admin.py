@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.db import models
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Func, IntegerField, Q, QuerySet
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from catalog.changes import after_films_change
 from catalog.curation import merge_movies, pick_keeper
 from catalog.models import Credit, Genre, Keyword, Movie, Person, Rating
 from catalog.validators import is_displayable_poster
-from recommender.embedding import configured_encoder, embed_movies, stale_films, vector_state
+from recommender.embedding import configured_encoder, embed_movies, has_vectors, stale_films, vector_state
 from recommender.encoders import EmbeddingError, get_encoder
 
 # The stale check hashes each film's text in Python, so the filter reads at most this many films (the most
@@ -113,7 +113,7 @@ class EmbeddingFilter(admin.SimpleListFilter):
         recent = with_vectors.filter(embedding_model=encoder.name).order_by("-updated_at")[:STALE_SCAN_LIMIT]
         # The change list may have prefetched already, and a relation is prefetched once only.
         recent = recent.prefetch_related(None).with_details()
-        changed = [movie.pk for movie, _, _ in stale_films(list(recent), encoder)]
+        changed = [film.movie.pk for film in stale_films(list(recent), encoder)]
         return with_vectors.filter(~Q(embedding_model=encoder.name) | Q(pk__in=changed))
 
 
@@ -198,12 +198,12 @@ class MovieAdmin(admin.ModelAdmin):
         js = ["admin/js/moviesite_admin.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        # Only whether there is a vector matters here; never load it (a form must not write it back either).
+        # Only whether there are vectors matters here; never load them (a form must not write them back either).
         return (
             super()
             .get_queryset(request)
-            .defer("embedding", "search_vector")
-            .annotate(has_embedding=ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()))
+            .defer("embedding", "story_embedding", "search_vector")
+            .annotate(**has_vectors())
         )
 
     def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
@@ -329,7 +329,7 @@ class MovieAdmin(admin.ModelAdmin):
             return None
         films = list(
             Movie.objects.filter(pk__in=pks)
-            .defer("embedding", "search_vector")
+            .defer("embedding", "story_embedding", "search_vector")
             .annotate(credit_count=Count("credits"))
             .prefetch_related("genres")
             .order_by("pk")

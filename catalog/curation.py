@@ -69,7 +69,11 @@ def merge_movies(*, keep: Movie, others: list[Movie]) -> MergeResult:
         raise ValueError("A merge needs at least one film besides the one kept.")
     with transaction.atomic():
         # Re-read under a lock, so an edit made since the curator's page was drawn is neither lost nor undone.
-        films = Movie.objects.select_for_update().defer("embedding", "search_vector").in_bulk([keep.pk, *other_ids])
+        films = (
+            Movie.objects.select_for_update()
+            .defer("embedding", "story_embedding", "search_vector")
+            .in_bulk([keep.pk, *other_ids])
+        )
         missing = {keep.pk, *other_ids} - set(films)
         if missing:
             raise Movie.DoesNotExist(f"Films {sorted(missing)} no longer exist.")

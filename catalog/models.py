@@ -19,12 +19,15 @@ from django.urls import reverse
 from django.utils.text import slugify
 from pgvector.django import HnswIndex, VectorField
 
-from catalog.querysets import MovieQuerySet, indexed_embedding
+from catalog.querysets import MovieQuerySet, indexed_embedding, indexed_story
 from catalog.search import SEARCH_CONFIG
 from recommender.encoders import DIMENSIONS as EMBEDDING_DIMENSIONS
 
-# The vector index; recommender.embedding.embed_movies drops and rebuilds it around bulk writes.
+# The vector indexes (the document's, for similar films; the story's, for search); recommender.embedding's
+# embed_movies drops and rebuilds them around bulk writes.
 VECTOR_INDEX = "movie_embedding_hnsw"
+STORY_INDEX = "movie_story_hnsw"
+VECTOR_INDEXES = (VECTOR_INDEX, STORY_INDEX)
 # The ids other datasets know a film by; each is unique among films.
 EXTERNAL_IDS = ("imdb_id", "tmdb_id", "movielens_id")
 # Far above any real synopsis or plot, and well below what a tsvector holds (1 MB), which a text of distinct
@@ -79,9 +82,16 @@ class Movie(models.Model):
     - statement triggers (`catalog_movie_version`, installed by recommender/migrations/0001_similar_lists.py)
       bump recommender.CatalogVersion after every INSERT, UPDATE, DELETE or TRUNCATE, however it is made
       (raw SQL, bulk updates, the admin); kept similar lists and the in-memory vector space depend on it;
-    - `recommender.embedding.embed_movies` drops the HNSW index `movie_embedding_hnsw` (declared below) before
-      writing more than a thousand new vectors and builds it again at the end (an index built once is
-      faster than one grown vector by vector).
+    - `recommender.embedding.embed_movies` drops the HNSW indexes `movie_embedding_hnsw` and `movie_story_hnsw`
+      (declared below) before writing more than a thousand new vectors and builds them again at the end (an
+      index built once is faster than one grown vector by vector).
+
+    A film has two vectors. `embedding` is of `document()`, names included: similar films, recommendations and
+    personal lists read it (co-liked films share directors and stars). `story_embedding` is of `story()`, the
+    same text without the names, and semantic search reads it: names dilute a vector, pulling a film away from
+    a described plot (issue 13, benchmarks/RESULTS.md "Third round"). It is NULL when the two texts are the
+    same (a film without credits) and search then reads `embedding` (`indexed_story`: one expression, one
+    index), so a catalog without credits embeds each film once.
     """
 
     title = models.CharField(max_length=500)
@@ -137,6 +147,12 @@ class Movie(models.Model):
     embedding_hash = models.CharField(
         max_length=64, blank=True, editable=False, help_text="Hash of the model and the text it embedded."
     )
+    # Written with `embedding` by the same UPDATE, by the same model: NULL when story() is document() (search
+    # then reads `embedding`), or when not computed yet (empty `story_hash`; search falls back the same way).
+    story_embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True, editable=False)
+    story_hash = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="Hash of the model and the story text (no names)."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -153,6 +169,13 @@ class Movie(models.Model):
             HnswIndex(
                 OpClass(indexed_embedding(), name="halfvec_cosine_ops"),
                 name=VECTOR_INDEX,
+                m=16,
+                ef_construction=64,
+            ),
+            # What semantic search walks: the story vector, or the document's where there is none (same cost).
+            HnswIndex(
+                OpClass(indexed_story(), name="halfvec_cosine_ops"),
+                name=STORY_INDEX,
                 m=16,
                 ef_construction=64,
             ),
@@ -188,13 +211,14 @@ class Movie(models.Model):
     def cast(self) -> list[Credit]:
         return [credit for credit in self.credits.all() if credit.role == Credit.Role.CAST]
 
-    def document(self, *, max_words: int = 180) -> str:
+    def document(self, *, max_words: int = 180, names: bool = True) -> str:
         """The text that is embedded: the film's facts first, then as much plot as the model can still read.
 
         all-MiniLM-L6-v2 reads 256 word pieces (~180 words); a long plot placed first would push the title,
         people and genres out of that window, so the plot is trimmed to whatever budget the facts leave.
+        Without `names`, the director and stars are left out (`story()`); nothing else changes.
         """
-        people = self.credits.all()
+        people = self.credits.all() if names else []
         directors = [c.person.name for c in people if c.role == Credit.Role.DIRECTOR]
         cast = [c.person.name for c in people if c.role == Credit.Role.CAST][:6]
         lines = [f"{self.title} ({self.year})" if self.year else self.title]
@@ -214,6 +238,11 @@ class Movie(models.Model):
         if self.plot and budget > 20:
             head += " " + " ".join(self.plot.split()[:budget])
         return head
+
+    def story(self) -> str:
+        """The text of the story vector, which semantic search reads: `document()` without the names (the
+        same text for a film without credits)."""
+        return self.document(names=False)
 
     def refresh_search_text(self) -> None:
         """Copy people, genre and keyword names into the columns the generated search vector reads.

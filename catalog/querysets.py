@@ -14,7 +14,7 @@ from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, models
 from django.db.models import Exists, OuterRef, Prefetch
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, JSONObject
+from django.db.models.functions import Cast, Coalesce, JSONObject
 from pgvector import HalfVector
 from pgvector.django import CosineDistance, HalfVectorField
 
@@ -46,7 +46,7 @@ class MovieQuerySet(models.QuerySet):
 
     def for_display(self) -> MovieQuerySet:
         """What lists of films show: credits prefetched, the heavy vector and search columns left behind."""
-        return self.with_credits().defer("embedding", "search_vector", "plot")
+        return self.with_credits().defer("embedding", "story_embedding", "search_vector", "plot")
 
     def in_bulk_for_display(self, ids: list[int]) -> dict[int, Movie]:
         """`for_display().in_bulk(ids)` in one query instead of three: each film's genres and credits (with their
@@ -59,7 +59,7 @@ class MovieQuerySet(models.QuerySet):
             id="id", person_id="person_id", role="role", order="order", character="character", name="person__name"
         )
         films = (
-            self.defer("embedding", "search_vector", "plot")
+            self.defer("embedding", "story_embedding", "search_vector", "plot")
             .annotate(
                 genre_rows=ArraySubquery(
                     Genre.objects.filter(movies=OuterRef("pk")).order_by("name").values(row=genre)
@@ -138,8 +138,9 @@ class MovieQuerySet(models.QuerySet):
 
     def for_similar(self) -> MovieQuerySet:
         """A film as its similar films need it, in one query instead of four (`with_details()`): its names
-        (`with_names()`, the reasons' genres, keywords and people) and its genre ids (`with_genre_ids()`)."""
-        return self.with_names().with_genre_ids()
+        (`with_names()`, the reasons' genres, keywords and people) and its genre ids (`with_genre_ids()`); not
+        the story vector, which only search reads."""
+        return self.with_names().with_genre_ids().defer("story_embedding")
 
     def refresh_search_text(self) -> int:
         """Recompute the people and tag names that the generated search column reads (by the one rule,
@@ -170,12 +171,16 @@ class MovieQuerySet(models.QuerySet):
             return self.order_by("-featured", *[nulls_last(f) for f in params.ORDERINGS["popularity"]], "title")
         return self.order_by(*[nulls_last(f) for f in fields], "pk")
 
-    def nearest(self, vector, *, model: str, limit: int, fields: tuple[str, ...] = ("pk",)) -> list[tuple]:
+    def nearest(
+        self, vector, *, model: str, limit: int, fields: tuple[str, ...] = ("pk",), story: bool = False
+    ) -> list[tuple]:
         """The `limit` films whose `model` vectors are nearest `vector` by cosine, through the HNSW index: rows
-        of `fields` followed by the cosine similarity, most similar first."""
+        of `fields` followed by the cosine similarity, most similar first. With `story`, the story vectors
+        (search's; a film without one is read by its document vector, see `indexed_story`)."""
         qs = self.filter(embedding__isnull=False, embedding_model=model)
         # The very expression of the index (half precision), so the planner walks it; see `indexed_embedding`.
-        qs = qs.annotate(distance=CosineDistance(indexed_embedding(), HalfVector(vector))).order_by("distance")
+        indexed = indexed_story() if story else indexed_embedding()
+        qs = qs.annotate(distance=CosineDistance(indexed, HalfVector(vector))).order_by("distance")
         rows = _with_hnsw_settings(qs.values_list(*fields, "distance")[:limit], ef_search=max(limit, MIN_EF_SEARCH))
         return [(*row[:-1], 1.0 - row[-1]) for row in rows]
 
@@ -235,6 +240,14 @@ def indexed_embedding() -> Cast:
     (1,116 against 1,953 MB at 1M films). It finds fewer of the exact nearest at a small ef_search (0.944
     against 0.976 at 100, 1M films), hence MIN_EF_SEARCH (benchmarks/RESULTS.md, "A million films")."""
     return Cast("embedding", HalfVectorField(dimensions=DIMENSIONS))
+
+
+def indexed_story() -> Cast:
+    """The vector semantic search reads, as its HNSW index holds it: the story vector (no names), or the
+    document vector where there is none, because both texts are the same (no credits) or the story is not
+    embedded yet (after the migration, until `embed_movies`). Both are written by one model in one UPDATE,
+    so `embedding_model` vouches for either."""
+    return Cast(Coalesce("story_embedding", "embedding"), HalfVectorField(dimensions=DIMENSIONS))
 
 
 def _with_hnsw_settings(queryset, *, ef_search: int) -> list:

@@ -377,8 +377,8 @@ def edit_closeness(query: str, title: str) -> float:
 
 
 def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
-    """Films whose vector is nearest the query's, through the HNSW index."""
-    return films.nearest(encoders.encode_query(query), model=encoders.get_encoder().name, limit=limit)
+    """Films whose story vector (no names, see `Movie.story`) is nearest the query's, through its HNSW index."""
+    return films.nearest(encoders.encode_query(query), model=encoders.get_encoder().name, limit=limit, story=True)
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:

@@ -19,12 +19,14 @@ from typing import TextIO
 
 import numpy as np
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
 from catalog.models import Movie
 from recommender.embedding import (
     EmbedResult,
+    StaleFilm,
     bulk_write,
+    needs_vectors,
     save_vectors,
     stale_chunk,
     vector_index_rebuilt_if,
@@ -60,7 +62,7 @@ def embed_in_processes(
 
     started = time.monotonic()
     encoder = get_encoder(backend)
-    missing = Movie.objects.filter(Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name)).count()
+    missing = Movie.objects.filter(needs_vectors(encoder.name)).count()
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     result = EmbedResult(model=encoder.name)
@@ -79,6 +81,7 @@ def embed_in_processes(
             counts = json.loads(output.strip().splitlines()[-1])
             result.embedded += counts["embedded"]
             result.unchanged += counts["unchanged"]
+            result.texts += counts["texts"]
             if stdout:
                 stdout.write(f"worker {run.shard}/{workers}: {counts['embedded']} embedded\n")
         if failures:
@@ -99,8 +102,8 @@ def _start_worker(shard: int, shards: int, backend: str | None, force: bool, bat
     return WorkerRun(shard, process, log)
 
 
-def stale_documents(encoder: Encoder, *, force: bool = False) -> list[tuple[Movie, str, str]]:
-    """Every (film, document, hash) whose vector is missing or stale, read chunk by chunk."""
+def stale_documents(encoder: Encoder, *, force: bool = False) -> list[StaleFilm]:
+    """Every film whose vectors are missing or stale, read chunk by chunk."""
     todo, after = [], 0
     while True:
         after, films, stale = stale_chunk(Movie.objects.all(), after, encoder, force)
@@ -121,17 +124,27 @@ def embed_with_openai_batch(
     """Embed stale films through OpenAI's Batch API: upload JSONL files, poll, write the vectors back.
 
     Half the price of the synchronous API and no rate limits to pace, at the cost of waiting (up to 24 h).
-    Each request carries one film, its `custom_id` the film's id and the hash of its text, so a vector is
-    written only if the film still has that text when the batch comes back.
+    Each request carries one text of one film (its document or its story), its `custom_id` the film's id,
+    which text, and the hash of the film's texts, so vectors are written only if the film still has those
+    texts when the batch comes back, and only when both of its texts came back.
     """
     started = time.monotonic()
     client = encoder.client
     todo = stale_documents(encoder, force=force)
     result = EmbedResult(model=encoder.name)
-    by_key = {f"{movie.pk}:{digest}": (movie, document, digest) for movie, document, digest in todo}
+    by_key = {
+        f"{film.movie.pk}:{kind}:{film.digest}:{film.story_digest}": (film, text)
+        for film in todo
+        for kind, text in (("document", film.document), ("story", film.story))
+        if text is not None
+    }
+    result.texts = len(by_key)
+    hash_only = [film for film in todo if not film.texts]  # a story equal to its fresh document: no request
+    if hash_only:
+        save_vectors(hash_only, [], encoder.name)
+        result.embedded += len(hash_only)
     batch_ids = []
-    keys = list(by_key)
-    for start in range(0, len(keys), BATCH_API_MAX_REQUESTS):
+    for keys in _request_files(list(by_key)):
         lines = [
             json.dumps({
                 "custom_id": key,
@@ -139,7 +152,7 @@ def embed_with_openai_batch(
                 "url": "/v1/embeddings",
                 "body": {"model": encoder.model, "input": by_key[key][1] or " ", "dimensions": DIMENSIONS},
             })
-            for key in keys[start : start + BATCH_API_MAX_REQUESTS]
+            for key in keys
         ]  # fmt: skip
         upload = client.files.create(file=("moviesite-embeddings.jsonl", "\n".join(lines).encode()), purpose="batch")
         batch = client.batches.create(
@@ -167,8 +180,22 @@ def embed_with_openai_batch(
     return result
 
 
-def _write_batch_output(text: str, by_key: dict[str, tuple[Movie, str, str]], encoder: Encoder) -> int:
-    rows, vectors = [], []
+def _request_files(keys: list[str]) -> list[list[str]]:
+    """The requests in files of at most BATCH_API_MAX_REQUESTS, a film's two requests always in one file (a
+    film is written from one file's answers)."""
+    files: list[list[str]] = [[]]
+    for key in keys:
+        film_of = key.partition(":")[0]
+        starts_film = not files[-1] or files[-1][-1].partition(":")[0] != film_of
+        if starts_film and len(files[-1]) >= BATCH_API_MAX_REQUESTS - 1:
+            files.append([])
+        files[-1].append(key)
+    return [keys for keys in files if keys]
+
+
+def _write_batch_output(text: str, by_key: dict[str, tuple[StaleFilm, str]], encoder: Encoder) -> int:
+    answers: dict[int, dict[str, list[float]]] = {}
+    films: dict[int, StaleFilm] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -176,12 +203,25 @@ def _write_batch_output(text: str, by_key: dict[str, tuple[Movie, str, str]], en
         response = answer.get("response") or {}
         if answer.get("error") or response.get("status_code") != 200 or answer.get("custom_id") not in by_key:
             continue  # a failed request leaves its film stale: the next run asks again
-        rows.append(by_key[answer["custom_id"]])
-        vectors.append(response["body"]["data"][0]["embedding"])
+        film, _ = by_key[answer["custom_id"]]
+        kind = answer["custom_id"].split(":")[1]
+        films[film.movie.pk] = film
+        answers.setdefault(film.movie.pk, {})[kind] = response["body"]["data"][0]["embedding"]
+    # A film is written only with every vector it asked for, so its two vectors are of one run.
+    rows = [film for pk, film in films.items() if len(answers[pk]) == len(film.texts)]
+    vectors = [
+        answers[film.movie.pk][kind]
+        for film in rows
+        for kind, text in (("document", film.document), ("story", film.story))
+        if text is not None
+    ]
     if not rows:
         return 0
-    array = np.asarray(vectors, dtype=np.float32).reshape(len(rows), DIMENSIONS)
-    array = unit_rows(array)
-    for start in range(0, len(rows), 1000):
-        save_vectors(rows[start : start + 1000], array[start : start + 1000], encoder.name)
-    return len(rows)
+    array = unit_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), DIMENSIONS))
+    written, start = 0, 0
+    for first in range(0, len(rows), 1000):
+        chunk = rows[first : first + 1000]
+        count = sum(len(film.texts) for film in chunk)
+        save_vectors(chunk, array[start : start + count], encoder.name)
+        written, start = written + len(chunk), start + count
+    return written

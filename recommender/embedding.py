@@ -1,7 +1,10 @@
 """Computing film vectors: only those missing or stale, batched, sorted by length, committed per batch.
 
-The catalog is read in chunks of films, so memory stays flat at a million films; each batch of vectors
-commits on its own, so an interrupted run loses at most one batch and the next run picks up the rest.
+Each film has two vectors (see catalog.models.Movie): its document's (names included; similar films and
+recommendations) and its story's (no names; semantic search), the second only when the texts differ. Each has
+its own hash, so an edit of the credits re-embeds the document alone and a catalog without credits embeds
+each film once. The catalog is read in chunks of films, so memory stays flat at a million films; each batch of
+vectors commits on its own, so an interrupted run loses at most one batch and the next run picks up the rest.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from typing import TextIO
 from django.db import connection, connections, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from catalog.models import VECTOR_INDEX, Movie
+from catalog.models import VECTOR_INDEX, VECTOR_INDEXES, Movie
 from moviesite.progress import progress
 from recommender.encoders import EmbeddingError, Encoder, content_hash, get_encoder
 
 CHUNK = 5000
 CALL_BATCHES = 8
-# Writing more vectors than this (and more than the index already holds) goes faster by building the HNSW
-# index once at the end than by inserting into it vector by vector (4,803 vectors: 0.7 s against 2.2 s).
+# Writing more vectors than this (and more than the indexes already hold) goes faster by building the HNSW
+# indexes once at the end than by inserting into them vector by vector (4,803 vectors: 0.7 s against 2.2 s).
 REBUILD_INDEX_ABOVE = 1000
 
 
@@ -32,18 +35,66 @@ class EmbedResult:
     unchanged: int = 0
     model: str = ""
     elapsed: float = 0.0
+    # Texts given to the model: a film may need two (document and story), one, or none (a story equal to
+    # its document only needs its hash written).
+    texts: int = 0
 
 
-def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -> list[tuple[Movie, str, str]]:
-    """(film, document, hash) for each film whose vector is missing or was made from other text or model."""
+@dataclass
+class StaleFilm:
+    """A film whose vectors need writing: the texts to embed (None for a vector that is fresh, or a story
+    that is its document's text) and the hashes to record."""
+
+    movie: Movie
+    document: str | None
+    digest: str
+    story: str | None
+    story_digest: str
+    story_is_document: bool
+
+    @property
+    def texts(self) -> list[str]:
+        return [text for text in (self.document, self.story) if text is not None]
+
+
+def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -> list[StaleFilm]:
+    """The films whose document vector or story vector is missing or was made from other text or model."""
     stale = []
     for movie in movies:
-        document = movie.document()
-        digest = content_hash(encoder.name, document)
-        missing = not getattr(movie, "has_embedding", movie.embedding is not None)
-        if force or missing or movie.embedding_hash != digest or movie.embedding_model != encoder.name:
-            stale.append((movie, document, digest))
+        document, story = movie.document(), movie.story()
+        digest, story_digest = content_hash(encoder.name, document), content_hash(encoder.name, story)
+        missing = not _has(movie, "has_embedding", "embedding")
+        document_stale = force or missing or movie.embedding_hash != digest or movie.embedding_model != encoder.name
+        same = story == document
+        story_stale = force or movie.story_hash != story_digest
+        if not (story_stale or same):
+            # The hash matches, so the vector was written with it; unless someone has cleared it since.
+            story_stale = not _has(movie, "has_story", "story_embedding")
+        if document_stale or story_stale:
+            stale.append(
+                StaleFilm(
+                    movie=movie,
+                    document=document if document_stale else None,
+                    digest=digest,
+                    story=story if story_stale and not same else None,
+                    story_digest=story_digest,
+                    story_is_document=same,
+                )
+            )
     return stale
+
+
+def _has(movie: Movie, annotation: str, field: str) -> bool:
+    """Whether `movie` has a vector in `field`: from `has_vectors()`'s annotation when the query made one (the
+    vector itself is then deferred, and reading it would cost a query per film), else from the vector."""
+    known = getattr(movie, annotation, None)
+    return known if known is not None else getattr(movie, field) is not None
+
+
+def needs_vectors(model_name: str) -> Q:
+    """Films that SQL alone knows need vectors of `model_name`: none yet, another model's, or no story vector
+    computed yet (as after the migration that added it). A changed text is found by its hash (`stale_films`)."""
+    return Q(embedding__isnull=True) | ~Q(embedding_model=model_name) | Q(story_hash="")
 
 
 def vector_state(movie: Movie, encoder: Encoder | None) -> str:
@@ -86,7 +137,7 @@ def embed_movies(
     total = queryset.count()
     result = EmbedResult(model=encoder.name)
     bar = progress(total=total, desc=f"Embedding ({encoder.name})", file=stdout, enabled=show_progress and total > 0)
-    missing = queryset.filter(Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name)).count()
+    missing = queryset.filter(needs_vectors(encoder.name)).count()
     # Other connections cannot see a transaction's uncommitted films (tests, callers' atomic blocks).
     threaded = not connection.in_atomic_block
     with (
@@ -106,9 +157,11 @@ def embed_movies(
             group = batch_size * CALL_BATCHES
             for start in range(0, len(todo), group):
                 batch = todo[start : start + group]
-                vectors = encoder.encode([document for _, document, _ in batch], batch_size=batch_size)
+                texts = [text for film in batch for text in film.texts]
+                vectors = encoder.encode(texts, batch_size=batch_size) if texts else []
                 writer.submit(save_vectors, batch, vectors, encoder.name)
                 result.embedded += len(batch)
+                result.texts += len(texts)
                 bar.update(len(batch))
     bar.close()
     result.elapsed = time.monotonic() - started
@@ -121,13 +174,21 @@ def stale_chunk(queryset, after: int, encoder: Encoder, force: bool) -> tuple[in
         queryset.order_by("pk")
         .filter(pk__gt=after)
         .with_details()
-        .defer("search_vector", "embedding")  # only whether there is one matters here
-        .annotate(has_embedding=ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()))[:CHUNK]
+        .defer("search_vector", "embedding", "story_embedding")  # only whether there is one matters here
+        .annotate(**has_vectors())[:CHUNK]
     )
     todo = stale_films(movies, encoder, force=force)
     # Similar lengths in one batch waste less padding, which is most of a transformer's CPU time.
-    todo.sort(key=lambda item: len(item[1]))
+    todo.sort(key=lambda film: max((len(text) for text in film.texts), default=0))
     return (movies[-1].pk if movies else after), len(movies), todo
+
+
+def has_vectors() -> dict[str, ExpressionWrapper]:
+    """Annotations saying whether a film has each vector, for querysets that defer the vectors themselves."""
+    return {
+        "has_embedding": ExpressionWrapper(Q(embedding__isnull=False), output_field=BooleanField()),
+        "has_story": ExpressionWrapper(Q(story_embedding__isnull=False), output_field=BooleanField()),
+    }
 
 
 class _Worker:
@@ -166,47 +227,69 @@ class _Worker:
             self._pool.shutdown()
 
 
-def save_vectors(batch: list[tuple[Movie, str, str]], vectors, model_name: str) -> None:
+def save_vectors(batch: list[StaleFilm], vectors, model_name: str) -> None:
+    """Write each film's new vectors (`vectors` holds, film by film, the vectors of its `texts`) and hashes in
+    one UPDATE per batch: both vectors of a film always come from the same model (search trusts that)."""
+    documents, stories = [], []
+    rows = iter(vectors)
+    for film in batch:
+        documents.append(_literal(next(rows)) if film.document is not None else None)
+        stories.append(_literal(next(rows)) if film.story is not None else None)
     with transaction.atomic(), connection.cursor() as cursor:
+        # A NULL vector keeps the one there (fresh); a story that is its document's text has no vector.
         cursor.execute(
-            f"UPDATE {Movie._meta.db_table} AS m SET embedding = u.v::vector, embedding_model = %s,"
-            " embedding_hash = u.h FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, v, h)"
-            " WHERE m.id = u.id",
+            f"UPDATE {Movie._meta.db_table} AS m SET embedding = COALESCE(u.v::vector, m.embedding),"
+            " embedding_model = %s, embedding_hash = u.h,"
+            " story_embedding = CASE WHEN u.same THEN NULL ELSE COALESCE(u.s::vector, m.story_embedding) END,"
+            " story_hash = u.sh"
+            " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[])"
+            " AS u(id, v, h, s, same, sh) WHERE m.id = u.id",
             [
                 model_name,
-                [movie.pk for movie, _, _ in batch],
-                ["[" + ",".join(f"{x:.7g}" for x in vector) + "]" for vector in vectors],
-                [digest for _, _, digest in batch],
+                [film.movie.pk for film in batch],
+                documents,
+                [film.digest for film in batch],
+                stories,
+                [film.story_is_document for film in batch],
+                [film.story_digest for film in batch],
             ],
         )
 
 
+def _literal(vector) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
 def bulk_write(missing: int, encoder: Encoder) -> bool:
-    """Whether writing `missing` vectors goes faster with the HNSW index dropped and built once at the end."""
+    """Whether writing `missing` films' vectors goes faster with the HNSW indexes dropped and built once at the
+    end. Rewriting a row inserts it into both indexes, whichever vector changed."""
     return missing > REBUILD_INDEX_ABOVE and missing > _vectors_of(encoder.name)
 
 
 def _vectors_of(model_name: str) -> int:
-    return Movie.objects.filter(embedding__isnull=False, embedding_model=model_name).count()
+    return Movie.objects.filter(embedding__isnull=False, embedding_model=model_name).exclude(story_hash="").count()
 
 
 @contextlib.contextmanager
 def vector_index_rebuilt_if(bulk: bool):
-    """For a bulk write, drop the HNSW index first and build it once afterwards (also after a failure, and
-    whenever an earlier interrupted run left it missing). Searches still work meanwhile, by exact scan."""
-    index = next(index for index in Movie._meta.indexes if index.name == VECTOR_INDEX)
-    if bulk and _has_index():
-        with connection.schema_editor() as editor:
-            editor.remove_index(Movie, index)
+    """For a bulk write, drop the HNSW indexes first and build them once afterwards (also after a failure, and
+    whenever an earlier interrupted run left one missing). Searches still work meanwhile, by exact scan."""
+    indexes = [index for index in Movie._meta.indexes if index.name in VECTOR_INDEXES]
+    if bulk:
+        for index in indexes:
+            if _has_index(index.name):
+                with connection.schema_editor() as editor:
+                    editor.remove_index(Movie, index)
     try:
         yield
     finally:
-        if not _has_index():
-            with connection.schema_editor() as editor:
-                editor.add_index(Movie, index)
+        for index in indexes:
+            if not _has_index(index.name):
+                with connection.schema_editor() as editor:
+                    editor.add_index(Movie, index)
 
 
-def _has_index() -> bool:
+def _has_index(name: str = VECTOR_INDEX) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [VECTOR_INDEX])
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
         return cursor.fetchone() is not None

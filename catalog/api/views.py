@@ -79,9 +79,10 @@ class MovieViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         if self.action in {"partial_update", "destroy"}:
-            return Movie.objects.with_details().defer("embedding")  # staff may edit hidden films too (to unhide)
+            # Staff may edit hidden films too (to unhide).
+            return Movie.objects.with_details().defer("embedding", "story_embedding")
         if self.action == "retrieve":
-            return Movie.objects.visible().with_details().defer("embedding")
+            return Movie.objects.visible().with_details().defer("embedding", "story_embedding")
         return Movie.objects.visible().for_display().ordered()
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
@@ -122,7 +123,8 @@ class MovieViewSet(viewsets.ModelViewSet):
     def _write(self, serializer: MovieWriteSerializer) -> Movie:
         serializer.is_valid(raise_exception=True)
         movie = serializer.save()
-        return Movie.objects.with_details().defer("embedding").get(pk=movie.pk)  # relations as just written
+        # Relations as just written.
+        return Movie.objects.with_details().defer("embedding", "story_embedding").get(pk=movie.pk)
 
     @extend_schema(
         parameters=[SimilarParamsSerializer],

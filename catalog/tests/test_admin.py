@@ -290,6 +290,27 @@ def test_re_embedding_refreshes_stale_and_missing_vectors(staff_client, fake_bac
     assert stale_films(films, get_encoder("fake")) == []
 
 
+def test_a_curators_edit_of_the_story_leaves_both_vectors_stale_and_re_embedding_refreshes_both(
+    staff_client, fake_backend
+):
+    movie = make_movie(
+        title="Embed Probe Story", overview="A keeper tends a lighthouse.", directors=("Zebediah Quince",),
+        embed_with="fake",
+    )  # fmt: skip
+    story_before = list(movie.story_embedding)
+    data = change_form_data(movie, overview="A keeper leaves the lighthouse for the city.")
+    assert staff_client.post(f"/admin/catalog/movie/{movie.pk}/change/", data, follow=True).redirect_chain
+    [stale] = stale_films([Movie.objects.with_details().get(pk=movie.pk)], get_encoder("fake"))
+    assert stale.document is not None and stale.story is not None  # the search vector (story) too
+
+    run_action(staff_client, "reembed", [movie])
+
+    film = Movie.objects.with_details().get(pk=movie.pk)
+    assert stale_films([film], get_encoder("fake")) == []
+    assert list(film.story_embedding) != pytest.approx(story_before)
+    assert list(film.story_embedding) == pytest.approx(list(get_encoder("fake").encode([film.story()])[0]), abs=1e-6)
+
+
 def test_re_embedding_refuses_more_films_than_a_request_should_embed(staff_client, fake_backend, monkeypatch):
     monkeypatch.setattr(catalog_admin, "MAX_REEMBED", 1)
     films = [make_movie(title="Embed Probe One"), make_movie(title="Embed Probe Two")]

@@ -130,7 +130,7 @@ def test_the_vector_is_kept_and_reads_stale_when_the_text_changed(settings: Sett
 
     film = Movie.objects.with_details().get(pk=keep.pk)
     assert list(film.embedding) == pytest.approx(vector)
-    assert [movie for movie, _, _ in stale_films([film], get_encoder("fake"))] == [film]
+    assert [stale.movie for stale in stale_films([film], get_encoder("fake"))] == [film]
 
 
 def test_merging_an_identical_duplicate_leaves_the_vector_fresh(settings: Settings):

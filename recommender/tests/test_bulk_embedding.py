@@ -14,7 +14,8 @@ from django.db import connection
 
 from catalog.models import Movie
 from recommender.bulk_embedding import embed_in_processes, embed_with_openai_batch, shard_of
-from recommender.encoders import DIMENSIONS, OpenAIEncoder
+from recommender.embedding import stale_films
+from recommender.encoders import DIMENSIONS, OpenAIEncoder, content_hash
 
 
 def make_films(count: int) -> list[Movie]:
@@ -144,10 +145,30 @@ def test_the_batch_api_uploads_polls_and_writes_back_every_answered_film(db, bat
     uploaded = [json.loads(line) for line in batch_api.uploads["file-0"].decode().splitlines()]
     assert {line["url"] for line in uploaded} == {"/v1/embeddings"}
     assert all(line["body"]["dimensions"] == DIMENSIONS for line in uploaded)
-    assert len(uploaded) == Movie.objects.count()
+    catalog = list(Movie.objects.with_details())
+    # One request per text: a film with credits has a story (no names) apart from its document.
+    assert len(uploaded) == sum(2 if film.story() != film.document() else 1 for film in catalog)
     assert naps == [7]  # polled once while in progress
-    assert result.embedded == len(uploaded) - 1
+    assert result.embedded == len(catalog) - 1
     films[0].refresh_from_db()
     films[1].refresh_from_db()
     assert films[0].embedding_model != encoder.name  # left stale: the next run asks again
     assert films[1].embedding_model == encoder.name
+
+
+def test_the_batch_api_writes_a_film_only_when_both_of_its_texts_came_back(db, batch_api):
+    encoder = OpenAIEncoder("text-embedding-3-small", "sk-test")
+    jaws, godfather = Movie.objects.get(title="Jaws"), Movie.objects.get(title="The Godfather")
+    batch_api.fail_prefix = f"{jaws.pk}:story:"  # its document is answered, its story is not
+
+    embed_with_openai_batch(encoder=encoder, poll_seconds=7, sleep=lambda seconds: None)
+
+    jaws.refresh_from_db()
+    godfather.refresh_from_db()
+    story = Movie.objects.with_details().get(pk=jaws.pk).story()
+    assert jaws.embedding_model != encoder.name and jaws.story_hash != content_hash(encoder.name, story)
+    assert godfather.embedding_model == encoder.name
+    # The stub's vectors start with the text's length: the story (no names) is the shorter text.
+    assert godfather.story_embedding is not None and godfather.story_embedding[0] < godfather.embedding[0]
+    rerun = [film.movie for film in stale_films([Movie.objects.with_details().get(pk=jaws.pk)], encoder)]
+    assert [film.pk for film in rerun] == [jaws.pk]

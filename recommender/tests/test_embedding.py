@@ -4,11 +4,13 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Movie
 from catalog.search import semantic_scores
 from catalog.tests.helpers import ids, make_movie
-from recommender.embedding import embed_movies
+from recommender.embedding import embed_movies, stale_chunk
 from recommender.encoders import FakeEncoder, content_hash
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +90,13 @@ def test_outside_a_transaction_reading_and_writing_run_beside_the_model():
     assert Movie.objects.filter(pk__in=[f.pk for f in films], embedding_model="fake-hashed-words").count() == 150
     again = embed_movies(queryset=Movie.objects.filter(pk__in=[f.pk for f in films]), encoder=FakeEncoder())
     assert (again.embedded, again.unchanged) == (0, 150)
+
+
+def test_finding_the_stale_films_reads_no_vector_film_by_film():
+    """Only whether a film has each vector matters (annotated): reading a deferred vector would be one query
+    per film, 5,000 per chunk (a re-run over the merged catalog took 9-12 s against 3.7 s without them)."""
+    embed_movies(encoder=FakeEncoder(), show_progress=False)
+    with CaptureQueriesContext(connection) as queries:
+        _, films, todo = stale_chunk(Movie.objects.all(), 0, FakeEncoder(), False)
+    assert films == Movie.objects.count() > 300 and todo == []
+    assert len(queries.captured_queries) <= 5  # the films, then genres, credits with people, keywords

@@ -11,7 +11,7 @@ from catalog.importers.formats import FORMATS, FormatError, describe_formats
 from catalog.importers.loader import import_files
 from catalog.models import Movie
 from moviesite.locks import catalog_writes
-from recommender.embedding import embed_movies
+from recommender.embedding import embed_movies, needs_vectors
 from recommender.encoders import EmbeddingError, get_encoder
 from recommender.models import TfidfVocabulary
 
@@ -128,11 +128,10 @@ class Command(BaseCommand):
             embedded = "nothing written (--dry-run)"
         elif encoder:
             try:
-                # Every film without a vector of this model (new ones, an earlier --no-embed or interrupted
-                # run) and the films this import changed; the text of the others did not change.
-                films = Movie.objects.filter(
-                    Q(embedding__isnull=True) | ~Q(embedding_model=encoder.name) | Q(pk__in=result.enriched_ids)
-                )
+                # Every film without vectors of this model (new ones, an earlier --no-embed or interrupted
+                # run, a story never embedded) and the films this import changed; the text of the others
+                # did not change.
+                films = Movie.objects.filter(needs_vectors(encoder.name) | Q(pk__in=result.enriched_ids))
                 embed = embed_movies(queryset=films, encoder=encoder, stdout=progress_to)
             except EmbeddingError as exc:
                 raise CommandError(f"{exc} (films were imported; run embed_movies once fixed)") from exc

@@ -76,9 +76,11 @@ class Command(BaseCommand):
         except EmbeddingError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
-            self.stdout.write(json.dumps({"embedded": result.embedded, "unchanged": result.unchanged}))
+            counts = {"embedded": result.embedded, "unchanged": result.unchanged, "texts": result.texts}
+            self.stdout.write(json.dumps(counts))
             return
+        # A film may need two texts embedded (document and story), one, or none (only its story's hash).
         self.stdout.write(
-            f"Embedded {result.embedded} films with {result.model}, {result.unchanged} already up to date "
-            f"({result.elapsed:.1f}s)."
+            f"Embedded {result.embedded} films ({result.texts} texts through the model) with {result.model}, "
+            f"{result.unchanged} already up to date ({result.elapsed:.1f}s)."
         )
