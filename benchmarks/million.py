@@ -56,6 +56,25 @@ QUERIES = [
 ]  # fmt: skip
 
 
+def nearest_exactly(vectors: np.ndarray, pks: np.ndarray, rows: np.ndarray) -> list[set[int]]:
+    """The K films nearest each of `rows` (rows of the vectors file) by exact cosine over every vector, as film
+    ids (`pks`, -1 for a row that is no film: never a neighbour), each row excluding itself; 20 seeds and
+    200,000 vectors at a time, so a memory-mapped file stays on disk."""
+    missing = pks < 0
+    exact = []
+    for start in range(0, len(rows), 20):
+        chunk = rows[start : start + 20]
+        scores = np.zeros((len(chunk), len(vectors)), dtype=np.float32)
+        for begin in range(0, len(vectors), 200_000):
+            scores[:, begin : begin + 200_000] = (
+                np.asarray(vectors[chunk]) @ np.asarray(vectors[begin : begin + 200_000]).T
+            )
+        scores[np.arange(len(chunk)), chunk] = -2
+        scores[:, missing] = -2
+        exact.extend(set(pks[np.argpartition(-row, K)[:K]].tolist()) for row in scores)
+    return exact
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered) * 1000, ordered[round(0.99 * (len(ordered) - 1))] * 1000
@@ -111,17 +130,7 @@ def exact_neighbours(seeds: int) -> tuple[list[int], list[set[int]]]:
     pks = np.array([ids_by_tmdb.get(int(tmdb_id), -1) for tmdb_id in tmdb_ids])
     missing = pks < 0
     rows = np.array(random.Random(5).sample(np.flatnonzero(~missing).tolist(), seeds))
-    exact = []
-    for start in range(0, len(rows), 20):
-        chunk = rows[start : start + 20]
-        scores = np.zeros((len(chunk), len(vectors)), dtype=np.float32)
-        for begin in range(0, len(vectors), 200_000):
-            scores[:, begin : begin + 200_000] = (
-                np.asarray(vectors[chunk]) @ np.asarray(vectors[begin : begin + 200_000]).T
-            )
-        scores[np.arange(len(chunk)), chunk] = -2
-        scores[:, missing] = -2
-        exact.extend(set(pks[np.argpartition(-row, K)[:K]].tolist()) for row in scores)
+    exact = nearest_exactly(vectors, pks, rows)
     return [int(pk) for pk in pks[rows]], exact
 
 
@@ -298,17 +307,7 @@ def main() -> None:
     missing = pks < 0
     print(f"{int(missing.sum())} rows of the vectors file are no film of the catalog (merged or skipped)")
     rows = np.array(random.Random(5).sample(np.flatnonzero(~missing).tolist(), args.seeds + 1))
-    exact = []
-    for start in range(0, len(rows), 20):
-        chunk = rows[start : start + 20]
-        scores = np.zeros((len(chunk), len(vectors)), dtype=np.float32)
-        for begin in range(0, len(vectors), 200_000):
-            scores[:, begin : begin + 200_000] = (
-                np.asarray(vectors[chunk]) @ np.asarray(vectors[begin : begin + 200_000]).T
-            )
-        scores[np.arange(len(chunk)), chunk] = -2
-        scores[:, missing] = -2
-        exact.extend(set(pks[np.argpartition(-row, K)[:K]].tolist()) for row in scores)
+    exact = nearest_exactly(vectors, pks, rows)
     log("exact neighbours computed")
 
     seeds = {movie.pk: movie for movie in Movie.objects.with_details().filter(pk__in=pks[rows].tolist())}

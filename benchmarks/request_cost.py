@@ -31,6 +31,31 @@ from pathlib import Path
 HERE = Path.cwd()
 
 
+def wsgi_get(application, path: str) -> tuple[str, bytes]:
+    """GET `path` ("/route?query") from a WSGI application in this process, as a JSON client asks it: the
+    status line and the body."""
+    route, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": urllib.parse.unquote(route),
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_ACCEPT": "application/json",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    status: list[str] = []
+    body = b"".join(application(environ, lambda line, headers, exc_info=None: status.append(line)))
+    return status[0], body
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=("search", "similar", "detail"))
@@ -78,27 +103,9 @@ def main() -> None:
         paths = [f"{path}{'&' if '?' in path else '?'}{args.query}" for path in paths]
 
     def call(path: str) -> None:
-        route, _, query = path.partition("?")
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": urllib.parse.unquote(route),
-            "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_ACCEPT": "application/json",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        status: list[str] = []
-        body = b"".join(application(environ, lambda line, headers, exc_info=None: status.append(line)))
-        if not status[0].startswith("200"):
-            raise SystemExit(f"{path}: {status[0]} {body[:300]!r}")
+        status, body = wsgi_get(application, path)
+        if not status.startswith("200"):
+            raise SystemExit(f"{path}: {status} {body[:300]!r}")
 
     for path in paths[-10:]:  # the model, the URL conf and the connection, before the clock starts
         call(path)

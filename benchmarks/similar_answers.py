@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
-import io
 import os
 import random
 import sys
 from pathlib import Path
+
+from request_cost import wsgi_get  # this script's folder (benchmarks/) is first on sys.path
 
 METHODS = ("blend", "knn", "cf", "svm", "tfidf")
 
@@ -59,26 +60,9 @@ def main() -> None:
     films = random.Random(16).sample(pks, min(args.films, len(pks)))
 
     def ask(pk: int, method: str) -> bytes:
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": f"/api/movies/{pk}/similar/",
-            "QUERY_STRING": f"method={method}",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_ACCEPT": "application/json",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        status: list[str] = []
-        body = b"".join(application(environ, lambda line, headers, exc_info=None: status.append(line)))
-        if not status[0].startswith("200"):
-            raise SystemExit(f"{pk} {method}: {status[0]} {body[:300]!r}")
+        status, body = wsgi_get(application, f"/api/movies/{pk}/similar/?method={method}")
+        if not status.startswith("200"):
+            raise SystemExit(f"{pk} {method}: {status} {body[:300]!r}")
         return body
 
     SimilarList.objects.filter(movie_id__in=films).delete()
