@@ -295,23 +295,10 @@ def main() -> None:
             cursor.execute(f"SHOW {name}")
             print(f"{name} = {cursor.fetchone()[0]}")
 
-    # Exact neighbours from the generated vectors: row i of the file is the film whose tmdb_id make_1m gave it.
-    ids_by_tmdb = dict(Movie.objects.values_list("tmdb_id", "pk"))
-    from benchmarks.make_1m import REAL_VECTORS, SYNTHETIC_TMDB_IDS, _real_order
-
-    vectors = np.load(VECTORS_PATH, mmap_mode="r")
-    real = _real_order(np.load(REAL_VECTORS)["tmdb_id"])
-    tmdb_ids = np.concatenate([real, SYNTHETIC_TMDB_IDS + np.arange(len(real), len(vectors))])
-    # A row the importer merged into another film (two real films of one title and year) or skipped is no film.
-    pks = np.array([ids_by_tmdb.get(int(tmdb_id), -1) for tmdb_id in tmdb_ids])
-    missing = pks < 0
-    print(f"{int(missing.sum())} rows of the vectors file are no film of the catalog (merged or skipped)")
-    rows = np.array(random.Random(5).sample(np.flatnonzero(~missing).tolist(), args.seeds + 1))
-    exact = nearest_exactly(vectors, pks, rows)
+    pks, exact = exact_neighbours(args.seeds + 1)
     log("exact neighbours computed")
-
-    seeds = {movie.pk: movie for movie in Movie.objects.with_details().filter(pk__in=pks[rows].tolist())}
-    ordered = [seeds[int(pk)] for pk in pks[rows]]
+    seeds = Movie.objects.with_details().in_bulk(pks)
+    ordered = [seeds[pk] for pk in pks]
     warm_up, seeds_list, exact = ordered[0], ordered[1:], exact[1:]
     similar_films(warm_up, method="knn")
     base = Movie.objects.all().visible()
