@@ -239,15 +239,17 @@ def server_cpu() -> float:
     return sum(sum(process.cpu_times()[:4]) for process in processes)
 
 
-def import_catalog(batch_size: int) -> None:
+def import_catalog(batch_size: int | None) -> None:
     connection = _setup()
     with connection._nodb_cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         cursor.execute(f"CREATE DATABASE {DATABASE}")
     connection.close()
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input", "-v0"], check=True)
-    from catalog.importers.loader import import_files
+    from catalog.importers.loader import BATCH_SIZE, import_files
     from catalog.search import refresh_lexeme_stats
+
+    batch_size = batch_size or BATCH_SIZE
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW shared_buffers")
@@ -382,7 +384,7 @@ def main() -> None:
     parser.add_argument("step", choices=["configure", "generate", "import", "vectors", "index", "all"])
     parser.add_argument("--films", type=int, default=1_000_000)
     parser.add_argument("--database", default=DATABASE, help="the database's name (the import step drops it first)")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, help="rows per transaction (the importer's default unless given)")
     parser.add_argument("--halfvec", action="store_true")
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=64)

@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from catalog.changes import after_import
 from catalog.importers.formats import FORMATS, FormatError, describe_formats
-from catalog.importers.loader import import_files
+from catalog.importers.loader import BATCH_SIZE, import_files
 from catalog.models import Movie
 from moviesite.locks import catalog_writes
 from recommender.embedding import embed_movies, needs_vectors
@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(FORMATS), help=f"Skip header detection. {describe_formats()}")
         parser.add_argument("--min-year", type=int, help="Skip films released before this year.")
         parser.add_argument("--limit", type=int, help="Import at most this many rows.")
-        parser.add_argument("--batch-size", type=int, default=1000, help="Rows per database transaction.")
+        parser.add_argument(
+            "--batch-size", type=int, default=BATCH_SIZE, help=f"Rows per database transaction (default {BATCH_SIZE})."
+        )
         parser.add_argument("--encoding", default="utf-8-sig", help="Text encoding of the files (default UTF-8).")
         parser.add_argument("--dry-run", action="store_true", help="Parse and match, then roll everything back.")
         parser.add_argument("--no-embed", action="store_true", help="Leave vectors for `embed_movies`.")
