@@ -199,12 +199,7 @@ class MovieAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # Only whether there are vectors matters here; never load them (a form must not write them back either).
-        return (
-            super()
-            .get_queryset(request)
-            .defer("embedding", "story_embedding", "search_vector")
-            .annotate(**has_vectors())
-        )
+        return super().get_queryset(request).without_vectors().defer("search_vector").annotate(**has_vectors())
 
     def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
         return MovieChangeList
@@ -329,7 +324,8 @@ class MovieAdmin(admin.ModelAdmin):
             return None
         films = list(
             Movie.objects.filter(pk__in=pks)
-            .defer("embedding", "story_embedding", "search_vector")
+            .without_vectors()
+            .defer("search_vector")
             .annotate(credit_count=Count("credits"))
             .prefetch_related("genres")
             .order_by("pk")

@@ -70,9 +70,7 @@ def merge_movies(*, keep: Movie, others: list[Movie]) -> MergeResult:
     with transaction.atomic():
         # Re-read under a lock, so an edit made since the curator's page was drawn is neither lost nor undone.
         films = (
-            Movie.objects.select_for_update()
-            .defer("embedding", "story_embedding", "search_vector")
-            .in_bulk([keep.pk, *other_ids])
+            Movie.objects.select_for_update().without_vectors().defer("search_vector").in_bulk([keep.pk, *other_ids])
         )
         missing = {keep.pk, *other_ids} - set(films)
         if missing:

@@ -26,6 +26,12 @@ from recommender.encoders import DIMENSIONS
 if TYPE_CHECKING:
     from catalog.models import Movie
 
+# A film's vector columns: the document's (similar films, the vector space) and the story's (search, which reads
+# both in the database); lists and forms never load them.
+VECTOR_FIELDS = ("embedding", "story_embedding")
+# What a list of films leaves behind besides them: the search column and the long plot.
+DISPLAY_DEFERRED = (*VECTOR_FIELDS, "search_vector", "plot")
+
 
 class MovieQuerySet(models.QuerySet):
     def visible(self) -> MovieQuerySet:
@@ -44,9 +50,13 @@ class MovieQuerySet(models.QuerySet):
         """Everything a film's own page shows (and its similar films' reasons need): credits and keywords."""
         return self.with_credits().prefetch_related("keywords")
 
+    def without_vectors(self) -> MovieQuerySet:
+        """The films without their vectors (`VECTOR_FIELDS`, 1.5 KB each): for what never reads them."""
+        return self.defer(*VECTOR_FIELDS)
+
     def for_display(self) -> MovieQuerySet:
         """What lists of films show: credits prefetched, the heavy vector and search columns left behind."""
-        return self.with_credits().defer("embedding", "story_embedding", "search_vector", "plot")
+        return self.with_credits().defer(*DISPLAY_DEFERRED)
 
     def in_bulk_for_display(self, ids: list[int]) -> dict[int, Movie]:
         """`for_display().in_bulk(ids)` in one query instead of three: each film's genres and credits (with their
@@ -59,7 +69,7 @@ class MovieQuerySet(models.QuerySet):
             id="id", person_id="person_id", role="role", order="order", character="character", name="person__name"
         )
         films = (
-            self.defer("embedding", "story_embedding", "search_vector", "plot")
+            self.defer(*DISPLAY_DEFERRED)
             .annotate(
                 genre_rows=ArraySubquery(
                     Genre.objects.filter(movies=OuterRef("pk")).order_by("name").values(row=genre)

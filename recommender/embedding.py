@@ -53,8 +53,13 @@ class StaleFilm:
     story_is_document: bool
 
     @property
+    def requests(self) -> list[tuple[str, str]]:
+        """("document" or "story", text) of each text to embed, the document's first."""
+        return [(kind, text) for kind, text in (("document", self.document), ("story", self.story)) if text is not None]
+
+    @property
     def texts(self) -> list[str]:
-        return [text for text in (self.document, self.story) if text is not None]
+        return [text for _, text in self.requests]
 
 
 def stale_films(movies: list[Movie], encoder: Encoder, *, force: bool = False) -> list[StaleFilm]:
@@ -174,7 +179,8 @@ def stale_chunk(queryset, after: int, encoder: Encoder, force: bool) -> tuple[in
         queryset.order_by("pk")
         .filter(pk__gt=after)
         .with_details()
-        .defer("search_vector", "embedding", "story_embedding")  # only whether there is one matters here
+        .without_vectors()  # only whether there is one matters here
+        .defer("search_vector")
         .annotate(**has_vectors())[:CHUNK]
     )
     todo = stale_films(movies, encoder, force=force)

@@ -80,9 +80,9 @@ class MovieViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if self.action in {"partial_update", "destroy"}:
             # Staff may edit hidden films too (to unhide).
-            return Movie.objects.with_details().defer("embedding", "story_embedding")
+            return Movie.objects.with_details().without_vectors()
         if self.action == "retrieve":
-            return Movie.objects.visible().with_details().defer("embedding", "story_embedding")
+            return Movie.objects.visible().with_details().without_vectors()
         return Movie.objects.visible().for_display().ordered()
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
@@ -124,7 +124,7 @@ class MovieViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         movie = serializer.save()
         # Relations as just written.
-        return Movie.objects.with_details().defer("embedding", "story_embedding").get(pk=movie.pk)
+        return Movie.objects.with_details().without_vectors().get(pk=movie.pk)
 
     @extend_schema(
         parameters=[SimilarParamsSerializer],
