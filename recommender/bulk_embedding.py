@@ -135,8 +135,7 @@ def embed_with_openai_batch(
     by_key = {
         f"{film.movie.pk}:{kind}:{film.digest}:{film.story_digest}": (film, text)
         for film in todo
-        for kind, text in (("document", film.document), ("story", film.story))
-        if text is not None
+        for kind, text in film.requests
     }
     result.texts = len(by_key)
     hash_only = [film for film in todo if not film.texts]  # a story equal to its fresh document: no request
@@ -209,12 +208,7 @@ def _write_batch_output(text: str, by_key: dict[str, tuple[StaleFilm, str]], enc
         answers.setdefault(film.movie.pk, {})[kind] = response["body"]["data"][0]["embedding"]
     # A film is written only with every vector it asked for, so its two vectors are of one run.
     rows = [film for pk, film in films.items() if len(answers[pk]) == len(film.texts)]
-    vectors = [
-        answers[film.movie.pk][kind]
-        for film in rows
-        for kind, text in (("document", film.document), ("story", film.story))
-        if text is not None
-    ]
+    vectors = [answers[film.movie.pk][kind] for film in rows for kind, _ in film.requests]
     if not rows:
         return 0
     array = unit_rows(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), DIMENSIONS))

@@ -400,8 +400,7 @@ class _Writer:
     def submit(self, write: Callable[..., None], *args, **kwargs) -> None:
         self.wait()
         if self.executor is None:
-            with transaction.atomic():
-                write(*args, **kwargs)
+            self._in_transaction(write, *args, **kwargs)
             return
         self.pending = self.executor.submit(self._in_transaction, write, *args, **kwargs)
 
