@@ -117,12 +117,17 @@ def similar_lists_kept(cluster) -> int:
     return cluster.execute(query)[0][0]
 
 
-def public_reads(base_url: str, ids: list[int], count: int) -> list[int]:
+def public_answers(base_url: str, ids: list[int], count: int) -> list[tuple[str, int, bytes]]:
+    """Searches, film details, similar films and film pages of random films: (path, status, body) each."""
     paths = ["/api/search/?q=godfather", "/api/search/?q=a+shark+terrorizes+a+beach+town&mode=hybrid"]
     paths += [f"/api/movies/{pk}/" for pk in random.sample(ids, count)]
     paths += [f"/api/movies/{pk}/similar/" for pk in random.sample(ids, count)]
     paths += [f"/movies/{pk}/" for pk in random.sample(ids, count)]
-    return [get(base_url + path)[0] for path in paths]
+    return [(path, *get(base_url + path)) for path in paths]
+
+
+def public_reads(base_url: str, ids: list[int], count: int) -> list[int]:
+    return [status for _, status, _ in public_answers(base_url, ids, count)]
 
 
 def test_the_standby_serves_the_public_reads(servers, site):
@@ -170,12 +175,12 @@ def test_a_browser_that_just_wrote_reads_from_the_primary(site):
 
 def test_every_request_answers_while_the_standby_is_killed(servers, site):
     ids = film_ids(servers)
-    statuses: list[int] = []
+    answers: list[tuple[str, int, bytes]] = []
     stop = threading.Event()
 
     def keep_reading() -> None:
         while not stop.is_set():
-            statuses.extend(public_reads(site.base_url, ids, 2))
+            answers.extend(public_answers(site.base_url, ids, 2))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         readers = [pool.submit(keep_reading) for _ in range(4)]
@@ -187,8 +192,9 @@ def test_every_request_answers_while_the_standby_is_killed(servers, site):
             reader.result()
 
     health = json.loads(get(f"{site.base_url}/healthz")[1])
-    assert len(statuses) > 40
-    assert set(statuses) == {200}
+    assert len(answers) > 40
+    # Which request failed, and what it said: this once failed with a 404 that did not come back.
+    assert [(path, status, body[:300]) for path, status, body in answers if status != 200] == []
     assert health["status"] == "ok"
     assert health["replicas"]["replica1"].startswith("error")
 
