@@ -11,7 +11,9 @@ of 7691f98 with `--paths` and `--database`) to compare. `--uncached` serves ever
 were never kept (catalog/api/answers.py); run without it twice to see a first pass (answers computed and
 kept) and then a repeat. `--first-pass` (similar only; implies `--uncached`) also drops every kept similar
 list before the clock starts (it writes to the database: use a copy), so each request computes its list, as
-the first visit of a film's page after a change does.
+the first visit of a film's page after a change does. `--profile` counts CPU time (time.process_time, not
+wall time: waiting for Postgres is not Python's cost), sorted by `PROFILE_SORT` (default cumulative; tottime
+shows the hot functions themselves), the first `PROFILE_LINES` (40) lines.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def main() -> None:
     backend = psutil.Process(connection.connection.info.backend_pid)
     todo = paths[: args.requests]
     counting = CaptureQueriesContext(connection) if args.statements else contextlib.nullcontext()
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     before = backend.cpu_times()
     started_cpu, started = time.process_time(), time.perf_counter()
     with counting:
@@ -137,7 +139,7 @@ def main() -> None:
     print(line)
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "40")))
         print(out.getvalue())
 
 
