@@ -148,9 +148,9 @@ def search(
     # Only the page being shown is loaded in full.
     page_keys = keys[offset : offset + limit]
     entries = {entry.key: entry for entry in fused}
-    # The snippets come with the page, in the same statement.
+    # The snippets, genres and credits come with the page, in the same statement (three with prefetches).
     matched = [key for key in page_keys if "keyword" in entries[key].signals]
-    by_id = Movie.objects.for_display().annotate(headline=headline(matched, query)).in_bulk(page_keys)
+    by_id = Movie.objects.annotate(headline=headline(matched, query)).in_bulk_for_display(page_keys)
     results = []
     for key in page_keys:
         movie = by_id[key]
