@@ -69,7 +69,7 @@ def main() -> None:
     paths = [line for line in Path(args.paths, "search.txt").read_text().splitlines() if line]
     sample = random.Random(16).sample(paths, min(args.queries, len(paths)))
     lines, digest = [], hashlib.sha256()
-    for path in (variant for path in sample for variant in variants(path)):
+    for path in (variant for asked in sample for variant in variants(asked)):
         status, body = wsgi_get(application, path)
         if not status.startswith("200"):
             raise SystemExit(f"{path}: {status} {body[:300]!r}")
