@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
+from catalog import search
 from catalog.api.serializers import ScoredMovieSerializer, SearchResultSerializer
-from catalog.models import Movie
+from catalog.models import LexemeStat, Movie
 from catalog.tests.helpers import make_movie
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +84,27 @@ def test_the_page_of_films_is_read_with_its_genres_and_credits_in_one_statement(
     assert not any("catalog_genre" in sql and "catalog_movie" not in sql for sql in statements)
     page_reads = [sql for sql in statements if "catalog_credit" in sql]
     assert len(page_reads) == 1 and "catalog_genre" in page_reads[0]
+
+
+def test_a_described_plot_reads_the_lexeme_statistics_and_field_lengths_once():
+    plot = "a police chief a marine biologist and a fisherman hunt the great white shark that terrorizes the beach"
+    with CaptureQueriesContext(connection) as queries:
+        rankings = search.signals(Movie.objects.visible(), plot, mode="keyword", alpha=0.0, pool=100)
+    assert [pk for pk, _ in rankings["keyword"]][:1] == [Movie.objects.get(title="Jaws").pk]
+    reads = [query["sql"] for query in queries.captured_queries if "catalog_lexemestat" in query["sql"]]
+    assert len(reads) == 1
+
+
+def test_the_statistics_read_once_give_the_rescoring_what_it_read_itself():
+    films = Movie.objects.visible()
+    plot = "a police chief a marine biologist and a fisherman hunt the great white shark that terrorizes the beach"
+    stats = search.word_statistics(plot)
+    assert stats.field_averages == search.averages(dict(LexemeStat.objects.values_list("word", "documents")))
+    assert set(stats.field_averages) == set(search.BM25_FIELD_WEIGHTS)
+    ranking = search.keyword_scores(films, plot, limit=100)
+    assert search.keyword_scores(films, plot, limit=100, stats=stats) == ranking
+    assert search.bm25_rescore(films, ranking, plot, stats=stats) == search.bm25_rescore(films, ranking, plot)
+    # Without statistics yet (a catalog imported before they were kept), every word weighs the same.
+    LexemeStat.objects.all().delete()
+    assert search.word_statistics(plot).field_averages == {}
+    assert set(search.word_statistics(plot).weights) == {1.0}
