@@ -108,3 +108,62 @@ def test_the_statistics_read_once_give_the_rescoring_what_it_read_itself():
     LexemeStat.objects.all().delete()
     assert search.word_statistics(plot).field_averages == {}
     assert set(search.word_statistics(plot).weights) == {1.0}
+
+
+WEB_PROBE = """
+    import json
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    import catalog.api.answers
+    from catalog.models import Movie
+    from moviesite.db import fetch_with_settings
+
+    catalog.api.answers.cacheable = lambda request: False  # computed, never kept: nothing is written
+    plot = "a police chief a marine biologist and a fisherman hunt the great white shark that terrorizes the beach"
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get("/api/search/", {"q": plot, "mode": "hybrid"}, HTTP_ACCEPT="application/json")
+        assert response.status_code == 200, response.content
+    statements = [query["sql"] for query in queries.captured_queries]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")
+        started = cursor.fetchone()
+    with CaptureQueriesContext(connection) as queries:
+        Movie.objects.visible().nearest([0.1] * 384, model="any", limit=500)  # similar films' wider pool
+    wider = [query["sql"] for query in queries.captured_queries]
+    with CaptureQueriesContext(connection) as queries:
+        rows = fetch_with_settings({"enable_seqscan": "off"}, "SELECT current_setting('enable_seqscan'), %s", [7])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan')")
+        after = cursor.fetchone()[0]
+    print(json.dumps({
+        "statements": len(statements),
+        "hnsw_set": any("hnsw" in sql for sql in statements),
+        "transactions": sum(sql.startswith("BEGIN") or "SAVEPOINT" in sql for sql in statements),
+        "started": started,
+        "wider_set": any("'hnsw.ef_search'" in sql or "500" in sql for sql in wider) and len(wider) > 1,
+        "one_round_trip": [list(rows[0]), len(queries.captured_queries), after],
+    }))
+"""
+
+
+def web_probe(**variables: str) -> dict:
+    from moviesite.tests.test_serving import run_in_a_web_process
+
+    return json.loads(run_in_a_web_process(WEB_PROBE, **variables).strip().splitlines()[-1])
+
+
+def test_a_web_servers_connections_start_with_the_search_index_settings_and_a_search_sets_none():
+    probe = web_probe()
+    assert probe["started"] == ["200", "relaxed_order"]
+    assert not probe["hnsw_set"] and probe["transactions"] == 0
+    assert probe["statements"] <= 6  # throttle, statistics, keyword, BM25F, semantic, page (13 before)
+    assert probe["wider_set"]  # a pool wider than search's still gets its own ef_search, as SET LOCAL
+    assert probe["one_round_trip"] == [["off", 7], 1, "on"]  # the setting held for that statement alone
+
+
+def test_behind_a_transaction_pooler_search_keeps_its_set_local():
+    probe = web_probe(DATABASE_POOLER="transaction")
+    assert probe["started"][1] != "relaxed_order"  # pgvector's default: nothing started with the connection
+    assert probe["hnsw_set"] and probe["transactions"] >= 1
+    assert probe["one_round_trip"] == [["off", 7], 1, "on"]
