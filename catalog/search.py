@@ -100,6 +100,9 @@ TITLE_FIRST_MIN_CLOSENESS = 0.8
 TITLE_FIRST_LEAD = 0.1
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
 MAX_TITLE_EDITS = 2
+# Columns a page of results never shows, left behind besides querysets.DISPLAY_DEFERRED: converting them (JSON,
+# timestamps) and the search text was a tenth of a page's Python.
+NOT_ON_A_PAGE = ("people_text", "tags_text", "source_ids", "created_at", "updated_at", "embedding_hash", "story_hash")
 # Every signal ranks at least this many films, so a page's fusion sees more than the page.
 MIN_POOL = 100
 RRF_K = 60
@@ -150,7 +153,8 @@ def search(
     entries = {entry.key: entry for entry in fused}
     # The snippets, genres and credits come with the page, in the same statement (three with prefetches).
     matched = [key for key in page_keys if "keyword" in entries[key].signals]
-    by_id = Movie.objects.annotate(headline=headline(matched, query)).in_bulk_for_display(page_keys)
+    page = Movie.objects.defer(*NOT_ON_A_PAGE).annotate(headline=headline(matched, query))
+    by_id = page.in_bulk_for_display(page_keys)
     results = []
     for key in page_keys:
         movie = by_id[key]

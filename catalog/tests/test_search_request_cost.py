@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
@@ -167,3 +168,13 @@ def test_behind_a_transaction_pooler_search_keeps_its_set_local():
     assert probe["started"][1] != "relaxed_order"  # pgvector's default: nothing started with the connection
     assert probe["hnsw_set"] and probe["transactions"] >= 1
     assert probe["one_round_trip"] == [["off", 7], 1, "on"]
+
+
+def test_the_search_page_of_the_site_reads_no_left_behind_column_film_by_film():
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get("/", {"q": "tom hanks", "mode": "hybrid"})
+    assert response.status_code == 200 and response.content.count(b'class="card-title"') >= 10
+    statements = [query["sql"] for query in queries.captured_queries]
+    # A column left behind that the page shows would be read film by film, one statement each.
+    assert not [sql for sql in statements if 'WHERE "catalog_movie"."id" = ' in sql]
+    assert len([sql for sql in statements if "catalog_movie" in sql]) <= 7  # the signals, the page, the genres
