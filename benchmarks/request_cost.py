@@ -33,9 +33,9 @@ from pathlib import Path
 HERE = Path.cwd()
 
 
-def wsgi_get(application, path: str) -> tuple[str, bytes]:
-    """GET `path` ("/route?query") from a WSGI application in this process, as a JSON client asks it: the
-    status line and the body."""
+def wsgi_get(application, path: str, *, accept: str = "application/json") -> tuple[str, bytes]:
+    """GET `path` ("/route?query") from a WSGI application in this process, as a JSON client asks it (or as
+    `accept` says): the status line and the body."""
     route, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": "GET",
@@ -44,7 +44,7 @@ def wsgi_get(application, path: str) -> tuple[str, bytes]:
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000",
         "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_ACCEPT": "application/json",
+        "HTTP_ACCEPT": accept,
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(),
         "wsgi.errors": sys.stderr,

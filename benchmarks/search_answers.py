@@ -7,7 +7,8 @@ its rankings, scores and bodies byte for byte the same (issue 16).
 
 `--queries` of benchmarks/serve_load.py's search paths (a fixed random sample of `search.txt`), each asked in
 every mode (keyword, semantic, hybrid) and once more on its second page (`offset=20`), through the WSGI
-application as a client would, never from kept answers (nothing is written). One line per answer: the path and
+application as a client would, never from kept answers (nothing is written); with `--html`, the site's search
+page of the same queries (with DEBUG on, for the static files without a manifest). One line per answer: the path and
 the body. Read-only, so it may run on the shared benchmark catalog.
 """
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--database", default="bench_serve_this")
     parser.add_argument("--paths", default=str(Path.cwd() / "benchmarks" / ".cache" / "serve_load" / "this"))
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--html", action="store_true", help="the site's search page (/?q=...) instead of the API")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sys.path.insert(0, args.root)
@@ -51,6 +53,7 @@ def main() -> None:
             "SECRET_KEY": "search-answers-" + "x" * 50,
             "ALLOWED_HOSTS": "127.0.0.1",
             "API_ANON_RATE": "100000000/minute",
+            "SITE_SEARCH_RATE": "100000000/minute",
             "SECURE_SSL_REDIRECT": "0",
             "SECURE_COOKIES": "0",
             "MOVIESITE_DB_NAME": args.database,
@@ -59,6 +62,8 @@ def main() -> None:
             "OMP_NUM_THREADS": "1",
         }
     )
+    if args.html:
+        os.environ["DEBUG"] = "1"  # static files from the finders: no collectstatic manifest needed
     os.environ.setdefault("MOVIESITE_PGDATA", str(Path.cwd() / ".pgdata"))
     os.environ.pop("DATABASE_URL", None)
     application = importlib.import_module("moviesite.wsgi").application  # sets Django up, as gunicorn does
@@ -70,7 +75,9 @@ def main() -> None:
     sample = random.Random(16).sample(paths, min(args.queries, len(paths)))
     lines, digest = [], hashlib.sha256()
     for path in (variant for asked in sample for variant in variants(asked)):
-        status, body = wsgi_get(application, path)
+        if args.html:
+            path = "/?" + path.partition("?")[2]
+        status, body = wsgi_get(application, path, accept="text/html" if args.html else "application/json")
         if not status.startswith("200"):
             raise SystemExit(f"{path}: {status} {body[:300]!r}")
         digest.update(body)
