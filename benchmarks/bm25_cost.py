@@ -63,7 +63,7 @@ def main() -> None:
     sets = sq.query_sets(600)
     sq.use_query_encoder(sorted({query for cases in sets.values() for query, _, _ in cases}), args.query_encoder)
     films = Movie.objects.visible()
-    rescore, keep = search.bm25_rescore, lambda films, ranking, query: list(ranking)
+    rescore, keep = search.bm25_rescore, lambda films, ranking, query, **_: list(ranking)
     rng = random.Random(7)
     print(f"{films.count()} films; dev queries, {args.query_encoder} query vectors from the cache\n")
     print("| source | bm25_rescore wall p50 (p90) | its CPU p50 | its statement on the server p50 |", end="")

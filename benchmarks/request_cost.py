@@ -11,7 +11,9 @@ of 7691f98 with `--paths` and `--database`) to compare. `--uncached` serves ever
 were never kept (catalog/api/answers.py); run without it twice to see a first pass (answers computed and
 kept) and then a repeat. `--first-pass` (similar only; implies `--uncached`) also drops every kept similar
 list before the clock starts (it writes to the database: use a copy), so each request computes its list, as
-the first visit of a film's page after a change does.
+the first visit of a film's page after a change does. `--profile` counts CPU time (time.process_time, not
+wall time: waiting for Postgres is not Python's cost), sorted by `PROFILE_SORT` (default cumulative; tottime
+shows the hot functions themselves), the first `PROFILE_LINES` (40) lines.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from pathlib import Path
 HERE = Path.cwd()
 
 
-def wsgi_get(application, path: str) -> tuple[str, bytes]:
-    """GET `path` ("/route?query") from a WSGI application in this process, as a JSON client asks it: the
-    status line and the body."""
+def wsgi_get(application, path: str, *, accept: str = "application/json") -> tuple[str, bytes]:
+    """GET `path` ("/route?query") from a WSGI application in this process, as a JSON client asks it (or as
+    `accept` says): the status line and the body."""
     route, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": "GET",
@@ -42,7 +44,7 @@ def wsgi_get(application, path: str) -> tuple[str, bytes]:
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000",
         "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_ACCEPT": "application/json",
+        "HTTP_ACCEPT": accept,
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(),
         "wsgi.errors": sys.stderr,
@@ -116,7 +118,7 @@ def main() -> None:
     backend = psutil.Process(connection.connection.info.backend_pid)
     todo = paths[: args.requests]
     counting = CaptureQueriesContext(connection) if args.statements else contextlib.nullcontext()
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     before = backend.cpu_times()
     started_cpu, started = time.process_time(), time.perf_counter()
     with counting:
@@ -137,7 +139,8 @@ def main() -> None:
     print(line)
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("PROFILE_LINES", "40")))
         print(out.getvalue())
 
 

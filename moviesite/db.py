@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models import F
 
@@ -22,13 +23,57 @@ def local_settings(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS
     SET LOCAL only lasts until the end of the transaction, so the block runs inside one (its own, or the
     caller's, where the settings then last until that one ends: harmless for the planner, index and trigram
     settings it is used for). Pass the alias the block's queries read from (`queryset.db`): with replicas,
-    that is not the primary.
+    that is not the primary. Settings the connection started with (`unchanged`) need neither.
     """
-    with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        if settings:  # set_config(..., true) is SET LOCAL; all of them in one round trip
-            calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
-            cursor.execute(f"SELECT {calls}", [str(part) for item in settings.items() for part in item])
+    settings = unchanged(settings, using=using)
+    if not settings:
         yield
+        return
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        # set_config(..., true) is SET LOCAL; all of them in one round trip
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
+        cursor.execute(f"SELECT {calls}", [str(part) for item in settings.items() for part in item])
+        yield
+
+
+def unchanged(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS) -> dict[str, object]:
+    """`settings` without those the connection `using` started with (django.conf.settings.CONNECTION_SETTINGS:
+    startup options of a web server's connections, nothing sets them for a session) and still has: outside a
+    transaction, where no SET LOCAL of an earlier block can have changed them."""
+    started = getattr(django_settings, "CONNECTION_SETTINGS", {})
+    connection = connections[using]
+    if not started or connection.in_atomic_block or not connection.get_autocommit():
+        return settings
+    return {name: value for name, value in settings.items() if started.get(name) != str(value)}
+
+
+def fetch_with_settings(
+    settings: dict[str, object], sql: str, params: Sequence[object], *, using: str = DEFAULT_DB_ALIAS
+) -> list[tuple]:
+    """The rows of one statement run with Postgres `settings` for it alone, in one round trip, not four.
+
+    The settings go first in the same query string (`SELECT set_config(..., true); <sql>`): Postgres runs a
+    string of statements as one transaction (an implicit one, or the caller's), so SET LOCAL lasts until its
+    end, as in `local_settings`, and PgBouncer's transaction mode keeps the string on one server connection.
+    A string of statements needs client-side parameter binding (Django's default with psycopg 3); with
+    server-side binding (OPTIONS `server_side_binding`) it is `local_settings` around the statement.
+    """
+    import psycopg
+
+    settings = unchanged(settings, using=using)
+    with connections[using].cursor() as cursor:
+        if not settings:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
+        values = [str(part) for item in settings.items() for part in item]
+        if isinstance(cursor.cursor, psycopg.ClientCursor):
+            cursor.execute(f"SELECT {calls}; {sql}", [*values, *params])
+            cursor.nextset()
+            return cursor.fetchall()
+    with local_settings(settings, using=using), connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def nulls_last(field_name: str) -> models.OrderBy:

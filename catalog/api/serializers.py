@@ -76,6 +76,31 @@ class SearchResultSerializer(ScoredMovieSerializer):
     class Meta(ScoredMovieSerializer.Meta):
         fields = [*ScoredMovieSerializer.Meta.fields, "matched", "snippet"]
 
+    def to_representation(self, movie: Movie) -> dict:
+        """What DRF's generic path writes for Meta.fields (a test compares the two on every kind of value),
+        without its machinery: it copied the declared fields and built the model's fields for every answer,
+        then looked each field up through its source, about 1.5 ms of a search answer's Python. The credits are
+        read once (`directors` and `cast` each made a related manager to read them again)."""
+        credits = movie.credits.all()
+        cast = [credit for credit in credits if credit.role == Credit.Role.CAST]
+        return {
+            "id": movie.pk,
+            "title": movie.title,
+            "year": movie.year,
+            "genres": self.get_genres(movie),
+            "directors": [credit.person.name for credit in credits if credit.role == Credit.Role.DIRECTOR],
+            "cast": [credit.person.name for credit in cast[:LIST_CAST]],
+            "overview": movie.overview,
+            "poster_url": movie.poster_url,
+            "vote_average": movie.vote_average,
+            "popularity": movie.popularity,
+            "tmdb_id": movie.tmdb_id,
+            "imdb_id": movie.imdb_id,
+            "score": movie.score,
+            "matched": None if movie.matched is None else [str(name) for name in movie.matched],
+            "snippet": None if movie.snippet is None else str(movie.snippet),
+        }
+
 
 class SimilarMovieSerializer(ScoredMovieSerializer):
     score = serializers.FloatField(

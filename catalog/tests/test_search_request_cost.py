@@ -1,0 +1,180 @@
+"""A search answer made with fewer statements and less Python (issue 16) is the answer the prefetches and DRF's
+generic serializer made, byte for byte, on the demo catalog (which has credits, unlike the benchmark's)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
+from rest_framework.test import APIClient
+
+from catalog import search
+from catalog.api.serializers import ScoredMovieSerializer, SearchResultSerializer
+from catalog.models import LexemeStat, Movie
+from catalog.tests.helpers import make_movie
+
+pytestmark = pytest.mark.django_db
+
+JSON = "application/json"
+QUERIES = (
+    "godfater",
+    "tom hanks",
+    "a shark terrorizes a small beach town and a police chief sets out to hunt it down",
+    "space",
+    '"the dark knight"',
+)
+
+
+class GenericSearchResultSerializer(SearchResultSerializer):
+    """SearchResultSerializer as DRF's generic path writes it."""
+
+    to_representation = ScoredMovieSerializer.to_representation
+
+
+@pytest.fixture(autouse=True)
+def web_server_connections(settings):
+    """Count statements as a web server runs them (no SET LOCAL statement_timeout around each one)."""
+    settings.CONNECTION_STATEMENT_TIMEOUT_MS = settings.REQUEST_STATEMENT_TIMEOUT_MS
+
+
+def search_answer(**params) -> tuple[bytes, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = APIClient().get("/api/search/", params, HTTP_ACCEPT=JSON)
+    assert response.status_code == 200
+    return response.content, [query["sql"] for query in queries.captured_queries]
+
+
+def rebuilt(body: bytes) -> bytes:
+    """The same answer from films loaded with the prefetches, serialized by DRF's generic path."""
+    answer = json.loads(body)
+    ids = [row["id"] for row in answer["results"]]
+    films = Movie.objects.for_display().in_bulk(ids)
+    for row in answer["results"]:
+        films[row["id"]].score, films[row["id"]].matched = row["score"], row["matched"]
+        films[row["id"]].snippet = row["snippet"]
+    results = GenericSearchResultSerializer([films[pk] for pk in ids], many=True).data
+    return JSONRenderer().render({"count": answer["count"], "results": results})
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_a_search_answer_is_the_one_prefetched_films_and_drfs_serializer_make(mode):
+    with_people = 0
+    for query in QUERIES:
+        body, _ = search_answer(q=query, mode=mode)
+        assert body == rebuilt(body), query
+        with_people += sum(bool(row["directors"] or row["cast"]) for row in json.loads(body)["results"])
+    assert with_people > 20  # credits were really read, in order
+
+
+def test_a_film_without_year_ids_votes_or_credits_is_written_as_drf_writes_it():
+    make_movie(title="Zyzzogeton Nights", overview="A zyzzogeton wanders the night.", year=None)
+    body, _ = search_answer(q="zyzzogeton", mode="keyword")
+    row = json.loads(body)["results"][0]
+    assert row["title"] == "Zyzzogeton Nights" and row["year"] is None and row["imdb_id"] is None
+    assert row["directors"] == row["cast"] == [] and "<mark>" in row["snippet"]
+    assert body == rebuilt(body)
+
+
+def test_the_page_of_films_is_read_with_its_genres_and_credits_in_one_statement():
+    _, statements = search_answer(q="tom hanks", mode="keyword")
+    assert not any("catalog_credit" in sql and "catalog_movie" not in sql for sql in statements)
+    assert not any("catalog_genre" in sql and "catalog_movie" not in sql for sql in statements)
+    page_reads = [sql for sql in statements if "catalog_credit" in sql]
+    assert len(page_reads) == 1 and "catalog_genre" in page_reads[0]
+
+
+def test_a_described_plot_reads_the_lexeme_statistics_and_field_lengths_once():
+    plot = "a police chief a marine biologist and a fisherman hunt the great white shark that terrorizes the beach"
+    with CaptureQueriesContext(connection) as queries:
+        rankings = search.signals(Movie.objects.visible(), plot, mode="keyword", alpha=0.0, pool=100)
+    assert [pk for pk, _ in rankings["keyword"]][:1] == [Movie.objects.get(title="Jaws").pk]
+    reads = [query["sql"] for query in queries.captured_queries if "catalog_lexemestat" in query["sql"]]
+    assert len(reads) == 1
+
+
+def test_the_statistics_read_once_give_the_rescoring_what_it_read_itself():
+    films = Movie.objects.visible()
+    plot = "a police chief a marine biologist and a fisherman hunt the great white shark that terrorizes the beach"
+    stats = search.word_statistics(plot)
+    assert stats.field_averages == search.averages(dict(LexemeStat.objects.values_list("word", "documents")))
+    assert set(stats.field_averages) == set(search.BM25_FIELD_WEIGHTS)
+    ranking = search.keyword_scores(films, plot, limit=100)
+    assert search.keyword_scores(films, plot, limit=100, stats=stats) == ranking
+    assert search.bm25_rescore(films, ranking, plot, stats=stats) == search.bm25_rescore(films, ranking, plot)
+    # Without statistics yet (a catalog imported before they were kept), every word weighs the same.
+    LexemeStat.objects.all().delete()
+    assert search.word_statistics(plot).field_averages == {}
+    assert set(search.word_statistics(plot).weights) == {1.0}
+
+
+WEB_PROBE = """
+    import json
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    import catalog.api.answers
+    from catalog.models import Movie
+    from moviesite.db import fetch_with_settings
+
+    catalog.api.answers.cacheable = lambda request: False  # computed, never kept: nothing is written
+    plot = "a police chief a marine biologist and a fisherman hunt the great white shark that terrorizes the beach"
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get("/api/search/", {"q": plot, "mode": "hybrid"}, HTTP_ACCEPT="application/json")
+        assert response.status_code == 200, response.content
+    statements = [query["sql"] for query in queries.captured_queries]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")
+        started = cursor.fetchone()
+    with CaptureQueriesContext(connection) as queries:
+        Movie.objects.visible().nearest([0.1] * 384, model="any", limit=500)  # similar films' wider pool
+    wider = [query["sql"] for query in queries.captured_queries]
+    with CaptureQueriesContext(connection) as queries:
+        rows = fetch_with_settings({"enable_seqscan": "off"}, "SELECT current_setting('enable_seqscan'), %s", [7])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan')")
+        after = cursor.fetchone()[0]
+    print(json.dumps({
+        "statements": len(statements),
+        "hnsw_set": any("hnsw" in sql for sql in statements),
+        "transactions": sum(sql.startswith("BEGIN") or "SAVEPOINT" in sql for sql in statements),
+        "started": started,
+        "wider_set": any("'hnsw.ef_search'" in sql or "500" in sql for sql in wider) and len(wider) > 1,
+        "one_round_trip": [list(rows[0]), len(queries.captured_queries), after],
+    }))
+"""
+
+
+def web_probe(**variables: str) -> dict:
+    from moviesite.tests.test_serving import run_in_a_web_process
+
+    return json.loads(run_in_a_web_process(WEB_PROBE, **variables).strip().splitlines()[-1])
+
+
+def test_a_web_servers_connections_start_with_the_search_index_settings_and_a_search_sets_none():
+    probe = web_probe()
+    assert probe["started"] == ["200", "relaxed_order"]
+    assert not probe["hnsw_set"] and probe["transactions"] == 0
+    assert probe["statements"] <= 6  # throttle, statistics, keyword, BM25F, semantic, page (13 before)
+    assert probe["wider_set"]  # a pool wider than search's still gets its own ef_search, as SET LOCAL
+    assert probe["one_round_trip"] == [["off", 7], 1, "on"]  # the setting held for that statement alone
+
+
+def test_behind_a_transaction_pooler_search_keeps_its_set_local():
+    probe = web_probe(DATABASE_POOLER="transaction")
+    assert probe["started"][1] != "relaxed_order"  # pgvector's default: nothing started with the connection
+    assert probe["hnsw_set"] and probe["transactions"] >= 1
+    assert probe["one_round_trip"] == [["off", 7], 1, "on"]
+
+
+def test_the_search_page_of_the_site_reads_no_left_behind_column_film_by_film():
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get("/", {"q": "tom hanks", "mode": "hybrid"})
+    assert response.status_code == 200 and response.content.count(b'class="card-title"') >= 10
+    statements = [query["sql"] for query in queries.captured_queries]
+    # A column left behind that the page shows would be read film by film, one statement each.
+    assert not [sql for sql in statements if 'WHERE "catalog_movie"."id" = ' in sql]
+    assert len([sql for sql in statements if "catalog_movie" in sql]) <= 7  # the signals, the page, the genres
