@@ -71,6 +71,8 @@ FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHT
 # A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
 # ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
 QUOTE_FIRST = True
+# The modes whose fused ranking keeps the quoted films first (`quote_first`), as the keyword ranking does.
+QUOTE_FIRST_MODES = frozenset({"keyword", "hybrid"})
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
@@ -168,8 +170,11 @@ def signals(
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
     if alpha < 1:
-        rankings["keyword"] = bm25_rescore(films, keyword_scores(films, query, limit=pool), query)
+        quotes: list[tuple[int, float]] = []
+        rankings["keyword"] = bm25_rescore(films, keyword_scores(films, query, limit=pool), query, quotes=quotes)
         rankings["title"] = title_scores(films, query, limit=pool)
+        if quotes:
+            rankings["quote"] = quotes
     if alpha > 0:
         rankings["semantic"] = semantic_scores(films, query, limit=pool)
     return rankings
@@ -204,7 +209,19 @@ def fuse(
         fused = model.rank(rankings, query, mode=mode, alpha=alpha, priors=priors or {})
     else:
         fused = hand_fusion(rankings, query, mode=mode, alpha=alpha, fusion=fusion)
+    if QUOTE_FIRST and mode in QUOTE_FIRST_MODES:
+        fused = quote_first(fused, rankings.get("quote") or [])
     return title_first(fused, rankings.get("title") or [], query) if TITLE_FIRST else fused
+
+
+def quote_first(fused: list[Fused], quotes: Sequence[tuple[int, float]]) -> list[Fused]:
+    """The films whose text holds the query's words in its order (`bm25_rescore`'s quotes: a pasted tagline or
+    line, a full name) before the others, in the fused order: the keyword ranking already puts them first, and
+    a semantic neighbour must not pass them in hybrid mode."""
+    if not quotes:
+        return fused
+    quoted = {key for key, _ in quotes}
+    return [entry for entry in fused if entry.key in quoted] + [entry for entry in fused if entry.key not in quoted]
 
 
 def title_first(fused: list[Fused], titles: Sequence[tuple[int, float]], query: str) -> list[Fused]:
@@ -433,7 +450,13 @@ def word_statistics(query: str) -> WordStatistics:
     return WordStatistics(words, weights, counts, catalog)
 
 
-def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], query: str) -> list[tuple[int, float]]:
+def bm25_rescore(
+    films: MovieQuerySet,
+    ranking: Sequence[tuple[int, float]],
+    query: str,
+    *,
+    quotes: list[tuple[int, float]] | None = None,
+) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
     tagline, a run of a title, a full name).
@@ -443,6 +466,9 @@ def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], que
     the word adds idf * tf / (k1 + tf). A long overview repeating a common word no longer outranks the film
     a description names three rare words of. Only the ranking's films (the signal's pool) are read, and only
     their own vectors; the averages come from LexemeStat (`refresh_lexeme_stats`).
+
+    `quotes`, when given, receives the quoted films (id, 1.0), best first: fusion keeps them first in hybrid
+    mode too (`quote_first`).
     """
     if not ranking or WEBSEARCH_SYNTAX.search(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
@@ -475,7 +501,10 @@ def bm25_rescore(films: MovieQuerySet, ranking: Sequence[tuple[int, float]], que
     quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
     final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
     # A stable sort: ties keep the ranking's order.
-    return sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
+    ordered = sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
+    if quotes is not None:
+        quotes.extend((pk, 1.0) for pk, _ in ordered if pk in quoted)
+    return ordered
 
 
 def bm25f(
