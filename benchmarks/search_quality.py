@@ -427,7 +427,7 @@ def votes() -> dict[int, float]:
 def ours(signals: dict[str, dict], priors: dict[int, float], mode: str):
     from catalog import search
 
-    lexical = {"keyword", "title"}
+    lexical = {"keyword", "title", "quote"}
 
     def rank(query: str) -> list[int]:
         rankings = signals[query]

@@ -216,12 +216,15 @@ def fuse(
 
 def quote_first(fused: list[Fused], quotes: Sequence[tuple[int, float]]) -> list[Fused]:
     """The films whose text holds the query's words in its order (`bm25_rescore`'s quotes: a pasted tagline or
-    line, a full name) before the others, in the fused order: the keyword ranking already puts them first, and
-    a semantic neighbour must not pass them in hybrid mode."""
+    line, a full name) before the others, in the keyword ranking's order: it already puts them first, and a
+    semantic neighbour must not pass them in hybrid mode, nor reorder them (on the dev sets, ordering them by
+    the fused score put a film quoting a name in its overview above that person's own films)."""
     if not quotes:
         return fused
-    quoted = {key for key, _ in quotes}
-    return [entry for entry in fused if entry.key in quoted] + [entry for entry in fused if entry.key not in quoted]
+    entries = {entry.key: entry for entry in fused}
+    first = [entries[key] for key, _ in quotes if key in entries]
+    quoted = {entry.key for entry in first}
+    return first + [entry for entry in fused if entry.key not in quoted]
 
 
 def title_first(fused: list[Fused], titles: Sequence[tuple[int, float]], query: str) -> list[Fused]:
