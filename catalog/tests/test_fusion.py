@@ -74,4 +74,4 @@ def test_a_quoted_film_stays_first_in_hybrid_mode_whatever_the_semantic_ranking_
     # Quoted films keep the keyword ranking's order among themselves (the quote list's), not the fused one.
     both = {**rankings, "quote": [(1, 1.0), (2, 1.0)]}
     assert [f.key for f in fuse(both, query, mode="hybrid", alpha=0.5)][:2] == [1, 2]
-    assert [f.key for f in fuse(both, query, mode="semantic", alpha=0.5)][0] == 2  # semantic mode has no quotes
+    assert fuse(both, query, mode="semantic", alpha=0.5)[0].key == 2  # semantic mode has no quotes
