@@ -141,7 +141,8 @@ def search(
 
     pool = min(max(offset + limit, MIN_POOL), params.SEARCH_DEPTH)
     rankings = signals(films, query, mode=mode, alpha=alpha, pool=pool)
-    fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors_of(films.model, rankings))
+    priors = priors_of(films.model, rankings, query, mode=mode, alpha=alpha, fusion=fusion)
+    fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors)
 
     keys = [entry.key for entry in fused]
     Movie = films.model
@@ -184,10 +185,14 @@ def mode_alpha(mode: str, alpha: float) -> float:
     return 0.0 if mode == "keyword" else 1.0 if mode == "semantic" else alpha
 
 
-def priors_of(model: type[Movie], rankings: Rankings) -> dict[int, float]:
-    """How many votes each candidate film has: people look for films they have heard of."""
+def priors_of(
+    model: type[Movie], rankings: Rankings, query: str, *, mode: str, alpha: float, fusion: str = "relative_score"
+) -> dict[int, float]:
+    """How many votes each candidate film has (people look for films they have heard of), for the learned
+    ranker; one statement, and only when the ranker ranks this query (`fuse` reads them nowhere else)."""
     keys = {key for ranking in rankings.values() for key, _ in ranking}
-    if not keys or ranker.current() is None:
+    learned = ranker.current() if fusion == "relative_score" else None
+    if not keys or learned is None or not learned.covers(mode, mode_alpha(mode, alpha), query):
         return {}
     return dict(model.objects.filter(pk__in=keys).values_list("pk", "vote_count"))
 
