@@ -194,7 +194,10 @@ def priors_of(
     learned = ranker.current() if fusion == "relative_score" else None
     if not keys or learned is None or not learned.covers(mode, mode_alpha(mode, alpha), query):
         return {}
-    return dict(model.objects.filter(pk__in=keys).values_list("pk", "vote_count"))
+    # One array parameter, not an IN list of ~200 (the ORM's pk__in): less to build, quote and plan.
+    with reading(model).cursor() as cursor:
+        cursor.execute(f"SELECT id, vote_count FROM {model._meta.db_table} WHERE id = ANY(%s)", [list(keys)])
+        return dict(cursor.fetchall())
 
 
 def fuse(
