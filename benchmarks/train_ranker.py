@@ -38,7 +38,8 @@ from catalog import ranker  # noqa: E402
 # Negatives per query: the candidates that reach this deep in any signal's ranking (None: every candidate).
 # Every candidate did better in the dev cross-validation than the 30 best of each signal (RESULTS.md).
 HARD_NEGATIVE_RANK: int | None = None
-# The regularisation per mode, chosen by the dev cross-validation (`--cv`) among 0.1, 0.3 and 1.
+# The regularisation per mode, chosen by the dev cross-validation (`--cv`): hybrid among 0.03, 0.1, 0.3, 1
+# and 10, keyword and semantic between 0.1 and 1 (benchmarks/RESULTS.md, issue 13, fourth round).
 C = {"keyword": 1.0, "semantic": 1.0, "hybrid": 0.1}
 # The signals each mode fuses (search.signals computes them all; `search()` asks only for these).
 KEEP = {
