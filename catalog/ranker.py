@@ -1,9 +1,10 @@
-"""An optional learned fusion of the search signals: a linear model per mode over per-signal scores, the
-hand-set fusion's own score, the film's vote count and the query's shape, trained by benchmarks/train_ranker.py
-on dev queries. It ranks description-shaped queries only, and only when its weights file
-(catalog/ranker_weights.json, a few hundred bytes, no network) is present: on the dev sets it did not beat the
-hand-set fusion on every source (benchmarks/RESULTS.md, issue 13), so none is shipped and search uses the
-hand-set weights of catalog/search.py. A present but unreadable file is logged and ignored.
+"""The learned fusion of the search signals: a linear model per mode over per-signal scores, the hand-set
+fusion's own score, the film's vote count and the query's shape, trained by benchmarks/train_ranker.py on the
+dev halves of benchmarks/search_quality.py's query sets. It ranks description-shaped queries only (titles,
+partial titles and names keep the hand-set fusion of catalog/search.py, which ranks them better). Its weights
+(catalog/ranker_weights.json, about 1 KB, no network) are rebuilt by that one command; in the dev
+cross-validation it beat the hand-set fusion on described plots in every mode (benchmarks/RESULTS.md, issue 13,
+fourth round). A missing file means hand-set fusion; a present but unreadable one is logged and ignored.
 """
 
 from __future__ import annotations

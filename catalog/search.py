@@ -71,6 +71,8 @@ FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHT
 # A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
 # ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
 QUOTE_FIRST = True
+# The modes whose fused ranking keeps the quoted films first (`quote_first`), as the keyword ranking does.
+QUOTE_FIRST_MODES = frozenset({"keyword", "hybrid"})
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
@@ -142,7 +144,8 @@ def search(
 
     pool = min(max(offset + limit, MIN_POOL), params.SEARCH_DEPTH)
     rankings = signals(films, query, mode=mode, alpha=alpha, pool=pool)
-    fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors_of(films.model, rankings))
+    priors = priors_of(films.model, rankings, query, mode=mode, alpha=alpha, fusion=fusion)
+    fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors)
 
     keys = [entry.key for entry in fused]
     Movie = films.model
@@ -175,8 +178,11 @@ def signals(
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if WEBSEARCH_SYNTAX.search(query) else word_statistics(query)
         ranking = keyword_scores(films, query, limit=pool, stats=stats)
-        rankings["keyword"] = bm25_rescore(films, ranking, query, stats=stats)
+        quotes: list[tuple[int, float]] = []
+        rankings["keyword"] = bm25_rescore(films, ranking, query, stats=stats, quotes=quotes)
         rankings["title"] = title_scores(films, query, limit=pool)
+        if quotes:
+            rankings["quote"] = quotes
     if alpha > 0:
         rankings["semantic"] = semantic_scores(films, query, limit=pool)
     return rankings
@@ -186,12 +192,19 @@ def mode_alpha(mode: str, alpha: float) -> float:
     return 0.0 if mode == "keyword" else 1.0 if mode == "semantic" else alpha
 
 
-def priors_of(model: type[Movie], rankings: Rankings) -> dict[int, float]:
-    """How many votes each candidate film has: people look for films they have heard of."""
+def priors_of(
+    model: type[Movie], rankings: Rankings, query: str, *, mode: str, alpha: float, fusion: str = "relative_score"
+) -> dict[int, float]:
+    """How many votes each candidate film has (people look for films they have heard of), for the learned
+    ranker; one statement, and only when the ranker ranks this query (`fuse` reads them nowhere else)."""
     keys = {key for ranking in rankings.values() for key, _ in ranking}
-    if not keys or ranker.current() is None:
+    learned = ranker.current() if fusion == "relative_score" else None
+    if not keys or learned is None or not learned.covers(mode, mode_alpha(mode, alpha), query):
         return {}
-    return dict(model.objects.filter(pk__in=keys).values_list("pk", "vote_count"))
+    # One array parameter, not an IN list of ~200 (the ORM's pk__in): less to build, quote and plan.
+    with reading(model).cursor() as cursor:
+        cursor.execute(f"SELECT id, vote_count FROM {model._meta.db_table} WHERE id = ANY(%s)", [list(keys)])
+        return dict(cursor.fetchall())
 
 
 def fuse(
@@ -211,7 +224,22 @@ def fuse(
         fused = model.rank(rankings, query, mode=mode, alpha=alpha, priors=priors or {})
     else:
         fused = hand_fusion(rankings, query, mode=mode, alpha=alpha, fusion=fusion)
+    if QUOTE_FIRST and mode in QUOTE_FIRST_MODES:
+        fused = quote_first(fused, rankings.get("quote") or [])
     return title_first(fused, rankings.get("title") or [], query) if TITLE_FIRST else fused
+
+
+def quote_first(fused: list[Fused], quotes: Sequence[tuple[int, float]]) -> list[Fused]:
+    """The films whose text holds the query's words in its order (`bm25_rescore`'s quotes: a pasted tagline or
+    line, a full name) before the others, in the keyword ranking's order: it already puts them first, and a
+    semantic neighbour must not pass them in hybrid mode, nor reorder them (on the dev sets, ordering them by
+    the fused score put a film quoting a name in its overview above that person's own films)."""
+    if not quotes:
+        return fused
+    entries = {entry.key: entry for entry in fused}
+    first = [entries[key] for key, _ in quotes if key in entries]
+    quoted = {entry.key for entry in first}
+    return first + [entry for entry in fused if entry.key not in quoted]
 
 
 def title_first(fused: list[Fused], titles: Sequence[tuple[int, float]], query: str) -> list[Fused]:
@@ -446,7 +474,12 @@ def word_statistics(query: str) -> WordStatistics:
 
 
 def bm25_rescore(
-    films: MovieQuerySet, ranking: Sequence[tuple[int, float]], query: str, *, stats: WordStatistics | None = None
+    films: MovieQuerySet,
+    ranking: Sequence[tuple[int, float]],
+    query: str,
+    *,
+    stats: WordStatistics | None = None,
+    quotes: list[tuple[int, float]] | None = None,
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -458,6 +491,9 @@ def bm25_rescore(
     a description names three rare words of. Only the ranking's films (the signal's pool) are read, and only
     their own vectors; the averages come from LexemeStat (`refresh_lexeme_stats`). `stats`: the query's
     `word_statistics`, when the caller has read them already.
+
+    `quotes`, when given, receives the quoted films (id, 1.0), best first: fusion keeps them first in hybrid
+    mode too (`quote_first`).
     """
     if not ranking or WEBSEARCH_SYNTAX.search(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
@@ -492,7 +528,10 @@ def bm25_rescore(
     quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
     final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
     # A stable sort: ties keep the ranking's order.
-    return sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
+    ordered = sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
+    if quotes is not None:
+        quotes.extend((pk, 1.0) for pk, _ in ordered if pk in quoted)
+    return ordered
 
 
 def bm25f(

@@ -54,3 +54,24 @@ def test_absolute_lists_keep_their_scale():
 def test_no_rankings_fuse_to_nothing():
     assert reciprocal_rank_fusion({}, {"keyword": 1.0}) == []
     assert relative_score_fusion({"keyword": []}, {"keyword": 1.0}) == []
+
+
+def test_a_quoted_film_stays_first_in_hybrid_mode_whatever_the_semantic_ranking_says():
+    from catalog.search import fuse
+
+    # Film 1 holds the query's words in their order (a pasted tagline); film 2 is the semantic favourite and a
+    # near-equal keyword match, so plain fusion would put it first.
+    rankings = {
+        "keyword": [(1, 2.0), (2, 1.9), (3, 0.1)],
+        "title": [],
+        "semantic": [(2, 0.6), (3, 0.4), (1, 0.2)],
+        "quote": [(1, 1.0)],
+    }
+    query = "once you believe you die"
+    assert [f.key for f in fuse(rankings, query, mode="hybrid", alpha=0.5)][:2] == [1, 2]
+    without = {name: ranking for name, ranking in rankings.items() if name != "quote"}
+    assert [f.key for f in fuse(without, query, mode="hybrid", alpha=0.5)][:2] == [2, 1]
+    # Quoted films keep the keyword ranking's order among themselves (the quote list's), not the fused one.
+    both = {**rankings, "quote": [(1, 1.0), (2, 1.0)]}
+    assert [f.key for f in fuse(both, query, mode="hybrid", alpha=0.5)][:2] == [1, 2]
+    assert fuse(both, query, mode="semantic", alpha=0.5)[0].key == 2  # semantic mode has no quotes

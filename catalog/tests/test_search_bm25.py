@@ -105,9 +105,12 @@ def test_a_quote_of_a_films_text_goes_first(storm_films, monkeypatch):
     ranking = search.keyword_scores(films, query, limit=10)
     assert [pk for pk, _ in ranking][:2] == [scattered, quoted]  # more of the words, not in their order
 
-    rescored = search.bm25_rescore(films, ranking, query)
+    quotes: list[tuple[int, float]] = []
+    rescored = search.bm25_rescore(films, ranking, query, quotes=quotes)
     assert [pk for pk, _ in rescored][:2] == [quoted, scattered]
+    assert quotes == [(quoted, 1.0)]  # what fusion keeps first in hybrid mode too
     assert films.search(query, mode="keyword").results[0].pk == quoted
+    assert search.signals(films, query, mode="hybrid", alpha=0.5, pool=10)["quote"] == [(quoted, 1.0)]
 
     monkeypatch.setattr(search, "QUOTE_FIRST", False)
     assert search.bm25_rescore(films, ranking, query) == ranking

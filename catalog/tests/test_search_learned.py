@@ -80,10 +80,41 @@ def test_hybrid_is_never_worse_than_the_better_single_mode_on_a_fixed_set():
     assert mrr("hybrid") >= max(mrr("keyword"), mrr("semantic"))
 
 
-def test_search_uses_hand_set_fusion_when_no_ranker_weights_are_shipped():
+def test_the_shipped_ranker_weights_load_and_are_small():
     ranker.current.cache_clear()
-    assert not ranker.WEIGHTS_PATH.exists()
-    assert ranker.current() is None
+    assert ranker.WEIGHTS_PATH.stat().st_size < 4_000
+    model = ranker.current()
+    assert model is not None
+    assert set(model.weights) >= {"keyword", "semantic", "hybrid"}
+    for mode, names in ranker.FEATURES_BY_MODE.items():
+        assert set(model.weights[mode]) == set(names)
+
+
+def test_the_ranker_ranks_descriptions_only():
+    model = ranker.current()
+    assert model.covers("hybrid", 0.5, "a weatherman relives the same day over and over")
+    assert not model.covers("hybrid", 0.5, "tom hanks")
+    assert not model.covers("hybrid", 0.5, "back to the futre")
+
+
+def test_votes_are_read_only_for_queries_the_ranker_ranks(django_assert_num_queries):
+    from catalog import search
+
+    rankings = {"keyword": [(1, 1.0)], "title": [], "semantic": [(2, 0.5)]}
+    with django_assert_num_queries(0):
+        assert search.priors_of(Movie, rankings, "tom hanks", mode="hybrid", alpha=0.5) == {}
+    with django_assert_num_queries(1):
+        search.priors_of(Movie, rankings, "a weatherman relives the same day over and over", mode="hybrid", alpha=0.5)
+
+
+def test_search_uses_hand_set_fusion_when_no_ranker_weights_are_shipped(monkeypatch, tmp_path):
+    monkeypatch.setattr(ranker, "WEIGHTS_PATH", tmp_path / "ranker_weights.json")
+    ranker.current.cache_clear()
+    try:
+        assert ranker.current() is None
+        assert "Jaws" in titles("a great white shark terrorizes the swimmers of a small beach town", limit=3)
+    finally:
+        ranker.current.cache_clear()
 
 
 def test_a_weights_file_is_loaded_and_ranks_descriptions(monkeypatch, tmp_path):

@@ -158,7 +158,8 @@ def test_a_web_servers_connections_start_with_the_search_index_settings_and_a_se
     probe = web_probe()
     assert probe["started"] == ["200", "relaxed_order"]
     assert not probe["hnsw_set"] and probe["transactions"] == 0
-    assert probe["statements"] <= 6  # throttle, statistics, keyword, BM25F, semantic, page (13 before)
+    # throttle, statistics, keyword, BM25F, semantic, the candidates' votes for the learned ranker, page (13 before)
+    assert probe["statements"] <= 7
     assert probe["wider_set"]  # a pool wider than search's still gets its own ef_search, as SET LOCAL
     assert probe["one_round_trip"] == [["off", 7], 1, "on"]  # the setting held for that statement alone
 
