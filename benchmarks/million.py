@@ -216,8 +216,41 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
     log(f"load average {os.getloadavg()}")
 
 
-def time_search(rounds: int) -> None:
-    """Keyword and hybrid search over QUERIES: a first pass (hybrid: the query encoded), then `rounds` warm ones."""
+def search_sides(before: str | None) -> dict:
+    """`catalog.search.search` of this checkout, and with `before`, that checkout's catalog/search.py beside it
+    (loaded as its own module, so its signals and constants are its own)."""
+    import importlib.util
+
+    from catalog import search
+
+    sides = {"this": search.search}
+    if before:
+        spec = importlib.util.spec_from_file_location("search_before", Path(before) / "catalog/search.py")
+        module = sys.modules["search_before"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sides["before"] = module.search
+    return sides
+
+
+def backend_cpu():
+    """A function giving the CPU seconds used so far by this process's database backend (psutil: 10 ms ticks)."""
+    import psutil
+    from django.db import connection
+
+    connection.ensure_connection()
+    backend = psutil.Process(connection.connection.info.backend_pid)
+
+    def used() -> float:
+        times = backend.cpu_times()
+        return times.user + times.system
+
+    return used
+
+
+def time_search(rounds: int, before: str | None = None) -> None:
+    """Keyword and hybrid search over QUERIES: a first pass (hybrid: the query encoded), then `rounds` warm ones.
+    With `before`, that checkout's search beside this one's, query by query, who goes first rotating; each
+    side's wall p50 / p99 and its database backend's CPU per search (summed, then divided: 10 ms ticks)."""
     from catalog.models import Movie
     from recommender.encoders import get_encoder
 
@@ -226,23 +259,72 @@ def time_search(rounds: int) -> None:
     started = time.perf_counter()
     encoder.load()
     log(f"encoder {encoder.name} loaded in {time.perf_counter() - started:.1f} s")
+    sides = search_sides(before)
+    cpu = backend_cpu()
     for mode in ("keyword", "hybrid"):
-        cold = []
-        for query in QUERIES:
-            started = time.perf_counter()
-            films_qs.search(query, mode=mode, limit=20)
-            cold.append(time.perf_counter() - started)
-        warm = []
-        for _ in range(rounds):
-            for query in QUERIES:
+        cold: dict[str, list[float]] = {name: [] for name in sides}
+        warm: dict[str, list[float]] = {name: [] for name in sides}
+        used = dict.fromkeys(sides, 0.0)
+        for n, query in enumerate(QUERIES):
+            for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
                 started = time.perf_counter()
-                films_qs.search(query, mode=mode, limit=20)
-                warm.append(time.perf_counter() - started)
-        p50, p99 = percentiles(warm)
-        c50, c99 = percentiles(cold)
-        print(f"search {mode}, {len(QUERIES)} distinct queries x {rounds}: warm p50 {p50:.1f} ms,"
-              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded)"
-              f" p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+                sides[name](films_qs, query, mode=mode, limit=20)
+                cold[name].append(time.perf_counter() - started)
+        for _ in range(rounds):
+            for n, query in enumerate(QUERIES):
+                for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
+                    started_cpu, started = cpu(), time.perf_counter()
+                    sides[name](films_qs, query, mode=mode, limit=20)
+                    warm[name].append(time.perf_counter() - started)
+                    used[name] += cpu() - started_cpu
+        for name in sides:
+            p50, p99 = percentiles(warm[name])
+            c50, c99 = percentiles(cold[name])
+            print(f"search {mode} ({name}), {len(QUERIES)} distinct queries x {rounds}: warm p50 {p50:.1f} ms,"
+                  f" p99 {p99:.1f} ms, database CPU {1000 * used[name] / len(warm[name]):.1f} ms/search;"
+                  f" first pass (hybrid: query encoded) p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+
+
+def typo_check(sample: int, before: str | None = None) -> None:
+    """Known-item search among the million: `sample` of the real TMDB films whose title no other film shares,
+    each title with one typo in one word (benchmarks/search_quality.py's `typo`, seeded), searched by keyword
+    and hybrid; hit@1 and MRR@10 of the film, for titles of 1-3 words and of 4 or more apart (the title
+    signal walks the trigram index for queries of at most `title_query_max_words` words). Read-only."""
+    from collections import Counter
+
+    from benchmarks.make_1m import SYNTHETIC_TMDB_IDS
+    from benchmarks.search_quality import typo
+    from catalog.models import Movie, normalise_title
+
+    films_qs = Movie.objects.visible()
+    titles = Counter(normalise_title(title) for title in Movie.objects.values_list("title", flat=True).iterator())
+    real = list(
+        Movie.objects.filter(tmdb_id__lt=SYNTHETIC_TMDB_IDS, hidden=False).order_by("pk").values_list("pk", "title")
+    )
+    rng = random.Random(1970)
+    rng.shuffle(real)
+    cases = []
+    for pk, title in real:
+        query = typo(title, rng) if titles[normalise_title(title)] == 1 else ""
+        if query and not titles[normalise_title(query)]:
+            cases.append((query, pk))
+        if len(cases) == sample:
+            break
+    sides = search_sides(before)
+    log(f"{len(cases)} typo'd real titles; load average {os.getloadavg()}")
+    print("\n| typo'd real title (known item) | code | mode | titles of 1-3 words: hit@1 / MRR@10 (n)"
+          " | 4 or more words: hit@1 / MRR@10 (n) |\n| --- | --- | --- | --- | --- |")  # fmt: skip
+    for mode in ("keyword", "hybrid"):
+        for name, search in sides.items():
+            scores: dict[bool, list[float]] = {False: [], True: []}
+            for query, pk in cases:
+                ranked = [movie.pk for movie in search(films_qs, query, mode=mode, limit=10).results]
+                scores[len(query.split()) >= 4].append(1 / (ranked.index(pk) + 1) if pk in ranked else 0.0)
+            cells = [
+                f"{sum(score == 1 for score in found) / len(found):.3f} / {statistics.mean(found):.3f} ({len(found)})"
+                for found in (scores[False], scores[True])
+            ]
+            print(f"| | {name} | {mode} | {cells[0]} | {cells[1]} |", flush=True)
 
 
 def main() -> None:
@@ -251,7 +333,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server-rss", action="store_true", help="only the memory of a warmed server-like process")
     parser.add_argument("--knn", action="store_true", help="only knn similar films (read-only)")
-    parser.add_argument("--before", help="with --knn: a checkout whose recommender/similar.py is timed beside")
+    parser.add_argument(
+        "--before",
+        help="with --knn: a checkout whose recommender/similar.py is timed beside; with --search-only or --typos,"
+        " its catalog/search.py",
+    )
+    parser.add_argument("--typos", type=int, help="only known-item search for this many typo'd real titles")
     parser.add_argument("--pool", type=int, help="with --knn: this code with knn's pool of this size, beside")
     parser.add_argument("--search-only", action="store_true", help="only keyword and hybrid search")
     args = parser.parse_args()
@@ -261,13 +348,16 @@ def main() -> None:
     if args.knn:
         knn_only(args.seeds, args.before, args.pool)
         return
-    if args.search_only:
+    if args.search_only or args.typos:
         _setup()
         from moviesite.warmup import prepare_for_requests
 
         prepare_for_requests()
         log(f"load average {os.getloadavg()}")
-        time_search(args.rounds)
+        if args.typos:
+            typo_check(args.typos, args.before)
+        else:
+            time_search(args.rounds, args.before)
         log(f"load average {os.getloadavg()}")
         return
     connection = _setup()
