@@ -87,11 +87,23 @@ TRIGRAM_THRESHOLD = 0.25
 TRIGRAM_FULL_FILMS = 50_000
 TRIGRAM_THRESHOLD_PER_DOUBLING = 0.06
 TRIGRAM_MAX_THRESHOLD = 0.5
+# Above TRIGRAM_FULL_FILMS films the threshold is also at least 1 - TITLE_TYPO_TRIGRAMS / (the query's trigrams):
+# a query taken for a title with up to two typos (each spoils at most four of its trigrams: a swap), and no
+# further. The index's walk reads fewer posting lists the higher the threshold, and a long query has many (at a
+# million films, a described plot of 4-7 words cost 40-70 ms at 0.5, 20-30 ms at 0.8; see benchmarks/RESULTS.md,
+# "The title walk at a million films"); a short one keeps the catalog's threshold, as one typo in a short title
+# spoils a large share of its trigrams.
+TITLE_TYPO_TRIGRAMS = 8
 # One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
 TITLE_THRESHOLD_SQL = """
-    SELECT set_config('pg_trgm.word_similarity_threshold',
-                      least(%s, greatest(%s, %s + %s * log(2, greatest(reltuples, 1)::numeric / %s)))::text, true)
-    FROM pg_class WHERE oid = %s::regclass"""
+    SELECT set_config('pg_trgm.word_similarity_threshold', (
+        CASE WHEN reltuples > %(full)s
+             THEN greatest(threshold, 1 - %(typo)s::float8 / greatest(cardinality(show_trgm(%(query)s)), 1))
+             ELSE threshold END)::text, true)
+    FROM pg_class,
+         LATERAL (SELECT least(%(max)s, greatest(%(base)s, %(base)s + %(rise)s
+                                                 * log(2, greatest(reltuples, 1)::numeric / %(full)s)))) AS t(threshold)
+    WHERE oid = %(table)s::regclass"""
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
 TITLE_FIRST = True
@@ -312,7 +324,9 @@ def candidate_query(stats: WordStatistics) -> tuple[str, int]:
     When even the rarest word is in more films than the budget (a described plot in a million films), the
     candidates are the films with at least two of the CANDIDATE_PAIR_WORDS rarest words: the GIN index finds
     them without reading a film, and a film with one of those words only could not outrank them (it has half
-    the coverage or less). A query of one such word keeps all its films.
+    the coverage or less). When that rarest word is the query's only rare one ("paris" in "love story in
+    paris"), its films with any of the query's other words are the candidates, for the same reason. A query of
+    one word keeps all its films.
     """
     words, documents = stats.words, stats.documents
     rare = [i for i, weight in enumerate(stats.weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
@@ -320,6 +334,10 @@ def candidate_query(stats: WordStatistics) -> tuple[str, int]:
     if len(rarest) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
         pairs = itertools.combinations(sorted(rarest[:CANDIDATE_PAIR_WORDS]), 2)
         return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), CANDIDATE_BUDGET
+    if len(words) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
+        others = sorted((i for i in range(len(words)) if i != rarest[0]), key=lambda i: documents[i])
+        partners = " | ".join(f"'{words[i]}'" for i in sorted(others[: CANDIDATE_PAIR_WORDS - 1]))
+        return f"'{words[rarest[0]]}' & ({partners})", CANDIDATE_BUDGET
     chosen, films = [], 0
     for i in rarest:
         if chosen and films + documents[i] > CANDIDATE_BUDGET:
@@ -347,13 +365,15 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
         cursor.execute(
             TITLE_THRESHOLD_SQL,
-            [
-                TRIGRAM_MAX_THRESHOLD,
-                *[TRIGRAM_THRESHOLD] * 2,
-                TRIGRAM_THRESHOLD_PER_DOUBLING,
-                TRIGRAM_FULL_FILMS,
-                table,
-            ],
+            {
+                "max": TRIGRAM_MAX_THRESHOLD,
+                "base": TRIGRAM_THRESHOLD,
+                "rise": TRIGRAM_THRESHOLD_PER_DOUBLING,
+                "full": TRIGRAM_FULL_FILMS,
+                "typo": TITLE_TYPO_TRIGRAMS,
+                "query": query,
+                "table": table,
+            },
         )
         rows = list(qs)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
