@@ -21,7 +21,8 @@ on seeds whose candidates no query has read yet (their rows on disk or in the OS
 the index scan at each pool size, then the first call again (rows now in shared buffers), each p50 / p99.
 With `--before CHECKOUT`, that checkout's recommender/similar.py (e.g. the main branch's) is timed on the
 same seeds in the same run, seed by seed, which one goes first rotating; `--pool N` adds this
-checkout's code with knn's pool set to N.
+checkout's code with knn's pool set to N (this checkout's own pool shrinks with the catalog's size,
+`similar.knn_pool_size`: 200 at a million films).
 """
 
 from __future__ import annotations
@@ -151,11 +152,11 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
 
     def with_pool(size: int):
         def call(seed, **options):
-            kept, similar.KNN_POOL = similar.KNN_POOL, size
+            kept, similar.knn_pool_size = similar.knn_pool_size, lambda films=None: size
             try:
                 return similar.similar_films(seed, **options)
             finally:
-                similar.KNN_POOL = kept
+                similar.knn_pool_size = kept
 
         return call
 
@@ -167,7 +168,7 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
         sides["before"] = module.similar_films
     if pool:
         sides[f"this, pool {pool}"] = with_pool(pool)
-    log(f"load average {os.getloadavg()}")
+    log(f"load average {os.getloadavg()}; knn's pool at this catalog's size: {similar.knn_pool_size()}")
     pks, exact = exact_neighbours(seeds + 1)
     log("exact neighbours computed")
     films = Movie.objects.with_details().in_bulk(pks)
