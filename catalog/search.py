@@ -46,6 +46,11 @@ CANDIDATE_MIN_IDF = 3.0
 # The rare words whose films are scored, rarest first, have at most this many films between them (see
 # `candidate_words`): keyword search at a million films reads a bounded number of search vectors.
 CANDIDATE_BUDGET = 10_000
+# Above this many films the budget shrinks with the square root of the catalog's size (at a million films:
+# 2,236): each candidate costs a read of its search vector (~4 us at 1M), and a described plot's rare words
+# are in thousands of films there. Below, the budget is CANDIDATE_BUDGET, so small catalogs score the films
+# they always did.
+CANDIDATE_BUDGET_FULL_FILMS = 50_000
 # Past the budget, the films with two of this many rarest words are the candidates (see `candidate_query`).
 CANDIDATE_PAIR_WORDS = 6
 # Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
@@ -87,22 +92,26 @@ TRIGRAM_THRESHOLD = 0.25
 TRIGRAM_FULL_FILMS = 50_000
 TRIGRAM_THRESHOLD_PER_DOUBLING = 0.06
 TRIGRAM_MAX_THRESHOLD = 0.5
-# Above TRIGRAM_FULL_FILMS films the threshold is also at least 1 - TITLE_TYPO_TRIGRAMS / (the query's trigrams):
-# a query taken for a title with up to two typos (each spoils at most four of its trigrams: a swap), and no
-# further. The index's walk reads fewer posting lists the higher the threshold, and a long query has many (at a
-# million films, a described plot of 4-7 words cost 40-70 ms at 0.5, 20-30 ms at 0.8; see benchmarks/RESULTS.md,
-# "The title walk at a million films"); a short one keeps the catalog's threshold, as one typo in a short title
-# spoils a large share of its trigrams.
-TITLE_TYPO_TRIGRAMS = 8
+# Above TRIGRAM_FULL_FILMS films the threshold is also as high as a title one typo away from the query still
+# passes: a typo changes at most TITLE_TYPO_TRIGRAMS of the query's N trigrams (a swap of two letters: four),
+# so the query and the title still share N - 4 of their N + 4 distinct trigrams, and word similarity (shared
+# trigrams over the union, of the query and the title's best stretch) is at least (N - 4) / (N + 4); a query
+# that is a run of a title exactly has 1. The index's walk reads fewer posting lists the higher the threshold,
+# and a long query has many: at a million films a described plot of 4-7 words cost 40-70 ms at 0.5 and 20-30 ms
+# at 0.75 (benchmarks/RESULTS.md, "The title walk at a million films"). A short query keeps the catalog's
+# threshold: below 12 trigrams the bound is under 0.5. Two typos in a long title may now be left out at 1M. The
+# bound is rounded down to 0.001: word similarity is a float4, and a title exactly at the bound must pass.
+TITLE_TYPO_TRIGRAMS = 4
 # One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
 TITLE_THRESHOLD_SQL = """
     SELECT set_config('pg_trgm.word_similarity_threshold', (
         CASE WHEN reltuples > %(full)s
-             THEN greatest(threshold, 1 - %(typo)s::float8 / greatest(cardinality(show_trgm(%(query)s)), 1))
+             THEN greatest(threshold, floor(1000 * (trigrams - %(typo)s)::float8 / (trigrams + %(typo)s)) / 1000)
              ELSE threshold END)::text, true)
     FROM pg_class,
          LATERAL (SELECT least(%(max)s, greatest(%(base)s, %(base)s + %(rise)s
-                                                 * log(2, greatest(reltuples, 1)::numeric / %(full)s)))) AS t(threshold)
+                                                 * log(2, greatest(reltuples, 1)::numeric / %(full)s))),
+                        cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams)
     WHERE oid = %(table)s::regclass"""
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
@@ -317,9 +326,10 @@ def candidate_query(stats: WordStatistics) -> tuple[str, int]:
 
     The rarer words (IDF at least CANDIDATE_MIN_IDF; every word when none is): a film sharing only "love" and
     "story" with the query could not rank anyway, and there are thousands of those. Of those, the rarest first
-    while their films add up to at most CANDIDATE_BUDGET: reading a film's search vector is most of a keyword
-    search's cost. Below ~6,000 films the budget never binds (32 words in at most 5 % of the films each), so
-    small catalogs score exactly the films they always did.
+    while their films add up to at most the budget (`candidate_budget`: CANDIDATE_BUDGET, smaller past 50,000
+    films): reading a film's search vector is most of a keyword search's cost. Below ~6,000 films the budget
+    never binds (32 words in at most 5 % of the films each), so small catalogs score exactly the films they
+    always did.
 
     When even the rarest word is in more films than the budget (a described plot in a million films), the
     candidates are the films with at least two of the CANDIDATE_PAIR_WORDS rarest words: the GIN index finds
@@ -328,23 +338,31 @@ def candidate_query(stats: WordStatistics) -> tuple[str, int]:
     paris"), its films with any of the query's other words are the candidates, for the same reason. A query of
     one word keeps all its films.
     """
-    words, documents = stats.words, stats.documents
+    words, documents, budget = stats.words, stats.documents, candidate_budget(stats.films)
     rare = [i for i, weight in enumerate(stats.weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
     rarest = sorted(rare, key=lambda i: documents[i])  # a stable sort: ties keep the query's order
-    if len(rarest) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
+    if len(rarest) > 1 and documents[rarest[0]] > budget:
         pairs = itertools.combinations(sorted(rarest[:CANDIDATE_PAIR_WORDS]), 2)
-        return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), CANDIDATE_BUDGET
-    if len(words) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
+        return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), budget
+    if len(words) > 1 and documents[rarest[0]] > budget:
         others = sorted((i for i in range(len(words)) if i != rarest[0]), key=lambda i: documents[i])
         partners = " | ".join(f"'{words[i]}'" for i in sorted(others[: CANDIDATE_PAIR_WORDS - 1]))
-        return f"'{words[rarest[0]]}' & ({partners})", CANDIDATE_BUDGET
+        return f"'{words[rarest[0]]}' & ({partners})", budget
     chosen, films = [], 0
     for i in rarest:
-        if chosen and films + documents[i] > CANDIDATE_BUDGET:
+        if chosen and films + documents[i] > budget:
             break
         films += documents[i]
         chosen.append(i)
     return " | ".join(f"'{words[i]}'" for i in sorted(chosen)), films
+
+
+def candidate_budget(films: int) -> int:
+    """How many films a keyword search's candidates may add up to, in a catalog of `films` films (0: unknown):
+    CANDIDATE_BUDGET up to CANDIDATE_BUDGET_FULL_FILMS, then smaller with the square root of the catalog."""
+    if films <= CANDIDATE_BUDGET_FULL_FILMS:
+        return CANDIDATE_BUDGET
+    return round(CANDIDATE_BUDGET * math.sqrt(CANDIDATE_BUDGET_FULL_FILMS / films))
 
 
 def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:

@@ -12,7 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from benchmarks.signal_cost import legacy_keyword_scores, legacy_title_scores
 from catalog import search
 from catalog.models import Movie
-from catalog.search import CANDIDATE_BUDGET, WordStatistics, candidate_query, keyword_scores, title_scores
+from catalog.search import (
+    CANDIDATE_BUDGET,
+    WordStatistics,
+    candidate_budget,
+    candidate_query,
+    keyword_scores,
+    title_scores,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,19 +78,38 @@ def threshold_at(films: float, query: str = "godfater") -> float:
 
 
 def test_the_title_threshold_rises_with_the_catalog_past_fifty_thousand_films():
-    assert threshold_at(330) == threshold_at(50_000) == 0.25
-    assert threshold_at(100_000) == pytest.approx(0.31)
-    assert threshold_at(1_000_000) == 0.5
-    assert threshold_at(100_000_000) == 0.5
+    # A query of 7 trigrams, whose one-typo bound (3 / 11) never rises above the catalog's threshold.
+    assert threshold_at(330, "avatar") == threshold_at(50_000, "avatar") == 0.25
+    assert threshold_at(100_000, "avatar") == pytest.approx(0.31)
+    assert threshold_at(1_000_000, "avatar") == 0.5
+    assert threshold_at(100_000_000, "avatar") == 0.5
 
 
-def test_past_fifty_thousand_films_a_long_query_walks_the_title_index_at_a_threshold_two_typos_allow():
-    plot = "a shark terrorizes a beach town"  # 29 trigrams: two typos spoil at most 8
+def test_past_fifty_thousand_films_a_long_query_walks_the_title_index_at_a_threshold_one_typo_allows():
+    plot = "a shark terrorizes a beach town"  # 29 trigrams: a typo changes at most 4
     assert threshold_at(330, plot) == threshold_at(50_000, plot) == 0.25
-    assert threshold_at(1_000_000, plot) == pytest.approx(1 - 8 / 29)
-    assert threshold_at(100_000, plot) == pytest.approx(1 - 8 / 29)
-    # A short query keeps the catalog's threshold: one typo spoils a third of "godfater"'s trigrams.
-    assert threshold_at(1_000_000, "the dark knight") == threshold_at(1_000_000) == 0.5
+    assert threshold_at(1_000_000, plot) == threshold_at(100_000, plot) == 0.757
+    assert threshold_at(1_000_000, "the dark knight") == 0.6  # 16 trigrams
+    # A short query keeps the catalog's threshold: one typo changes a third of "godfater"'s 9 trigrams.
+    assert threshold_at(1_000_000) == 0.5
+
+
+def test_a_title_one_typo_away_is_at_least_as_similar_as_the_bound_the_threshold_assumes():
+    from benchmarks.search_quality import typo
+
+    rng = random.Random(4)
+    pairs = [(typo(title, rng), title) for title in Movie.objects.order_by("pk").values_list("title", flat=True)]
+    pairs = [(query, title) for query, title in pairs if query]
+    assert len(pairs) > 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT q.query, q.title FROM unnest(%s::text[], %s::text[]) AS q(query, title),
+                      LATERAL (SELECT cardinality(show_trgm(q.query))) AS n(trigrams)
+               WHERE word_similarity(q.query, q.title) < floor(1000 * (n.trigrams - %s)::float8 / (n.trigrams + %s))
+                                                         / 1000""",
+            [[q for q, _ in pairs], [t for _, t in pairs], search.TITLE_TYPO_TRIGRAMS, search.TITLE_TYPO_TRIGRAMS],
+        )
+        assert cursor.fetchall() == []
 
 
 def test_in_a_big_catalog_a_long_title_with_a_typo_is_still_the_title_signals_first_film():
@@ -129,9 +155,18 @@ def test_past_the_budget_a_film_needs_two_of_the_rarest_words():
 def test_past_the_budget_a_lone_rare_word_needs_one_of_the_other_words_of_the_query():
     # "love story in paris" at a million films: "paris" is the only rare word, in 16,602 films.
     query = WordStatistics(["love", "pari", "stori"], [1.7, 4.1, 1.9], [178_119, 16_602, 144_158], 1_000_000)
-    assert candidate_query(query) == ("'pari' & ('love' | 'stori')", CANDIDATE_BUDGET)
+    assert candidate_query(query) == ("'pari' & ('love' | 'stori')", candidate_budget(1_000_000))
     # Within the budget, all its films, as before.
-    assert candidate_query(query._replace(documents=[178_119, 6_602, 144_158]))[0] == "'pari'"
+    assert candidate_query(query._replace(documents=[178_119, 1_602, 144_158]))[0] == "'pari'"
+
+
+def test_the_keyword_budget_is_ten_thousand_films_up_to_fifty_thousand_and_shrinks_past():
+    assert candidate_budget(0) == candidate_budget(5_676) == candidate_budget(50_000) == CANDIDATE_BUDGET == 10_000
+    assert candidate_budget(200_000) == 5_000
+    assert candidate_budget(1_000_000) == 2_236
+    # At a million films, a rare word in 3,000 films is past the budget: it needs a second word.
+    assert candidate_query(stats([3_000, 40_000])) == ("('w0' & 'w1')", 2_236)
+    assert candidate_query(stats([3_000, 40_000], films=50_000)) == ("'w0'", 3_000)
 
 
 def test_a_typical_keyword_search_is_two_statements_and_a_broad_one_keeps_off_the_sequential_scan():
