@@ -295,6 +295,42 @@ def time_search(rounds: int, before: str | None = None) -> None:
                   f" {firsts}; mean share of before's 20 still in this one's {overlap:.3f}", flush=True)  # fmt: skip
 
 
+def signal_costs(rounds: int) -> None:
+    """Where a keyword search's time goes, query by query: the keyword signal (`keyword_scores`), its BM25F
+    re-scoring, the title signal and the whole keyword search, each called once untimed and then `rounds`
+    times; the median wall time and the database backend's mean CPU per call (10 ms ticks, so noisy alone)."""
+    from catalog import search
+    from catalog.models import Movie
+
+    films_qs = Movie.objects.visible()
+    cpu = backend_cpu()
+    print("\n| query | keyword signal | BM25F | title signal | keyword search |\n| --- | --- | --- | --- | --- |")
+    totals: dict[str, list[float]] = {}
+    for query in QUERIES:
+        ranking = search.keyword_scores(films_qs, query, limit=100)
+        parts = {
+            "keyword": lambda q: search.keyword_scores(films_qs, q, limit=100),
+            "bm25": lambda q, ranking=ranking: search.bm25_rescore(films_qs, ranking, q),
+            "title": lambda q: search.title_scores(films_qs, q, limit=100),
+            "search": lambda q: search.search(films_qs, q, mode="keyword", limit=20),
+        }
+        cells = []
+        for name, part in parts.items():
+            part(query)
+            walls, used = [], 0.0
+            for _ in range(rounds):
+                started_cpu, started = cpu(), time.perf_counter()
+                part(query)
+                walls.append(time.perf_counter() - started)
+                used += cpu() - started_cpu
+            totals.setdefault(name, []).append(statistics.median(walls))
+            cells.append(f"{1000 * statistics.median(walls):.1f} / {1000 * used / rounds:.0f}")
+        print(f"| {query} | " + " | ".join(cells) + " |", flush=True)
+    print(
+        "| p50 over the queries | " + " | ".join(f"{1000 * statistics.median(v):.1f}" for v in totals.values()) + " |"
+    )
+
+
 def typo_check(sample: int, before: str | None = None, edits: int = 1) -> None:
     """Known-item search among the million: `sample` of the real TMDB films whose title no other film shares,
     each title with `edits` typos (benchmarks/search_quality.py's `typo`, seeded, applied `edits` times),
@@ -351,6 +387,9 @@ def main() -> None:
         " its catalog/search.py",
     )
     parser.add_argument("--typos", type=int, help="only known-item search for this many typo'd real titles")
+    parser.add_argument(
+        "--signals", action="store_true", help="only each signal's cost per query (wall ms / backend CPU ms)"
+    )
     parser.add_argument("--typo-edits", type=int, default=1, help="with --typos: typos per title")
     parser.add_argument("--pool", type=int, help="with --knn: this code with knn's pool of this size, beside")
     parser.add_argument("--search-only", action="store_true", help="only keyword and hybrid search")
@@ -361,13 +400,15 @@ def main() -> None:
     if args.knn:
         knn_only(args.seeds, args.before, args.pool)
         return
-    if args.search_only or args.typos:
+    if args.search_only or args.typos or args.signals:
         _setup()
         from moviesite.warmup import prepare_for_requests
 
         prepare_for_requests()
         log(f"load average {os.getloadavg()}")
-        if args.typos:
+        if args.signals:
+            signal_costs(args.rounds)
+        elif args.typos:
             typo_check(args.typos, args.before, args.typo_edits)
         else:
             time_search(args.rounds, args.before)
