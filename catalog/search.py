@@ -92,16 +92,17 @@ TRIGRAM_THRESHOLD = 0.25
 TRIGRAM_FULL_FILMS = 50_000
 TRIGRAM_THRESHOLD_PER_DOUBLING = 0.06
 TRIGRAM_MAX_THRESHOLD = 0.5
-# Above TRIGRAM_FULL_FILMS films the threshold is also as high as a title one typo away from the query still
-# passes: a typo changes at most TITLE_TYPO_TRIGRAMS of the query's N trigrams (a swap of two letters: four),
-# so the query and the title still share N - 4 of their N + 4 distinct trigrams, and word similarity (shared
-# trigrams over the union, of the query and the title's best stretch) is at least (N - 4) / (N + 4); a query
-# that is a run of a title exactly has 1. The index's walk reads fewer posting lists the higher the threshold,
-# and a long query has many: at a million films a described plot of 4-7 words cost 40-70 ms at 0.5 and 20-30 ms
-# at 0.75 (benchmarks/RESULTS.md, "The title walk at a million films"). A short query keeps the catalog's
-# threshold: below 12 trigrams the bound is under 0.5. Two typos in a long title may now be left out at 1M. The
-# bound is rounded down to 0.001: word similarity is a float4, and a title exactly at the bound must pass.
-TITLE_TYPO_TRIGRAMS = 4
+# Above TRIGRAM_FULL_FILMS films the threshold is also as high as a title two typos away from the query still
+# passes: a typo changes at most four of the query's N trigrams (a swap of two letters), so two change at most
+# TITLE_TYPO_TRIGRAMS; the query and the title then still share N - 8 of their N + 8 distinct trigrams, and
+# word similarity (shared trigrams over the union, of the query and the title's best stretch) is at least
+# (N - 8) / (N + 8); a query that is a run of a title exactly has 1. The index's walk reads fewer posting lists
+# the higher the threshold, and a long query has many (at a million films a described plot of 4-7 words walked
+# 40-70 ms at 0.5; see benchmarks/RESULTS.md, "Keyword search at a million films, cut again"). A query of at
+# most 24 trigrams (three short words) keeps the catalog's threshold. The bound is rounded down to 0.001: word
+# similarity is a float4, and a title exactly at the bound must pass. (One typo, 4, walks faster still and
+# loses half the titles with two typos at 1M: measured in the same section.)
+TITLE_TYPO_TRIGRAMS = 8
 # One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
 TITLE_THRESHOLD_SQL = """
     SELECT set_config('pg_trgm.word_similarity_threshold', (
