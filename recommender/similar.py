@@ -65,10 +65,11 @@ POOL = MAX_RESULTS + 20
 # coherence 80 % -> 91 % (pool 120 -> 500, genre share 0 -> 0.3, prior 0.3 -> 0.5); a prior of 0.7 found a
 # little more (0.109) but fell to 84 % coherence.
 KNN_POOL = 500
-# Above KNN_FULL_POOL_FILMS films the pool shrinks by KNN_POOL_PER_DOUBLING per doubling of the catalog, to
-# KNN_MIN_POOL at most (at a million films: 200). The pool's HNSW walk reads each candidate's row (its vector
-# is stored out of line), which at a million films is most of a first call: 44 ms p50 cold with 500, 26 ms with
-# 200, recall@40 of the exact neighbours 0.982 against 0.970 (benchmarks/RESULTS.md, "A million films"). Up to
+# Above KNN_FULL_POOL_FILMS films the pool shrinks by KNN_POOL_PER_DOUBLING per doubling of the catalog, down to
+# no fewer than KNN_MIN_POOL (at a million films: 200). The pool's HNSW walk reads each candidate's row (its
+# vector is stored out of line), which at a million films is most of a first call: 39 ms p50 cold with 500,
+# 20 ms with 200, recall@40 of the exact neighbours 0.982 against 0.970 (benchmarks/RESULTS.md, "A million
+# films", "Keyword search at a million films, cut again; knn's pool by catalog size"). Up to
 # 50,000 films the pool is KNN_POOL exactly, so benchmarks/cf_quality.py's figures (4,803 films) stand as
 # measured.
 KNN_FULL_POOL_FILMS = 50_000
