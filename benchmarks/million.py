@@ -21,7 +21,8 @@ on seeds whose candidates no query has read yet (their rows on disk or in the OS
 the index scan at each pool size, then the first call again (rows now in shared buffers), each p50 / p99.
 With `--before CHECKOUT`, that checkout's recommender/similar.py (e.g. the main branch's) is timed on the
 same seeds in the same run, seed by seed, which one goes first rotating; `--pool N` adds this
-checkout's code with knn's pool set to N.
+checkout's code with knn's pool set to N (this checkout's own pool shrinks with the catalog's size,
+`similar.knn_pool_size`: 200 at a million films).
 """
 
 from __future__ import annotations
@@ -151,11 +152,11 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
 
     def with_pool(size: int):
         def call(seed, **options):
-            kept, similar.KNN_POOL = similar.KNN_POOL, size
+            kept, similar.knn_pool_size = similar.knn_pool_size, lambda films=None: size
             try:
                 return similar.similar_films(seed, **options)
             finally:
-                similar.KNN_POOL = kept
+                similar.knn_pool_size = kept
 
         return call
 
@@ -167,7 +168,7 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
         sides["before"] = module.similar_films
     if pool:
         sides[f"this, pool {pool}"] = with_pool(pool)
-    log(f"load average {os.getloadavg()}")
+    log(f"load average {os.getloadavg()}; knn's pool at this catalog's size: {similar.knn_pool_size()}")
     pks, exact = exact_neighbours(seeds + 1)
     log("exact neighbours computed")
     films = Movie.objects.with_details().in_bulk(pks)
@@ -216,8 +217,41 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
     log(f"load average {os.getloadavg()}")
 
 
-def time_search(rounds: int) -> None:
-    """Keyword and hybrid search over QUERIES: a first pass (hybrid: the query encoded), then `rounds` warm ones."""
+def search_sides(before: str | None) -> dict:
+    """`catalog.search.search` of this checkout, and with `before`, that checkout's catalog/search.py beside it
+    (loaded as its own module, so its signals and constants are its own)."""
+    import importlib.util
+
+    from catalog import search
+
+    sides = {"this": search.search}
+    if before:
+        spec = importlib.util.spec_from_file_location("search_before", Path(before) / "catalog/search.py")
+        module = sys.modules["search_before"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sides["before"] = module.search
+    return sides
+
+
+def backend_cpu():
+    """A function giving the CPU seconds used so far by this process's database backend (psutil: 10 ms ticks)."""
+    import psutil
+    from django.db import connection
+
+    connection.ensure_connection()
+    backend = psutil.Process(connection.connection.info.backend_pid)
+
+    def used() -> float:
+        times = backend.cpu_times()
+        return times.user + times.system
+
+    return used
+
+
+def time_search(rounds: int, before: str | None = None) -> None:
+    """Keyword and hybrid search over QUERIES: a first pass (hybrid: the query encoded), then `rounds` warm ones.
+    With `before`, that checkout's search beside this one's, query by query, who goes first rotating; each
+    side's wall p50 / p99 and its database backend's CPU per search (summed, then divided: 10 ms ticks)."""
     from catalog.models import Movie
     from recommender.encoders import get_encoder
 
@@ -226,23 +260,119 @@ def time_search(rounds: int) -> None:
     started = time.perf_counter()
     encoder.load()
     log(f"encoder {encoder.name} loaded in {time.perf_counter() - started:.1f} s")
+    sides = search_sides(before)
+    cpu = backend_cpu()
     for mode in ("keyword", "hybrid"):
-        cold = []
-        for query in QUERIES:
-            started = time.perf_counter()
-            films_qs.search(query, mode=mode, limit=20)
-            cold.append(time.perf_counter() - started)
-        warm = []
-        for _ in range(rounds):
-            for query in QUERIES:
+        cold: dict[str, list[float]] = {name: [] for name in sides}
+        warm: dict[str, list[float]] = {name: [] for name in sides}
+        used = dict.fromkeys(sides, 0.0)
+        found: dict[str, list[list[int]]] = {name: [] for name in sides}
+        for n, query in enumerate(QUERIES):
+            for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
                 started = time.perf_counter()
-                films_qs.search(query, mode=mode, limit=20)
-                warm.append(time.perf_counter() - started)
-        p50, p99 = percentiles(warm)
-        c50, c99 = percentiles(cold)
-        print(f"search {mode}, {len(QUERIES)} distinct queries x {rounds}: warm p50 {p50:.1f} ms,"
-              f" p99 {p99:.1f} ms; first pass (hybrid: query encoded)"
-              f" p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+                page = sides[name](films_qs, query, mode=mode, limit=20)
+                cold[name].append(time.perf_counter() - started)
+                found[name].append([movie.pk for movie in page.results])
+        for _ in range(rounds):
+            for n, query in enumerate(QUERIES):
+                for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
+                    started_cpu, started = cpu(), time.perf_counter()
+                    sides[name](films_qs, query, mode=mode, limit=20)
+                    warm[name].append(time.perf_counter() - started)
+                    used[name] += cpu() - started_cpu
+        for name in sides:
+            p50, p99 = percentiles(warm[name])
+            c50, c99 = percentiles(cold[name])
+            print(f"search {mode} ({name}), {len(QUERIES)} distinct queries x {rounds}: warm p50 {p50:.1f} ms,"
+                  f" p99 {p99:.1f} ms, database CPU {1000 * used[name] / len(warm[name]):.1f} ms/search;"
+                  f" first pass (hybrid: query encoded) p50 {c50:.1f} ms, p99 {c99:.1f} ms", flush=True)  # fmt: skip
+        if before:
+            pairs = list(zip(found["this"], found["before"], strict=True))
+            same = sum(this == other for this, other in pairs)
+            overlap = statistics.mean(len(set(this) & set(other)) / max(len(other), 1) for this, other in pairs)
+            firsts = sum(this[:1] == other[:1] for this, other in pairs)
+            print(f"search {mode}: the 20 results identical for {same} of {len(pairs)} queries, the same first for"
+                  f" {firsts}; mean share of before's 20 still in this one's {overlap:.3f}", flush=True)  # fmt: skip
+
+
+def signal_costs(rounds: int) -> None:
+    """Where a keyword search's time goes, query by query: the keyword signal (`keyword_scores`), its BM25F
+    re-scoring, the title signal and the whole keyword search, each called once untimed and then `rounds`
+    times; the median wall time and the database backend's mean CPU per call (10 ms ticks, so noisy alone)."""
+    from catalog import search
+    from catalog.models import Movie
+
+    films_qs = Movie.objects.visible()
+    cpu = backend_cpu()
+    print("\n| query | keyword signal | BM25F | title signal | keyword search |\n| --- | --- | --- | --- | --- |")
+    totals: dict[str, list[float]] = {}
+    for query in QUERIES:
+        ranking = search.keyword_scores(films_qs, query, limit=100)
+        parts = {
+            "keyword": lambda q: search.keyword_scores(films_qs, q, limit=100),
+            "bm25": lambda q, ranking=ranking: search.bm25_rescore(films_qs, ranking, q),
+            "title": lambda q: search.title_scores(films_qs, q, limit=100),
+            "search": lambda q: search.search(films_qs, q, mode="keyword", limit=20),
+        }
+        cells = []
+        for name, part in parts.items():
+            part(query)
+            walls, used = [], 0.0
+            for _ in range(rounds):
+                started_cpu, started = cpu(), time.perf_counter()
+                part(query)
+                walls.append(time.perf_counter() - started)
+                used += cpu() - started_cpu
+            totals.setdefault(name, []).append(statistics.median(walls))
+            cells.append(f"{1000 * statistics.median(walls):.1f} / {1000 * used / rounds:.0f}")
+        print(f"| {query} | " + " | ".join(cells) + " |", flush=True)
+    print(
+        "| p50 over the queries | " + " | ".join(f"{1000 * statistics.median(v):.1f}" for v in totals.values()) + " |"
+    )
+
+
+def typo_check(sample: int, before: str | None = None, edits: int = 1) -> None:
+    """Known-item search among the million: `sample` of the real TMDB films whose title no other film shares,
+    each title with `edits` typos (benchmarks/search_quality.py's `typo`, seeded, applied `edits` times),
+    searched by keyword and hybrid; hit@1 and MRR@10 of the film, for titles of 1-3 words and of 4 or more
+    apart (above 50,000 films a long query walks the title index at a higher threshold). Read-only."""
+    from collections import Counter
+
+    from benchmarks.make_1m import SYNTHETIC_TMDB_IDS
+    from benchmarks.search_quality import typo
+    from catalog.models import Movie, normalise_title
+
+    films_qs = Movie.objects.visible()
+    titles = Counter(normalise_title(title) for title in Movie.objects.values_list("title", flat=True).iterator())
+    real = list(
+        Movie.objects.filter(tmdb_id__lt=SYNTHETIC_TMDB_IDS, hidden=False).order_by("pk").values_list("pk", "title")
+    )
+    rng = random.Random(1970)
+    rng.shuffle(real)
+    cases = []
+    for pk, title in real:
+        query = title if titles[normalise_title(title)] == 1 else ""
+        for _ in range(edits):
+            query = typo(query, rng) if query else ""
+        if query and not titles[normalise_title(query)]:
+            cases.append((query, pk))
+        if len(cases) == sample:
+            break
+    sides = search_sides(before)
+    log(f"{len(cases)} real titles with {edits} typo(s) each; load average {os.getloadavg()}")
+    print("\n| typo'd real title (known item) | code | mode | titles of 1-3 words: hit@1 / MRR@10 (n)"
+          " | 4 or more words: hit@1 / MRR@10 (n) |\n| --- | --- | --- | --- | --- |")  # fmt: skip
+    for mode in ("keyword", "hybrid"):
+        for name, search in sides.items():
+            scores: dict[bool, list[float]] = {False: [], True: []}
+            for query, pk in cases:
+                ranked = [movie.pk for movie in search(films_qs, query, mode=mode, limit=10).results]
+                scores[len(query.split()) >= 4].append(1 / (ranked.index(pk) + 1) if pk in ranked else 0.0)
+            cells = [
+                f"{sum(score == 1 for score in found) / len(found):.3f} / {statistics.mean(found):.3f} ({len(found)})"
+                for found in (scores[False], scores[True])
+            ]
+            print(f"| | {name} | {mode} | {cells[0]} | {cells[1]} |", flush=True)
 
 
 def main() -> None:
@@ -251,7 +381,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server-rss", action="store_true", help="only the memory of a warmed server-like process")
     parser.add_argument("--knn", action="store_true", help="only knn similar films (read-only)")
-    parser.add_argument("--before", help="with --knn: a checkout whose recommender/similar.py is timed beside")
+    parser.add_argument(
+        "--before",
+        help="with --knn: a checkout whose recommender/similar.py is timed beside; with --search-only or --typos,"
+        " its catalog/search.py",
+    )
+    parser.add_argument("--typos", type=int, help="only known-item search for this many typo'd real titles")
+    parser.add_argument(
+        "--signals", action="store_true", help="only each signal's cost per query (wall ms / backend CPU ms)"
+    )
+    parser.add_argument("--typo-edits", type=int, default=1, help="with --typos: typos per title")
     parser.add_argument("--pool", type=int, help="with --knn: this code with knn's pool of this size, beside")
     parser.add_argument("--search-only", action="store_true", help="only keyword and hybrid search")
     args = parser.parse_args()
@@ -261,13 +400,18 @@ def main() -> None:
     if args.knn:
         knn_only(args.seeds, args.before, args.pool)
         return
-    if args.search_only:
+    if args.search_only or args.typos or args.signals:
         _setup()
         from moviesite.warmup import prepare_for_requests
 
         prepare_for_requests()
         log(f"load average {os.getloadavg()}")
-        time_search(args.rounds)
+        if args.signals:
+            signal_costs(args.rounds)
+        elif args.typos:
+            typo_check(args.typos, args.before, args.typo_edits)
+        else:
+            time_search(args.rounds, args.before)
         log(f"load average {os.getloadavg()}")
         return
     connection = _setup()

@@ -46,6 +46,11 @@ CANDIDATE_MIN_IDF = 3.0
 # The rare words whose films are scored, rarest first, have at most this many films between them (see
 # `candidate_words`): keyword search at a million films reads a bounded number of search vectors.
 CANDIDATE_BUDGET = 10_000
+# Above this many films the budget shrinks with the square root of the catalog's size (at a million films:
+# 2,236): each candidate costs a read of its search vector (~4 us at 1M), and a described plot's rare words
+# are in thousands of films there. Below, the budget is CANDIDATE_BUDGET, so small catalogs score the films
+# they always did.
+CANDIDATE_BUDGET_FULL_FILMS = 50_000
 # Past the budget, the films with two of this many rarest words are the candidates (see `candidate_query`).
 CANDIDATE_PAIR_WORDS = 6
 # Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
@@ -89,11 +94,29 @@ TRIGRAM_THRESHOLD = 0.25
 TRIGRAM_FULL_FILMS = 50_000
 TRIGRAM_THRESHOLD_PER_DOUBLING = 0.06
 TRIGRAM_MAX_THRESHOLD = 0.5
+# Above TRIGRAM_FULL_FILMS films the threshold is also as high as a title two typos away from the query still
+# passes: a typo changes at most four of the query's N trigrams (a swap of two letters), so two change at most
+# TITLE_TYPO_TRIGRAMS; the query and the title then still share N - 8 of their N + 8 distinct trigrams, and
+# word similarity (shared trigrams over the union, of the query and the title's best stretch) is at least
+# (N - 8) / (N + 8); a query that is a run of a title exactly has 1. The index's walk reads fewer posting lists
+# the higher the threshold, and a long query has many (at a million films a described plot of 4-7 words walked
+# 40-70 ms at 0.5; see benchmarks/RESULTS.md, "Keyword search at a million films, cut again"). At a million
+# films a query of at most 24 trigrams (three short words) keeps the catalog's 0.5. The bound is rounded down
+# to 0.001: word similarity is a float4, and a title exactly at the bound must pass. (One typo, 4, walks faster
+# still, keyword search 40 against 55 ms p50 at 1M, but loses half the titles with two typos there: measured in
+# the same section.)
+TITLE_TYPO_TRIGRAMS = 8
 # One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
 TITLE_THRESHOLD_SQL = """
-    SELECT set_config('pg_trgm.word_similarity_threshold',
-                      least(%s, greatest(%s, %s + %s * log(2, greatest(reltuples, 1)::numeric / %s)))::text, true)
-    FROM pg_class WHERE oid = %s::regclass"""
+    SELECT set_config('pg_trgm.word_similarity_threshold', (
+        CASE WHEN reltuples > %(full)s
+             THEN greatest(threshold, floor(1000 * (trigrams - %(typo)s)::float8 / (trigrams + %(typo)s)) / 1000)
+             ELSE threshold END)::text, true)
+    FROM pg_class,
+         LATERAL (SELECT least(%(max)s, greatest(%(base)s, %(base)s + %(rise)s
+                                                 * log(2, greatest(reltuples, 1)::numeric / %(full)s))),
+                        cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams)
+    WHERE oid = %(table)s::regclass"""
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
 TITLE_FIRST = True
@@ -339,28 +362,43 @@ def candidate_query(stats: WordStatistics) -> tuple[str, int]:
 
     The rarer words (IDF at least CANDIDATE_MIN_IDF; every word when none is): a film sharing only "love" and
     "story" with the query could not rank anyway, and there are thousands of those. Of those, the rarest first
-    while their films add up to at most CANDIDATE_BUDGET: reading a film's search vector is most of a keyword
-    search's cost. Below ~6,000 films the budget never binds (32 words in at most 5 % of the films each), so
-    small catalogs score exactly the films they always did.
+    while their films add up to at most the budget (`candidate_budget`: CANDIDATE_BUDGET, smaller past 50,000
+    films): reading a film's search vector is most of a keyword search's cost. Below ~6,000 films the budget
+    never binds (32 words in at most 5 % of the films each), so small catalogs score exactly the films they
+    always did.
 
     When even the rarest word is in more films than the budget (a described plot in a million films), the
     candidates are the films with at least two of the CANDIDATE_PAIR_WORDS rarest words: the GIN index finds
     them without reading a film, and a film with one of those words only could not outrank them (it has half
-    the coverage or less). A query of one such word keeps all its films.
+    the coverage or less). When that rarest word is the query's only rare one ("paris" in "love story in
+    paris"), its films with any of the query's other words are the candidates, for the same reason. A query of
+    one word keeps all its films.
     """
-    words, documents = stats.words, stats.documents
+    words, documents, budget = stats.words, stats.documents, candidate_budget(stats.films)
     rare = [i for i, weight in enumerate(stats.weights) if weight >= CANDIDATE_MIN_IDF] or list(range(len(words)))
     rarest = sorted(rare, key=lambda i: documents[i])  # a stable sort: ties keep the query's order
-    if len(rarest) > 1 and documents[rarest[0]] > CANDIDATE_BUDGET:
+    if len(rarest) > 1 and documents[rarest[0]] > budget:
         pairs = itertools.combinations(sorted(rarest[:CANDIDATE_PAIR_WORDS]), 2)
-        return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), CANDIDATE_BUDGET
+        return " | ".join(f"('{words[i]}' & '{words[j]}')" for i, j in pairs), budget
+    if len(words) > 1 and documents[rarest[0]] > budget:
+        others = sorted((i for i in range(len(words)) if i != rarest[0]), key=lambda i: documents[i])
+        partners = " | ".join(f"'{words[i]}'" for i in sorted(others[: CANDIDATE_PAIR_WORDS - 1]))
+        return f"'{words[rarest[0]]}' & ({partners})", budget
     chosen, films = [], 0
     for i in rarest:
-        if chosen and films + documents[i] > CANDIDATE_BUDGET:
+        if chosen and films + documents[i] > budget:
             break
         films += documents[i]
         chosen.append(i)
     return " | ".join(f"'{words[i]}'" for i in sorted(chosen)), films
+
+
+def candidate_budget(films: int) -> int:
+    """How many films a keyword search's candidates may add up to, in a catalog of `films` films (0: unknown):
+    CANDIDATE_BUDGET up to CANDIDATE_BUDGET_FULL_FILMS, then smaller with the square root of the catalog."""
+    if films <= CANDIDATE_BUDGET_FULL_FILMS:
+        return CANDIDATE_BUDGET
+    return round(CANDIDATE_BUDGET * math.sqrt(CANDIDATE_BUDGET_FULL_FILMS / films))
 
 
 def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
@@ -381,13 +419,15 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
         cursor.execute(
             TITLE_THRESHOLD_SQL,
-            [
-                TRIGRAM_MAX_THRESHOLD,
-                *[TRIGRAM_THRESHOLD] * 2,
-                TRIGRAM_THRESHOLD_PER_DOUBLING,
-                TRIGRAM_FULL_FILMS,
-                table,
-            ],
+            {
+                "max": TRIGRAM_MAX_THRESHOLD,
+                "base": TRIGRAM_THRESHOLD,
+                "rise": TRIGRAM_THRESHOLD_PER_DOUBLING,
+                "full": TRIGRAM_FULL_FILMS,
+                "typo": TITLE_TYPO_TRIGRAMS,
+                "query": query,
+                "table": table,
+            },
         )
         rows = list(qs)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with

@@ -15,7 +15,7 @@ from pgvector.django import CosineDistance
 
 from catalog.models import Movie
 from recommender import cf
-from recommender.similar import CANDIDATE_FIELDS, KNN_POOL, Candidate, Ranked, _blend, _knn_pool, genre_overlap
+from recommender.similar import CANDIDATE_FIELDS, Candidate, Ranked, _blend, _knn_pool, genre_overlap, knn_pool_size
 
 # cf ranks by the co-like score alone: a quality prior pulls popular films up, and the films people co-like
 # with a seed are not merely the popular ones (recall fell with any prior on the dev users).
@@ -55,7 +55,7 @@ def say_who_liked(movie: Movie, liked: cf.CoLiked | None, films: list[Movie]) ->
 
 
 def _blended(movie: Movie, base: QuerySet, liked: cf.CoLiked, *, prior: float, limit: int) -> list[Ranked]:
-    content = {c.pk: c for c in _knn_pool(movie, base, pool=KNN_POOL)}
+    content = {c.pk: c for c in _knn_pool(movie, base, pool=knn_pool_size())}
     people = {n.pk: n.score for n in liked.neighbours}
     others = _candidates(base, {pk: 0.0 for pk in people if pk not in content}, closeness_to=movie)
     pool = {**others, **content}

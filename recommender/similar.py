@@ -16,6 +16,7 @@ bumps the version too), so a film's page computes it once per change and then re
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -64,6 +65,16 @@ POOL = MAX_RESULTS + 20
 # coherence 80 % -> 91 % (pool 120 -> 500, genre share 0 -> 0.3, prior 0.3 -> 0.5); a prior of 0.7 found a
 # little more (0.109) but fell to 84 % coherence.
 KNN_POOL = 500
+# Above KNN_FULL_POOL_FILMS films the pool shrinks by KNN_POOL_PER_DOUBLING per doubling of the catalog, down to
+# no fewer than KNN_MIN_POOL (at a million films: 200). The pool's HNSW walk reads each candidate's row (its
+# vector is stored out of line), which at a million films is most of a first call: 39 ms p50 cold with 500,
+# 20 ms with 200, recall@40 of the exact neighbours 0.982 against 0.970 (benchmarks/RESULTS.md, "A million
+# films", "Keyword search at a million films, cut again; knn's pool by catalog size"). Up to
+# 50,000 films the pool is KNN_POOL exactly, so benchmarks/cf_quality.py's figures (4,803 films) stand as
+# measured.
+KNN_FULL_POOL_FILMS = 50_000
+KNN_POOL_PER_DOUBLING = 70
+KNN_MIN_POOL = 200
 KNN_GENRE_WEIGHT = 0.3
 # knn's own quality prior, stronger than the other methods' (SIMILAR_PRIOR_WEIGHT): among films whose
 # synopses read alike, the well-known ones are far more often the ones people also like.
@@ -219,8 +230,19 @@ def warm_similar(movies: list[Movie], *, method: str) -> int:
 # --- ranking ---------------------------------------------------------------------------------------------
 
 
+def knn_pool_size(films: int | None = None) -> int:
+    """How many candidates knn draws in a catalog of `films` films (by default about as many as there are,
+    `space.catalog_size`): KNN_POOL up to KNN_FULL_POOL_FILMS, then KNN_POOL_PER_DOUBLING fewer per doubling,
+    at least KNN_MIN_POOL (and never more than KNN_POOL)."""
+    films = spaces.catalog_size() if films is None else films
+    if films <= KNN_FULL_POOL_FILMS:
+        return KNN_POOL
+    shrunk = round(KNN_POOL - KNN_POOL_PER_DOUBLING * math.log2(films / KNN_FULL_POOL_FILMS))
+    return min(KNN_POOL, max(KNN_MIN_POOL, shrunk))
+
+
 def _knn_ranked(movie: Movie, base: QuerySet, *, prior: float, limit: int) -> list[Ranked]:
-    pool = _knn_pool(movie, base, pool=KNN_POOL)
+    pool = _knn_pool(movie, base, pool=knn_pool_size())
     genres = genre_overlap(movie, pool)
     return _blend(pool, seeds=[movie], prior=prior, limit=limit, genres=genres, genre_weight=KNN_GENRE_WEIGHT)
 

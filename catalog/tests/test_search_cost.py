@@ -12,7 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from benchmarks.signal_cost import legacy_keyword_scores, legacy_title_scores
 from catalog import search
 from catalog.models import Movie
-from catalog.search import CANDIDATE_BUDGET, WordStatistics, candidate_query, keyword_scores, title_scores
+from catalog.search import (
+    CANDIDATE_BUDGET,
+    WordStatistics,
+    candidate_budget,
+    candidate_query,
+    keyword_scores,
+    title_scores,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,10 +69,10 @@ def test_the_title_filter_is_one_the_trigram_index_answers():
     assert "movie_title_trgm" in plan
 
 
-def threshold_at(films: float) -> float:
+def threshold_at(films: float, query: str = "godfater") -> float:
     with connection.cursor() as cursor:
         cursor.execute("UPDATE pg_class SET reltuples = %s WHERE oid = 'catalog_movie'::regclass", [films])
-        title_scores(Movie.objects.visible(), "godfater", limit=10)
+        title_scores(Movie.objects.visible(), query, limit=10)
         cursor.execute("SELECT current_setting('pg_trgm.word_similarity_threshold')::float")
         return cursor.fetchone()[0]
 
@@ -75,6 +82,53 @@ def test_the_title_threshold_rises_with_the_catalog_past_fifty_thousand_films():
     assert threshold_at(100_000) == pytest.approx(0.31)
     assert threshold_at(1_000_000) == 0.5
     assert threshold_at(100_000_000) == 0.5
+
+
+def test_past_fifty_thousand_films_a_long_query_walks_the_title_index_at_a_threshold_two_typos_allow():
+    plot = "a shark terrorizes a beach town"  # 29 trigrams: two typos change at most 8
+    assert threshold_at(330, plot) == threshold_at(50_000, plot) == 0.25
+    assert threshold_at(1_000_000, plot) == threshold_at(100_000, plot) == 0.567  # 21 / 37, rounded down
+    assert threshold_at(100_000, "the dark knight") == 0.333  # 16 trigrams: 8 / 24, above 0.31
+    # A short query keeps the catalog's threshold when that is higher.
+    assert threshold_at(1_000_000, "the dark knight") == threshold_at(1_000_000) == 0.5
+
+
+def test_a_title_two_typos_away_is_at_least_as_similar_as_the_bound_the_threshold_assumes():
+    from benchmarks.search_quality import typo
+
+    rng = random.Random(4)
+    titles = Movie.objects.order_by("pk").values_list("title", flat=True)
+    pairs = [(typo(typo(title, rng), rng), title) for title in titles] + [(typo(title, rng), title) for title in titles]
+    pairs = [(query, title) for query, title in pairs if query]
+    assert len(pairs) > 400
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT q.query, q.title FROM unnest(%s::text[], %s::text[]) AS q(query, title),
+                      LATERAL (SELECT cardinality(show_trgm(q.query))) AS n(trigrams)
+               WHERE word_similarity(q.query, q.title) < floor(1000 * (n.trigrams - %s)::float8 / (n.trigrams + %s))
+                                                         / 1000""",
+            [[q for q, _ in pairs], [t for _, t in pairs], search.TITLE_TYPO_TRIGRAMS, search.TITLE_TYPO_TRIGRAMS],
+        )
+        assert cursor.fetchall() == []
+
+
+def test_in_a_big_catalog_a_long_title_with_a_typo_is_still_the_title_signals_first_film():
+    films = Movie.objects.visible()
+    long_titles = [
+        (pk, title)
+        for pk, title in films.order_by("pk").values_list("pk", "title")
+        if 4 <= len(title.split()) <= search.TITLE_QUERY_MAX_WORDS
+    ]
+    assert len(long_titles) >= 5
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = 1000000 WHERE oid = 'catalog_movie'::regclass")
+    for pk, title in long_titles[:20]:
+        longest = max(title.split(), key=len)
+        at = title.index(longest) + len(longest) // 2  # a letter in the middle of its longest word dropped
+        query = title[:at] + title[at + 1 :]
+        ranked = title_scores(films, query, limit=10)
+        assert ranked, query
+        assert ranked[0][0] == pk or ranked[0][1] == dict(ranked).get(pk), query  # first, or tied first
 
 
 def stats(documents: list[int], films: int = 1_000_000) -> WordStatistics:
@@ -96,6 +150,23 @@ def test_past_the_budget_a_film_needs_two_of_the_rarest_words():
     query, _ = candidate_query(stats([30_000, 20_000, 40_000]))
     assert query == "('w0' & 'w1') | ('w0' & 'w2') | ('w1' & 'w2')"
     assert candidate_query(stats([30_000])) == ("'w0'", 30_000)  # one word: all its films
+
+
+def test_past_the_budget_a_lone_rare_word_needs_one_of_the_other_words_of_the_query():
+    # "love story in paris" at a million films: "paris" is the only rare word, in 16,602 films.
+    query = WordStatistics(["love", "pari", "stori"], [1.7, 4.1, 1.9], [178_119, 16_602, 144_158], 1_000_000)
+    assert candidate_query(query) == ("'pari' & ('love' | 'stori')", candidate_budget(1_000_000))
+    # Within the budget, all its films, as before.
+    assert candidate_query(query._replace(documents=[178_119, 1_602, 144_158]))[0] == "'pari'"
+
+
+def test_the_keyword_budget_is_ten_thousand_films_up_to_fifty_thousand_and_shrinks_past():
+    assert candidate_budget(0) == candidate_budget(5_676) == candidate_budget(50_000) == CANDIDATE_BUDGET == 10_000
+    assert candidate_budget(200_000) == 5_000
+    assert candidate_budget(1_000_000) == 2_236
+    # At a million films, a rare word in 3,000 films is past the budget: it needs a second word.
+    assert candidate_query(stats([3_000, 40_000])) == ("('w0' & 'w1')", 2_236)
+    assert candidate_query(stats([3_000, 40_000], films=50_000)) == ("'w0'", 3_000)
 
 
 def test_a_typical_keyword_search_is_two_statements_and_a_broad_one_keeps_off_the_sequential_scan():

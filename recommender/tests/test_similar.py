@@ -207,3 +207,23 @@ def test_warm_similar_keeps_the_lists_of_the_most_popular_films():
     out = io.StringIO()
     call_command("warm_similar", "--films", "3", stdout=out, stderr=io.StringIO())
     assert "svm: 0 lists computed, 3 were already kept" in out.getvalue()
+
+
+def test_knns_pool_is_five_hundred_up_to_fifty_thousand_films_and_two_hundred_at_a_million():
+    # Up to 50,000 films exactly the pool benchmarks/cf_quality.py chose knn's settings with.
+    assert similar.knn_pool_size(0) == similar.knn_pool_size(4_803) == similar.knn_pool_size(50_000) == 500
+    assert similar.knn_pool_size(100_000) == 430
+    assert similar.knn_pool_size(1_000_000) == similar.knn_pool_size(100_000_000) == 200
+
+
+@pytest.mark.parametrize(("films", "pool"), [(330, 500), (1_000_000, 200)])
+def test_knn_draws_the_pool_of_the_catalogs_size(monkeypatch, films, pool):
+    drawn = []
+    draw = similar._knn_pool
+    monkeypatch.setattr(similar.spaces, "catalog_size", lambda: films)
+    monkeypatch.setattr(
+        similar, "_knn_pool", lambda movie, base, *, pool: drawn.append(pool) or draw(movie, base, pool=pool)
+    )
+    SimilarList.objects.all().delete()
+    assert len(similar_films(film("The Godfather"), method="knn")) == 40
+    assert drawn == [pool]
