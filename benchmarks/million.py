@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.make_1m import VECTORS_PATH, _setup, log
+from benchmarks.request_cost import module_from
 
 K = 40
 
@@ -137,8 +138,6 @@ def exact_neighbours(seeds: int) -> tuple[list[int], list[set[int]]]:
 
 def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
     """knn similar films at 1M: first calls (cold, then warm) and the index scan's recall, writing nothing."""
-    import importlib.util
-
     _setup()
     from django.db import transaction
 
@@ -162,10 +161,7 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
 
     sides = {"this": similar.similar_films}
     if before:
-        spec = importlib.util.spec_from_file_location("similar_before", Path(before) / "recommender/similar.py")
-        module = sys.modules["similar_before"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sides["before"] = module.similar_films
+        sides["before"] = module_from(before, "recommender/similar.py", "similar_before").similar_films
     if pool:
         sides[f"this, pool {pool}"] = with_pool(pool)
     log(f"load average {os.getloadavg()}; knn's pool at this catalog's size: {similar.knn_pool_size()}")
@@ -220,16 +216,11 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
 def search_sides(before: str | None) -> dict:
     """`catalog.search.search` of this checkout, and with `before`, that checkout's catalog/search.py beside it
     (loaded as its own module, so its signals and constants are its own)."""
-    import importlib.util
-
     from catalog import search
 
     sides = {"this": search.search}
     if before:
-        spec = importlib.util.spec_from_file_location("search_before", Path(before) / "catalog/search.py")
-        module = sys.modules["search_before"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sides["before"] = module.search
+        sides["before"] = module_from(before, "catalog/search.py", "search_before").search
     return sides
 
 

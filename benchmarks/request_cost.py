@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import importlib
+import importlib.util
 import io
 import os
 import pstats
@@ -58,6 +60,42 @@ def wsgi_get(application, path: str, *, accept: str = "application/json") -> tup
     return status[0], body
 
 
+def production_application(database: str, *, root: Path, **environment: str):
+    """The checkout `root`'s WSGI application as gunicorn runs it (DEBUG off, the web server's connection
+    settings) on the benchmark database `database` of the embedded server, the throttles lifted; `environment`
+    adds or overrides variables."""
+    sys.path.insert(0, str(root))
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "moviesite.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "benchmark-" + "x" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "API_ANON_RATE": "100000000/minute",
+            "SITE_SEARCH_RATE": "100000000/minute",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "MOVIESITE_DB_NAME": database,
+            "MOVIESITE_PGDATA": os.environ.get("MOVIESITE_PGDATA", str(Path.cwd() / ".pgdata")),
+            "MOVIESITE_ENV_FILE": "",
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+            **environment,
+        }
+    )
+    os.environ.pop("DATABASE_URL", None)
+    return importlib.import_module("moviesite.wsgi").application  # sets Django up, as gunicorn does
+
+
+def module_from(checkout: str | Path, relative: str, name: str):
+    """Another checkout's module (e.g. "catalog/search.py") loaded beside this one's under `name`: its own
+    constants and functions, this process's Django and database."""
+    spec = importlib.util.spec_from_file_location(name, Path(checkout) / relative)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=("search", "similar", "detail"))
@@ -71,28 +109,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the requests; the top 40 by cumulative")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(HERE))
-    os.environ.update(
-        {
-            "DEBUG": "0",
-            "SECRET_KEY": "request-cost-" + "x" * 50,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "API_ANON_RATE": "100000000/minute",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "MOVIESITE_DB_NAME": args.database,
-            "MOVIESITE_PGDATA": os.environ.get("MOVIESITE_PGDATA", str(HERE / ".pgdata")),
-            "MOVIESITE_ENV_FILE": "",
-            "HF_HUB_OFFLINE": "1",
-            "OMP_NUM_THREADS": "1",
-        }
-    )
-    os.environ.pop("DATABASE_URL", None)
+    application = production_application(args.database, root=HERE)
     import psutil
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
-
-    from moviesite.wsgi import application
 
     if args.uncached or args.first_pass:
         import catalog.api.answers

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib
-import os
 import random
-import sys
 import urllib.parse
 from pathlib import Path
 
-from request_cost import wsgi_get  # this script's folder (benchmarks/) is first on sys.path
+from request_cost import production_application, wsgi_get  # this script's folder (benchmarks/) is first on sys.path
 
 MODES = ("keyword", "semantic", "hybrid")
 
@@ -45,28 +42,8 @@ def main() -> None:
     parser.add_argument("--html", action="store_true", help="the site's search page (/?q=...) instead of the API")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    sys.path.insert(0, args.root)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "moviesite.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "search-answers-" + "x" * 50,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "API_ANON_RATE": "100000000/minute",
-            "SITE_SEARCH_RATE": "100000000/minute",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "MOVIESITE_DB_NAME": args.database,
-            "MOVIESITE_ENV_FILE": "",
-            "HF_HUB_OFFLINE": "1",
-            "OMP_NUM_THREADS": "1",
-        }
-    )
-    if args.html:
-        os.environ["DEBUG"] = "1"  # static files from the finders: no collectstatic manifest needed
-    os.environ.setdefault("MOVIESITE_PGDATA", str(Path.cwd() / ".pgdata"))
-    os.environ.pop("DATABASE_URL", None)
-    application = importlib.import_module("moviesite.wsgi").application  # sets Django up, as gunicorn does
+    # DEBUG on for --html: static files from the finders, no collectstatic manifest needed
+    application = production_application(args.database, root=args.root, **({"DEBUG": "1"} if args.html else {}))
     import catalog.api.answers
 
     catalog.api.answers.cacheable = lambda request: False  # computed every time, nothing kept

@@ -14,7 +14,6 @@ vectors come from this checkout's encoder for both.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -37,13 +36,12 @@ def main() -> None:
     import django
 
     django.setup()
+    from benchmarks.request_cost import module_from
     from benchmarks.signal_cost import queries_from
     from catalog import search
     from catalog.models import Movie
 
-    spec = importlib.util.spec_from_file_location("search_before", Path(args.before) / "catalog/search.py")
-    before = sys.modules["search_before"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(before)
+    before = module_from(args.before, "catalog/search.py", "search_before")
     films = Movie.objects.visible()
     queries = queries_from(Path(args.paths), args.queries)
     print(f"{args.database}: {films.count()} films, {len(queries)} queries, load average {os.getloadavg()}")

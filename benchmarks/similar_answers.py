@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib
-import os
 import random
-import sys
 from pathlib import Path
 
-from request_cost import wsgi_get  # this script's folder (benchmarks/) is first on sys.path
+from request_cost import production_application, wsgi_get  # this script's folder (benchmarks/) is first on sys.path
 
 METHODS = ("blend", "knn", "cf", "svm", "tfidf")
 
@@ -33,24 +30,7 @@ def main() -> None:
     parser.add_argument("--films", type=int, default=200)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    sys.path.insert(0, args.root)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "moviesite.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "similar-answers-" + "x" * 50,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "API_ANON_RATE": "100000000/minute",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "MOVIESITE_DB_NAME": args.database,
-            "MOVIESITE_ENV_FILE": "",
-            "HF_HUB_OFFLINE": "1",
-        }
-    )
-    os.environ.setdefault("MOVIESITE_PGDATA", str(Path.cwd() / ".pgdata"))
-    os.environ.pop("DATABASE_URL", None)
-    application = importlib.import_module("moviesite.wsgi").application  # sets Django up, as gunicorn does
+    application = production_application(args.database, root=args.root)
 
     from catalog.models import Movie
     from moviesite.models import CachedAnswer
