@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status, viewsets
@@ -82,13 +83,22 @@ class MovieViewSet(viewsets.ModelViewSet):
             # Staff may edit hidden films too (to unhide).
             return Movie.objects.with_details().without_vectors()
         if self.action == "retrieve":
-            return Movie.objects.visible().with_details().without_vectors()
+            return Movie.objects.visible()  # read by `retrieve` with its relations in one statement
         return Movie.objects.visible().for_display().ordered()
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         """One visible film with all its facts and external ids."""
-        compute = super().retrieve
-        return kept_answer(request, "movie", {"pk": int(kwargs["pk"])}, lambda: compute(request, *args, **kwargs))
+        pk = int(kwargs["pk"])
+
+        def compute() -> Response:
+            # What get_object() reads (with_details, without vectors) in one statement instead of four.
+            movie = self.get_queryset().in_bulk_for_display([pk], details=True).get(pk)
+            if movie is None:
+                raise Http404(f"No {Movie._meta.object_name} matches the given query.")
+            self.check_object_permissions(request, movie)
+            return Response(self.get_serializer(movie).data)
+
+        return kept_answer(request, "movie", {"pk": pk}, compute)
 
     def filter_queryset(self, queryset):
         # The filters belong to the list; a film's own URL ignores them.
