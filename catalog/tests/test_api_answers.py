@@ -48,7 +48,7 @@ def test_a_repeated_film_detail_is_the_throttle_count_and_one_statement():
     again_status, again, repeated = get(path)
 
     assert status == again_status == 200 and again == first
-    assert len(computed) == 7  # count, look-up, the film, its genres, credits and keywords, the keeping
+    assert len(computed) == 4  # count, look-up, the film with its genres, credits and keywords, the keeping
     assert len(repeated) == 2  # count, look-up
     assert "moviesite_throttlecount" in repeated[0] and "moviesite_cachedanswer" in repeated[1]
 
