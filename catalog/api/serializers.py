@@ -143,6 +143,21 @@ class SimilarMovieSerializer(ScoredMovieSerializer):
     class Meta(ScoredMovieSerializer.Meta):
         fields = [*ScoredMovieSerializer.Meta.fields, "why"]
 
+    def to_representation(self, movie: Movie) -> dict:
+        """What DRF's generic path writes for Meta.fields (a test compares the two for every method), as
+        `listed` says: 40 films an answer, DRF's machinery was half a similar answer's Python."""
+        reasons = movie.why
+        if reasons is not None:
+            reasons = {
+                str(kind): None if names is None else [None if name is None else str(name) for name in names]
+                for kind, names in reasons.items()
+            }
+        return {
+            **self.listed(movie, cast_limit=LIST_CAST),
+            "score": None if movie.score is None else float(movie.score),
+            "why": reasons,
+        }
+
 
 def text_filter(name: str, *, max_length: int) -> serializers.CharField:
     """An optional text filter of catalog.params.FILTERS; blank (the default) filters nothing."""

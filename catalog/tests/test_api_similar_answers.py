@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
+from rest_framework.serializers import ModelSerializer
 from rest_framework.test import APIClient
 
 from catalog.api import answers
@@ -24,6 +25,12 @@ JSON = "application/json"
 SEEDS = ("The Godfather", "Heat", "Alien", "Toy Story")
 CRIME = ("Heat", "The Godfather", "Goodfellas", "The Departed")
 FAMILY = ("Toy Story", "Finding Nemo")
+
+
+class GenericSimilarMovieSerializer(SimilarMovieSerializer):
+    """SimilarMovieSerializer as DRF's generic path writes it."""
+
+    to_representation = ModelSerializer.to_representation
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +68,7 @@ def first_pass(seed: Movie, method: str) -> tuple[bytes, list[str]]:
 
 def from_relations(seed_pk: int, answer: list[dict]) -> bytes:
     """The same films, scores and extra reasons, with every film loaded with its relations (`with_details`)
-    and the reasons computed from all of them, as before issue 16."""
+    and the reasons computed from all of them, serialized by DRF's generic path, as before issue 16."""
     seed = Movie.objects.with_details().get(pk=seed_pk)
     by_id = Movie.objects.with_details().in_bulk([item["id"] for item in answer])
     mine = features(seed)
@@ -75,7 +82,7 @@ def from_relations(seed_pk: int, answer: list[dict]) -> bytes:
             why["terms"] = item["why"]["terms"]
         film.score, film.why = item["score"], why
         films.append(film)
-    return JSONRenderer().render({"results": SimilarMovieSerializer(films, many=True).data})
+    return JSONRenderer().render({"results": GenericSimilarMovieSerializer(films, many=True).data})
 
 
 @pytest.mark.parametrize("method", ["blend", "cf", "knn", "svm", "tfidf"])
