@@ -43,6 +43,11 @@ class MovieSerializer(serializers.ModelSerializer):
     def get_cast(self, movie: Movie) -> list[str]:
         return [credit.person.name for credit in movie.cast[:LIST_CAST]]
 
+    def writes_directly(self, owner: type[MovieSerializer]) -> bool:
+        """Whether this serializer has exactly the fields `owner.to_representation` writes itself: a subclass
+        with fields of its own (MovieWrittenSerializer) goes DRF's generic way, and none is silently dropped."""
+        return self.Meta.fields == owner.Meta.fields
+
     def listed(self, movie: Movie, *, cast_limit: int | None) -> dict:
         """MovieSerializer's Meta.fields as DRF's generic path writes them (with `cast_limit` of the cast, None:
         all), without its machinery, for the answers read most (search results, a film's detail): DRF copied
@@ -83,6 +88,8 @@ class MovieDetailSerializer(MovieSerializer):
     def to_representation(self, movie: Movie) -> dict:
         """What DRF's generic path writes for Meta.fields (a test compares the two for every demo film), as
         `listed` says: a film's first detail answer spent a third of its Python here."""
+        if not self.writes_directly(MovieDetailSerializer):
+            return super().to_representation(movie)
         return {
             **self.listed(movie, cast_limit=None),
             "original_title": movie.original_title,
@@ -119,6 +126,8 @@ class SearchResultSerializer(ScoredMovieSerializer):
 
     def to_representation(self, movie: Movie) -> dict:
         """What DRF's generic path writes for Meta.fields (a test compares the two on every kind of value)."""
+        if not self.writes_directly(SearchResultSerializer):
+            return super().to_representation(movie)
         return {
             **self.listed(movie, cast_limit=LIST_CAST),
             "score": movie.score,
@@ -146,6 +155,8 @@ class SimilarMovieSerializer(ScoredMovieSerializer):
     def to_representation(self, movie: Movie) -> dict:
         """What DRF's generic path writes for Meta.fields (a test compares the two for every method), as
         `listed` says: 40 films an answer, DRF's machinery was half a similar answer's Python."""
+        if not self.writes_directly(SimilarMovieSerializer):
+            return super().to_representation(movie)
         reasons = movie.why
         if reasons is not None:
             reasons = {

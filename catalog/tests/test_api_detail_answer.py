@@ -10,7 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.serializers import ModelSerializer
 from rest_framework.test import APIClient
 
-from catalog.api.serializers import MovieDetailSerializer
+from catalog.api.serializers import MovieDetailSerializer, MovieWrittenSerializer
 from catalog.models import Movie
 from catalog.tests.helpers import make_movie
 
@@ -76,3 +76,13 @@ def test_a_hidden_or_missing_film_is_a_404_as_before():
     for pk in (movie.pk, 999_999_999):
         status, body, _ = detail(pk)
         assert status == 404 and body == b'{"detail":"No Movie matches the given query."}'
+
+
+def test_a_serializer_with_fields_of_its_own_writes_every_one_of_them():
+    class WithHidden(MovieDetailSerializer):
+        class Meta(MovieDetailSerializer.Meta):
+            fields = [*MovieDetailSerializer.Meta.fields, "hidden"]
+
+    movie = Movie.objects.with_details().without_vectors().get(title="Jaws")
+    for serializer in (WithHidden, MovieWrittenSerializer, MovieDetailSerializer):
+        assert list(serializer(movie).data) == serializer.Meta.fields

@@ -151,6 +151,15 @@ def test_a_film_page_shows_its_facts_and_the_films_like_it(page: Page, films: li
 
 def test_a_poster_that_cannot_load_gives_way_to_its_placeholder(page: Page) -> None:
     movie = make_movie(title="Harbour of Glass", genres=("Drama",), poster_url=UNREACHABLE_POSTER, embed_with="fake")
+    # The request fails at once, as offline: left to the resolver, a name lookup could outlast the assertions'
+    # 5 s (it did once, on a loaded machine).
+    refused: list[str] = []
+
+    def refuse(route) -> None:
+        refused.append(route.request.url)
+        route.abort("namenotresolved")
+
+    page.route(f"{UNREACHABLE_POSTER}*", refuse)
 
     for url in ("/", movie.get_absolute_url()):
         page.goto(url)
@@ -166,6 +175,7 @@ def test_a_poster_that_cannot_load_gives_way_to_its_placeholder(page: Page) -> N
                 return element.contains(top);
             }"""
         )
+    assert refused  # the poster was asked for, and failed
 
 
 def test_a_poster_that_loads_covers_its_placeholder(page: Page) -> None:
