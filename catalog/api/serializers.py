@@ -50,7 +50,7 @@ class MovieSerializer(serializers.ModelSerializer):
 
     def listed(self, movie: Movie, *, cast_limit: int | None) -> dict:
         """MovieSerializer's Meta.fields as DRF's generic path writes them (with `cast_limit` of the cast, None:
-        all), without its machinery, for the answers read most (search results, a film's detail): DRF copied
+        all), without its machinery, for the answers read most (search results, similar films, a detail): DRF copied
         the declared fields and built the model's fields for every answer, then looked each field up through
         its source, 1.5 ms of a search answer's Python. The credits are read once (`directors` and `cast`
         each made a related manager to read them again)."""
