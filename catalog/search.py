@@ -466,7 +466,7 @@ class WordStatistics(NamedTuple):
     weights: list[float]
     documents: list[int]  # how many films have each word
     films: int  # how many films the statistics counted (0: none yet)
-    # Each field's average length for BM25F (see `field_averages`); empty without them or without any word.
+    # Each field's average length for BM25F (see `averages`); empty without them or without any word.
     field_averages: Mapping[str, float] = {}
 
 
@@ -593,16 +593,6 @@ def bm25f(
     return score
 
 
-def field_averages(cursor) -> dict[str, float]:
-    """Each field's average length over the visible films, from LexemeStat (`refresh_lexeme_stats`), read on
-    `cursor`; empty without statistics yet (a catalog imported before they were kept): fields are then not
-    length-normalised."""
-    cursor.execute(
-        "SELECT word, documents FROM catalog_lexemestat WHERE word = ANY(%s)", [["", *FIELD_LENGTH_WORDS.values()]]
-    )
-    return averages(dict(cursor.fetchall()))
-
-
 def averages(totals: Mapping[str, int]) -> dict[str, float]:
     """Each field's average length from LexemeStat's rows (`FIELD_LENGTH_WORDS`, and '' for the films)."""
     films = totals.get("")
@@ -673,20 +663,6 @@ def _fuse(rankings: Rankings, weights: Mapping[str, float], contribution: Callab
 
 # ts_headline marks matches with these; they cannot occur in text, so the text can be escaped around them.
 _MARK_START, _MARK_END = "\x02", "\x03"
-
-
-def snippets(ids: list[int], query: str) -> dict[int, str]:
-    """Why each keyword match matched: its overview (or plot) with the query's words in <mark>, HTML-safe.
-
-    Only for the films on the page, so ts_headline's cost (it re-parses the text) stays small. (`search()`
-    reads the same with the page, through `headline`.)
-    """
-    if not ids:
-        return {}
-    from catalog.models import Movie
-
-    rows = Movie.objects.filter(pk__in=ids).annotate(headline=headline(ids, query)).values_list("pk", "headline")
-    return {pk: text for pk, text in ((pk, marked(text)) for pk, text in rows) if text}
 
 
 def headline(ids: list[int], query: str) -> RawSQL | Value:

@@ -51,14 +51,13 @@ def test_the_statistics_hold_each_fields_length_summed_over_the_visible_films():
     assert LexemeStat.objects.get(word=search.FIELD_LENGTH_WORDS["A"]).documents == titles
     assert LexemeStat.objects.get(word=search.FIELD_LENGTH_WORDS["D"]).documents == overviews
     films = Movie.objects.visible().count()
-    with connection.cursor() as cursor:
-        assert search.field_averages(cursor)["D"] == pytest.approx(overviews / films)
+    # What a search reads with its words' statistics (`word_statistics`, one statement).
+    assert search.word_statistics("shark").field_averages["D"] == pytest.approx(overviews / films)
     # The rows are no word's: a query's words never read them as document counts.
     assert LexemeStat.objects.get(word="").documents == films
 
     LexemeStat.objects.filter(word__in=search.FIELD_LENGTH_WORDS.values()).delete()
-    with connection.cursor() as cursor:
-        assert search.field_averages(cursor) == {}
+    assert search.word_statistics("shark").field_averages == {}
 
 
 @pytest.fixture
