@@ -30,10 +30,14 @@ def local_settings(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS
         yield
         return
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        # set_config(..., true) is SET LOCAL; all of them in one round trip
-        calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
-        cursor.execute(f"SELECT {calls}", [str(part) for item in settings.items() for part in item])
+        cursor.execute(*set_local(settings))
         yield
+
+
+def set_local(settings: dict[str, object]) -> tuple[str, list[str]]:
+    """One statement that SETs LOCAL all of `settings` (set_config(..., true)), and its parameters."""
+    calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
+    return f"SELECT {calls}", [str(part) for item in settings.items() for part in item]
 
 
 def unchanged(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS) -> dict[str, object]:
@@ -65,10 +69,9 @@ def fetch_with_settings(
         if not settings:
             cursor.execute(sql, params)
             return cursor.fetchall()
-        calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
-        values = [str(part) for item in settings.items() for part in item]
         if isinstance(cursor.cursor, psycopg.ClientCursor):
-            cursor.execute(f"SELECT {calls}; {sql}", [*values, *params])
+            setting, values = set_local(settings)
+            cursor.execute(f"{setting}; {sql}", [*values, *params])
             cursor.nextset()
             return cursor.fetchall()
     with local_settings(settings, using=using), connections[using].cursor() as cursor:

@@ -14,6 +14,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from moviesite.db import set_local
+
 logger = logging.getLogger("moviesite")
 
 
@@ -47,7 +49,7 @@ class StatementTimeout:
         self._busy = True
         try:
             with database.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(self.milliseconds)])
+                cursor.execute(*set_local({"statement_timeout": self.milliseconds}))
         finally:
             self._busy = False
 

@@ -263,25 +263,22 @@ ADMIN_STATEMENT_TIMEOUT_MS = int(os.environ.get("ADMIN_STATEMENT_TIMEOUT_MS", "6
 # Requests that want another limit (the admin, a test) still get it as SET LOCAL; management commands never
 # load wsgi.py and run without a limit. Behind PgBouncer a server connection is shared (transaction mode)
 # or refuses startup options (session mode), so there every statement keeps its SET LOCAL.
-CONNECTION_STATEMENT_TIMEOUT_MS = 0
-if env_bool("MOVIESITE_WEB_SERVER") and not DATABASE_POOLER and REQUEST_STATEMENT_TIMEOUT_MS:
-    CONNECTION_STATEMENT_TIMEOUT_MS = REQUEST_STATEMENT_TIMEOUT_MS
-    for database in DATABASES.values():
-        options = database.setdefault("OPTIONS", {})
-        given = options.get("options", "")
-        options["options"] = f"{given} -c statement_timeout={CONNECTION_STATEMENT_TIMEOUT_MS}".strip()
 # The same way (a web server, no pooler), the HNSW settings of a search's semantic signal on its first pages
 # (catalog.querysets.MIN_EF_SEARCH): moviesite.db.local_settings leaves out what a connection started with,
 # so a search needs no transaction and SET LOCAL of its own (BEGIN, set_config, COMMIT: three round trips).
 # Other values (similar films' wider pool, deep pages, benchmarks) still come as SET LOCAL. pgvector's
 # settings are kept as placeholders until the extension loads in the session, which then takes their values.
+CONNECTION_STATEMENT_TIMEOUT_MS = 0
 CONNECTION_SETTINGS: dict[str, str] = {}
 if env_bool("MOVIESITE_WEB_SERVER") and not DATABASE_POOLER:
+    CONNECTION_STATEMENT_TIMEOUT_MS = REQUEST_STATEMENT_TIMEOUT_MS
     CONNECTION_SETTINGS = {"hnsw.ef_search": "200", "hnsw.iterative_scan": "relaxed_order"}
+    startup = {"statement_timeout": str(CONNECTION_STATEMENT_TIMEOUT_MS)} if CONNECTION_STATEMENT_TIMEOUT_MS else {}
+    startup.update(CONNECTION_SETTINGS)
     for database in DATABASES.values():
         options = database.setdefault("OPTIONS", {})
-        started = " ".join(f"-c {name}={value}" for name, value in CONNECTION_SETTINGS.items())
-        options["options"] = f"{options.get('options', '')} {started}".strip()
+        given = options.get("options", "")
+        options["options"] = " ".join([given, *(f"-c {name}={value}" for name, value in startup.items())]).strip()
 # What a 503 (database down, or a statement stopped by the timeout) tells the client to wait, in seconds.
 DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
 # Proxies in front that append to X-Forwarded-For (nginx, a load balancer): the client's address is the
