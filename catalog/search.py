@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
-from django.db import connection, connections, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from rapidfuzz.distance import OSA
 
 from catalog import params, ranker
-from moviesite.db import fetch_with_settings, nulls_last, reading
+from moviesite.db import fetch_after, fetch_with_settings, nulls_last, reading
 from recommender import encoders
 
 if TYPE_CHECKING:
@@ -117,6 +117,9 @@ TITLE_THRESHOLD_SQL = """
                                                  * log(2, greatest(reltuples, 1)::numeric / %(full)s))),
                         cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams)
     WHERE oid = %(table)s::regclass"""
+# The same with positional parameters, to go in one query string with the title statement (`fetch_after`).
+_TITLE_THRESHOLD_NAMES = re.findall(r"%\((\w+)\)s", TITLE_THRESHOLD_SQL)
+_TITLE_THRESHOLD_POSITIONAL = re.sub(r"%\((\w+)\)s", "%s", TITLE_THRESHOLD_SQL)
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
 TITLE_FIRST = True
@@ -415,21 +418,19 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
         .order_by("-closeness", nulls_last("-vote_count"), "pk")
         .values_list("pk", "closeness", "title")[:limit]
     )
-    table = films.model._meta.db_table
-    with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
-        cursor.execute(
-            TITLE_THRESHOLD_SQL,
-            {
-                "max": TRIGRAM_MAX_THRESHOLD,
-                "base": TRIGRAM_THRESHOLD,
-                "rise": TRIGRAM_THRESHOLD_PER_DOUBLING,
-                "full": TRIGRAM_FULL_FILMS,
-                "typo": TITLE_TYPO_TRIGRAMS,
-                "query": query,
-                "table": table,
-            },
-        )
-        rows = list(qs)
+    values = {
+        "max": TRIGRAM_MAX_THRESHOLD,
+        "base": TRIGRAM_THRESHOLD,
+        "rise": TRIGRAM_THRESHOLD_PER_DOUBLING,
+        "full": TRIGRAM_FULL_FILMS,
+        "typo": TITLE_TYPO_TRIGRAMS,
+        "query": query,
+        "table": films.model._meta.db_table,
+    }
+    threshold = (_TITLE_THRESHOLD_POSITIONAL, [values[name] for name in _TITLE_THRESHOLD_NAMES])
+    # The threshold and the titles in one round trip and one transaction (was BEGIN, threshold, titles, COMMIT).
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    rows = fetch_after(threshold, sql, params, using=qs.db)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     from catalog.models import normalise_title  # the importer's title folding (models import this module)
@@ -618,7 +619,7 @@ def reciprocal_rank_fusion(rankings: Rankings, weights: Mapping[str, float], *, 
 
     Scores are divided by the best score a film could reach (rank 1 in every list), so they fall in 0..1.
     """
-    return _fuse(rankings, weights, lambda rank, score, scores, ranking: 1 / (k + rank), best=1 / (k + 1))
+    return _fuse(rankings, weights, lambda ranking: lambda rank, score: 1 / (k + rank), best=1 / (k + 1))
 
 
 def relative_score_fusion(
@@ -631,31 +632,41 @@ def relative_score_fusion(
     """
     absolute_lists = {id(rankings[name]) for name in absolute if name in rankings}
 
-    def rescaled(rank: int, score: float, scores: Sequence[float], ranking) -> float:
+    def rescaled(ranking: Sequence[tuple[int, float]]) -> Callable[[int, float], float]:
         if id(ranking) in absolute_lists:
-            return min(max(score, 0.0), 1.0)
+            return lambda rank, score: min(max(score, 0.0), 1.0)
+        # The list's bounds once, not once per film (that was a fifth of a search's fusion).
+        scores = [score for _, score in ranking]
         low, high = min(scores), max(scores)
-        return (score - low) / (high - low) if high > low else 1.0
+        if high > low:
+            spread = high - low
+            return lambda rank, score: (score - low) / spread
+        return lambda rank, score: 1.0
 
     return _fuse(rankings, weights, rescaled, best=1.0)
 
 
 def _fuse(rankings: Rankings, weights: Mapping[str, float], contribution: Callable, *, best: float) -> list[Fused]:
+    """`contribution(ranking)` gives the function of (rank, score) that a film of that ranking adds."""
     total_weight = sum(weights.get(name, 0.0) for name, ranking in rankings.items() if ranking) or 1.0
     fused: dict[int, Fused] = {}
     # Heaviest list first, so ties keep its order and `signals` lists the strongest evidence first.
     for name in sorted(rankings, key=lambda n: -weights.get(n, 0.0)):
         weight = weights.get(name, 0.0)
-        if weight <= 0:
+        ranking = rankings[name]
+        if weight <= 0 or not ranking:
             continue
-        scores = [score for _, score in rankings[name]]
-        for rank, (key, score) in enumerate(rankings[name], start=1):
-            entry = fused.setdefault(key, Fused(key=key, score=0.0))
-            entry.score += weight * contribution(rank, score, scores, rankings[name])
+        adds = contribution(ranking)
+        for rank, (key, score) in enumerate(ranking, start=1):
+            entry = fused.get(key)
+            if entry is None:
+                entry = fused[key] = Fused(key=key, score=0.0)
+            entry.score += weight * adds(rank, score)
             entry.signals.append(name)
     results = sorted(fused.values(), key=lambda f: -f.score)
+    scale = total_weight * best
     for entry in results:
-        entry.score = round(entry.score / (total_weight * best), 6)
+        entry.score = round(entry.score / scale, 6)
     return results
 
 

@@ -54,27 +54,39 @@ def unchanged(settings: dict[str, object], *, using: str = DEFAULT_DB_ALIAS) -> 
 def fetch_with_settings(
     settings: dict[str, object], sql: str, params: Sequence[object], *, using: str = DEFAULT_DB_ALIAS
 ) -> list[tuple]:
-    """The rows of one statement run with Postgres `settings` for it alone, in one round trip, not four.
+    """The rows of one statement run with Postgres `settings` for it alone, in one round trip, not four
+    (`fetch_after` a SET LOCAL of them)."""
+    settings = unchanged(settings, using=using)
+    if not settings:
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    return fetch_after(set_local(settings), sql, params, using=using)
 
-    The settings go first in the same query string (`SELECT set_config(..., true); <sql>`): Postgres runs a
-    string of statements as one transaction (an implicit one, or the caller's), so SET LOCAL lasts until its
-    end, as in `local_settings`, and PgBouncer's transaction mode keeps the string on one server connection.
-    A string of statements needs client-side parameter binding (Django's default with psycopg 3); with
-    server-side binding (OPTIONS `server_side_binding`) it is `local_settings` around the statement.
+
+def fetch_after(
+    prelude: tuple[str, Sequence[object]], sql: str, params: Sequence[object], *, using: str = DEFAULT_DB_ALIAS
+) -> list[tuple]:
+    """The rows of `sql` run right after the statement `prelude` (its SQL and parameters: a SET LOCAL, a
+    set_config(..., true)) in the same transaction, in one round trip instead of four (BEGIN, the prelude,
+    the statement, COMMIT).
+
+    Both go in one query string (`<prelude>; <sql>`): Postgres runs a string of statements as one transaction
+    (an implicit one, or the caller's), so a SET LOCAL lasts until its end, as in `local_settings`, and
+    PgBouncer's transaction mode keeps the string on one server connection. A string of statements needs
+    client-side parameter binding (Django's default with psycopg 3); with server-side binding (OPTIONS
+    `server_side_binding`) the two run one after the other in a transaction of their own.
     """
     import psycopg
 
-    settings = unchanged(settings, using=using)
+    prelude_sql, prelude_params = prelude
     with connections[using].cursor() as cursor:
-        if not settings:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
         if isinstance(cursor.cursor, psycopg.ClientCursor):
-            setting, values = set_local(settings)
-            cursor.execute(f"{setting}; {sql}", [*values, *params])
+            cursor.execute(f"{prelude_sql}; {sql}", [*prelude_params, *params])
             cursor.nextset()
             return cursor.fetchall()
-    with local_settings(settings, using=using), connections[using].cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(prelude_sql, prelude_params)
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -126,6 +126,10 @@ WEB_PROBE = """
         response = Client().get("/api/search/", {"q": plot, "mode": "hybrid"}, HTTP_ACCEPT="application/json")
         assert response.status_code == 200, response.content
     statements = [query["sql"] for query in queries.captured_queries]
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get("/api/search/", {"q": "godfater", "mode": "hybrid"}, HTTP_ACCEPT="application/json")
+        assert response.status_code == 200, response.content
+    title = [query["sql"] for query in queries.captured_queries]
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")
         started = cursor.fetchone()
@@ -141,6 +145,10 @@ WEB_PROBE = """
         "statements": len(statements),
         "hnsw_set": any("hnsw" in sql for sql in statements),
         "transactions": sum(sql.startswith("BEGIN") or "SAVEPOINT" in sql for sql in statements),
+        "title_statements": len(title),
+        "title_transactions": sum(sql.startswith("BEGIN") or "SAVEPOINT" in sql for sql in title),
+        "title_threshold_set": sum("pg_trgm.word_similarity_threshold" in sql for sql in title),
+        "threshold_with_titles": any("word_similarity_threshold" in sql and "WORD_SIMILARITY" in sql for sql in title),
         "started": started,
         "wider_set": any("'hnsw.ef_search'" in sql or "500" in sql for sql in wider) and len(wider) > 1,
         "one_round_trip": [list(rows[0]), len(queries.captured_queries), after],
@@ -162,6 +170,16 @@ def test_a_web_servers_connections_start_with_the_search_index_settings_and_a_se
     assert probe["statements"] <= 7
     assert probe["wider_set"]  # a pool wider than search's still gets its own ef_search, as SET LOCAL
     assert probe["one_round_trip"] == [["off", 7], 1, "on"]  # the setting held for that statement alone
+
+
+def test_a_title_searchs_threshold_goes_with_its_titles_in_one_round_trip():
+    probe = web_probe()
+    # The title signal's threshold is set in the same query string as its statement: no BEGIN and COMMIT around
+    # the two. Throttle, statistics, keyword (no film has the misspelt word, so no BM25F read), title, semantic,
+    # page: 6 statements (9 before).
+    assert probe["title_transactions"] == 0
+    assert probe["title_threshold_set"] == 1 and probe["threshold_with_titles"]
+    assert probe["title_statements"] <= 6
 
 
 def test_behind_a_transaction_pooler_search_keeps_its_set_local():
