@@ -250,9 +250,28 @@ def _display_rows(model: type[Movie], *, keywords: bool = False) -> dict[str, Ra
 
 
 def _fill_cache(movie: Movie, relation: str, rows: list) -> None:
-    """Give `movie.<relation>.all()` these rows, as prefetch_related() would have."""
+    """Give `movie.<relation>.all()` these rows, as prefetch_related() would have.
+
+    The queryset is the one the film's related manager would make (`movie.<relation>.all()`: the related
+    model's queryset, the film as routing hint, the relation's filter), built without the manager: making one
+    per film and relation, and cloning a queryset to add the filter, was a third of a page's Python. The filter
+    waits, as Django's related managers leave it (QuerySet._defer_next_filter), until something chains on the
+    queryset, which then reads this film's rows only (a test compares the SQL with the manager's).
+    """
+    field = movie._meta.get_field(relation)
+    queryset = field.related_model._default_manager.get_queryset()
+    queryset._add_hints(instance=movie)
+    if field.many_to_many:
+        # A forward many-to-many (genres, keywords): filtered through the reverse name, sticky so that a chained
+        # filter reuses the join, as ManyRelatedManager._apply_rel_filters makes it.
+        queryset.query.filter_is_sticky = True
+        lookup = {f"{field.related_query_name()}__{movie._meta.pk.name}": movie.pk}
+    else:
+        # A reverse foreign key (credits): RelatedManager._apply_rel_filters, which also knows the film.
+        lookup = {field.field.name: movie}
+        queryset._known_related_objects = {field.field: {movie.pk: movie}}
+    queryset._deferred_filter = (False, (), lookup)
     # The very attributes Django's prefetch sets (django.db.models.query.prefetch_one_level).
-    queryset = getattr(movie, relation).all()
     queryset._result_cache, queryset._prefetch_done = rows, True
     movie._prefetched_objects_cache[relation] = queryset
 

@@ -197,3 +197,30 @@ def test_the_search_page_of_the_site_reads_no_left_behind_column_film_by_film():
     # A column left behind that the page shows would be read film by film, one statement each.
     assert not [sql for sql in statements if 'WHERE "catalog_movie"."id" = ' in sql]
     assert len([sql for sql in statements if "catalog_movie" in sql]) <= 7  # the signals, the page, the genres
+
+
+def test_a_displayed_films_relations_are_the_querysets_its_related_managers_make():
+    # in_bulk_for_display builds them without a related manager per film: a query chained on one must still
+    # read that film's rows only, with the SQL, hints and known film the manager's own queryset has.
+    films = Movie.objects.filter(credits__isnull=False, genres__isnull=False, keywords__isnull=False).distinct()
+    ids = list(films.values_list("pk", flat=True)[:5])
+    assert len(ids) == 5
+    loaded = Movie.objects.in_bulk_for_display(ids, details=True)
+    for pk in ids:
+        film, fresh = loaded[pk], Movie.objects.get(pk=pk)
+        with CaptureQueriesContext(connection) as queries:
+            cached = {relation: list(getattr(film, relation).all()) for relation in ("genres", "keywords", "credits")}
+        assert not queries.captured_queries  # read from the filled caches
+        assert cached["genres"] == list(fresh.genres.all())
+        assert cached["keywords"] == list(fresh.keywords.all())
+        assert cached["credits"] == list(fresh.credits.order_by("role", "order"))
+        for relation in ("genres", "keywords", "credits"):
+            ours, theirs = getattr(film, relation).all(), getattr(fresh, relation).all()
+            assert str(ours.filter(pk__gt=0).query) == str(theirs.filter(pk__gt=0).query)
+            assert ours._hints == theirs._hints == {"instance": fresh}
+            assert list(ours.filter(pk__gt=0).order_by("pk")) == list(theirs.filter(pk__gt=0).order_by("pk"))
+        assert film.credits.all()._known_related_objects == fresh.credits.all()._known_related_objects
+        assert {credit.movie is film for credit in film.credits.filter(pk__gt=0)} == {True}
+        # A chained filter on a many-to-many reuses the relation's join, as the manager's sticky filter does.
+        named = film.genres.filter(name=cached["genres"][0].name)
+        assert str(named.query) == str(fresh.genres.filter(name=cached["genres"][0].name).query)
