@@ -22,10 +22,11 @@ from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from psycopg.types.numeric import Int4
 from rapidfuzz.distance import OSA
 
 from catalog import params, ranker
-from moviesite.db import fetch_after, fetch_with_settings, nulls_last, reading
+from moviesite.db import and_where, fetch_after, fetch_with_settings, nulls_last, own_where, reading
 from recommender import encoders
 
 if TYPE_CHECKING:
@@ -320,13 +321,7 @@ def keyword_scores(
     # Each film's search vector is read once (`|| ''` makes the copy the score's expressions share; the
     # subquery's OFFSET 0 keeps the planner from folding it back into each of them): a long one is stored
     # apart (TOAST), and every mention of the column would fetch and decompress it again.
-    inner = (
-        films.filter(search_vector=SearchQuery(candidates, search_type="raw", config="simple"))
-        .annotate(words=RawSQL(f"{films.model._meta.db_table}.search_vector || ''::tsvector", []))
-        .values("pk", "vote_count", "words")
-        .order_by()  # the outer query orders; sorting the vectors themselves would spill to disk
-    )
-    inner_sql, inner_params = inner.query.sql_with_params()
+    inner_sql, inner_params = candidates_statement(films, candidates)
     rank, rank_params = word_rank("film.words", stats.words, stats.weights)
     sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
               ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
@@ -334,7 +329,32 @@ def keyword_scores(
     # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
     # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a statement (in the same round trip).
     seqscan = {} if expected <= stats.films * SEQUENTIAL_SCAN_SHARE else {"enable_seqscan": "off"}
-    return fetch_with_settings(seqscan, sql, [*rank_params, *inner_params, limit], using=inner.db)
+    return fetch_with_settings(seqscan, sql, [*rank_params, *inner_params, limit], using=films.db)
+
+
+def candidates_statement(films: MovieQuerySet, candidates: str) -> tuple[str, list[object]]:
+    """The keyword signal's inner statement: the films matching the tsquery `candidates`, with their votes and
+    a copy of their search vector. Written out over the films' own filter (`own_where`), as the ORM writes it
+    (a test compares the two), without building and compiling the query on every search."""
+    table = films.model._meta.db_table
+    words = RawSQL(f"{table}.search_vector || ''::tsvector", [])
+    where = own_where(films)
+    if where is None:
+        inner = (
+            films.filter(search_vector=SearchQuery(candidates, search_type="raw", config="simple"))
+            .annotate(words=words)
+            .values("pk", "vote_count", "words")
+            .order_by()  # the outer query orders; sorting the vectors themselves would spill to disk
+        )
+        sql, params = inner.query.get_compiler(using=films.db).as_sql()
+        return sql, list(params)
+    quoted = connection.ops.quote_name(table)
+    condition = and_where(where, f'{quoted}."search_vector" @@ (to_tsquery(%s::regconfig, %s))')
+    sql = (
+        f'SELECT {quoted}."id" AS "pk", {quoted}."vote_count" AS "vote_count", ({words.sql}) AS "words"'
+        f" FROM {quoted} WHERE {condition}"
+    )
+    return sql, [*where[1], "simple", candidates]
 
 
 def word_rank(vector: str, words: Sequence[str], weights: Sequence[float]) -> tuple[str, list[object]]:
@@ -412,12 +432,6 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     # A title is a candidate when its best-matching stretch is close enough (pg_trgm's <%, through the GIN
     # index). The whole title's similarity is never above that stretch's, so no title is left out that its
     # whole-title similarity alone would have let in.
-    qs = (
-        films.filter(title__trigram_word_similar=query)
-        .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
-        .order_by("-closeness", nulls_last("-vote_count"), "pk")
-        .values_list("pk", "closeness", "title")[:limit]
-    )
     values = {
         "max": TRIGRAM_MAX_THRESHOLD,
         "base": TRIGRAM_THRESHOLD,
@@ -429,8 +443,8 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     }
     threshold = (_TITLE_THRESHOLD_POSITIONAL, [values[name] for name in _TITLE_THRESHOLD_NAMES])
     # The threshold and the titles in one round trip and one transaction (was BEGIN, threshold, titles, COMMIT).
-    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
-    rows = fetch_after(threshold, sql, params, using=qs.db)
+    sql, params = titles_statement(films, query, limit=limit)
+    rows = fetch_after(threshold, sql, params, using=films.db)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     from catalog.models import normalise_title  # the importer's title folding (models import this module)
@@ -440,6 +454,30 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     scored.sort(key=lambda row: -row[1])  # a stable sort: ties keep the more voted film first
     # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
     return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
+
+
+def titles_statement(films: MovieQuerySet, query: str, *, limit: int) -> tuple[str, list[object]]:
+    """The title signal's statement: the films whose title's best stretch is close to `query` (pg_trgm's <%),
+    closest first. Written out over the films' own filter (`own_where`), as the ORM writes it (a test compares
+    the two), without building and compiling the query on every search."""
+    where = own_where(films)
+    if where is None:
+        qs = (
+            films.filter(title__trigram_word_similar=query)
+            .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
+            .order_by("-closeness", nulls_last("-vote_count"), "pk")
+            .values_list("pk", "closeness", "title")[:limit]
+        )
+        sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+        return sql, list(params)
+    table = connection.ops.quote_name(films.model._meta.db_table)
+    condition = and_where(where, f'{table}."title" %%> %s')
+    sql = (
+        f'SELECT {table}."id" AS "pk", ((WORD_SIMILARITY(%s, {table}."title") + SIMILARITY({table}."title", %s))'
+        f' / %s) AS "closeness", {table}."title" AS "title" FROM {table} WHERE {condition}'
+        f' ORDER BY 2 DESC, {table}."vote_count" DESC NULLS LAST, 1 ASC LIMIT {int(limit)}'
+    )
+    return sql, [query, query, Int4(2), *where[1], query]
 
 
 def edit_closeness(query: str, title: str) -> float:

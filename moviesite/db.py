@@ -91,6 +91,55 @@ def fetch_after(
         return cursor.fetchall()
 
 
+def own_where(queryset: models.QuerySet) -> tuple[str, list[object]] | None:
+    """`queryset`'s filter as SQL over its own table and its parameters, its conditions joined by AND with no
+    parentheses around them ("" when it has none), when the queryset reads that table alone (no join, slice,
+    DISTINCT, grouping, annotation or extra); None otherwise, or when the filter matches nothing.
+
+    For a statement written out over that table, which adds its own conditions after these, inside one pair of
+    parentheses, as the ORM writes a filtered query: a hot path then need not have the ORM build and compile
+    a whole query (0.2-0.5 ms of Python each). Where it returns None, the caller goes through the ORM.
+    """
+    from django.core.exceptions import EmptyResultSet, FullResultSet
+    from django.db.models.sql.where import AND
+
+    query = queryset.query
+    table = query.model._meta.db_table
+    if (
+        query.is_sliced
+        or query.distinct
+        or query.group_by is not None
+        or query.combinator
+        or query.annotations
+        or query.extra
+        or query.extra_tables
+        or set(query.alias_map) - {table}
+    ):
+        return None
+    compiler = query.get_compiler(using=queryset.db)
+    where = query.where
+    # The ORM adds a query's own conditions to the filter's top AND: compiled one by one, they read the same.
+    parts = where.children if where.connector == AND and not where.negated else [where]
+    conditions, params = [], []
+    for part in parts:
+        try:
+            sql, part_params = compiler.compile(part)
+        except FullResultSet:
+            continue
+        except EmptyResultSet:
+            return None
+        conditions.append(sql)
+        params.extend(part_params)
+    return " AND ".join(conditions), params
+
+
+def and_where(where: tuple[str, list[object]], *conditions: str) -> str:
+    """`own_where`'s conditions and `conditions` as the ORM writes a WHERE clause's: joined by AND, in
+    parentheses when there are several."""
+    joined = [where[0], *conditions] if where[0] else list(conditions)
+    return f"({' AND '.join(joined)})" if len(joined) > 1 else joined[0]
+
+
 def nulls_last(field_name: str) -> models.OrderBy:
     """An ordering by `field_name` ("-name" descending) that puts films without a value last either way."""
     if field_name.startswith("-"):

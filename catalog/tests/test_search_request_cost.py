@@ -224,3 +224,71 @@ def test_a_displayed_films_relations_are_the_querysets_its_related_managers_make
         # A chained filter on a many-to-many reuses the relation's join, as the manager's sticky filter does.
         named = film.genres.filter(name=cached["genres"][0].name)
         assert str(named.query) == str(fresh.genres.filter(name=cached["genres"][0].name).query)
+
+
+FILTERED = (
+    lambda: Movie.objects.visible(),
+    lambda: Movie.objects.all(),
+    lambda: Movie.objects.visible().filter_by(year_min=1990),
+    lambda: Movie.objects.visible().filter_by(
+        genres=["Drama", "crime"], year_max=2000, director="cop", actor="x", person="y", language="en"
+    ),
+)
+
+
+def statements_both_ways(monkeypatch, films) -> tuple[list[str], list[str]]:
+    """The signals' statements written out over `films`' own filter, and as the ORM builds them."""
+    from catalog import querysets
+
+    def statements() -> list[str]:
+        with connection.cursor() as cursor:
+            vector = [0.1] * 384
+            nearest = querysets._nearest_sql
+            own = search.own_where(films)
+            written = [
+                search.titles_statement(films, "dark knight", limit=100),
+                search.candidates_statement(films, "'dark' | 'knight'"),
+            ]
+            if own is not None:
+                for story in (True, False):
+                    written.append(nearest(films.model, own, vector, embedding_model="m", limit=100, story=story))
+            return [cursor.mogrify(sql, params) for sql, params in written]
+
+    written = statements()
+    monkeypatch.setattr(search, "own_where", lambda queryset: None)
+    built = statements()
+    return written, built
+
+
+@pytest.mark.parametrize("films", FILTERED)
+def test_the_signals_statements_written_out_are_the_ones_the_orm_builds(monkeypatch, films):
+    from pgvector import HalfVector
+    from pgvector.django import CosineDistance
+
+    from catalog.querysets import indexed_embedding, indexed_story
+
+    films = films()
+    written, built = statements_both_ways(monkeypatch, films)
+    assert written[:2] == built  # the title and keyword statements, character for character
+    for story, sql in zip((True, False), written[2:], strict=True):
+        qs = films.filter(embedding__isnull=False, embedding_model="m")
+        vectors = indexed_story() if story else indexed_embedding()
+        qs = qs.annotate(distance=CosineDistance(vectors, HalfVector([0.1] * 384))).order_by("distance")
+        query = qs.values_list("pk", "distance")[:100]
+        with connection.cursor() as cursor:
+            assert sql == cursor.mogrify(*query.query.get_compiler(using=query.db).as_sql())
+
+
+def test_films_read_through_a_join_go_through_the_orm_and_find_the_same():
+    from moviesite.db import own_where
+
+    joined = Movie.objects.visible().filter(genres__name="Drama")
+    assert own_where(joined) is None and own_where(Movie.objects.none()) is None
+    assert own_where(Movie.objects.visible()) == ('NOT "catalog_movie"."hidden"', [])
+    films = Movie.objects.filter(pk__in=joined.values("pk"))
+    assert search.title_scores(joined, "the godfather", limit=50) == search.title_scores(
+        films, "the godfather", limit=50
+    )
+    vector = list(Movie.objects.exclude(embedding=None).values_list("embedding", flat=True)[0])
+    model = Movie.objects.exclude(embedding=None).values_list("embedding_model", flat=True)[0]
+    assert joined.nearest(vector, model=model, limit=20) == films.nearest(vector, model=model, limit=20)
