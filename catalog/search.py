@@ -667,7 +667,11 @@ def reciprocal_rank_fusion(rankings: Rankings, weights: Mapping[str, float], *, 
 
     Scores are divided by the best score a film could reach (rank 1 in every list), so they fall in 0..1.
     """
-    return _fuse(rankings, weights, lambda ranking: lambda rank, score: 1 / (k + rank), best=1 / (k + 1))
+
+    def reciprocal_ranks(ranking: Sequence[tuple[int, float]]) -> list[float]:
+        return [1 / (k + rank) for rank in range(1, len(ranking) + 1)]
+
+    return _fuse(rankings, weights, reciprocal_ranks, best=1 / (k + 1))
 
 
 def relative_score_fusion(
@@ -680,42 +684,42 @@ def relative_score_fusion(
     """
     absolute_lists = {id(rankings[name]) for name in absolute if name in rankings}
 
-    def rescaled(ranking: Sequence[tuple[int, float]]) -> Callable[[int, float], float]:
-        if id(ranking) in absolute_lists:
-            return lambda rank, score: min(max(score, 0.0), 1.0)
-        # The list's bounds once, not once per film (that was a fifth of a search's fusion).
+    def rescaled(ranking: Sequence[tuple[int, float]]) -> list[float]:
         scores = [score for _, score in ranking]
+        if id(ranking) in absolute_lists:
+            return [min(max(score, 0.0), 1.0) for score in scores]
+        # The list's bounds once, not once per film (that was a fifth of a search's fusion).
         low, high = min(scores), max(scores)
         if high > low:
             spread = high - low
-            return lambda rank, score: (score - low) / spread
-        return lambda rank, score: 1.0
+            return [(score - low) / spread for score in scores]
+        return [1.0] * len(scores)
 
     return _fuse(rankings, weights, rescaled, best=1.0)
 
 
 def _fuse(rankings: Rankings, weights: Mapping[str, float], contribution: Callable, *, best: float) -> list[Fused]:
-    """`contribution(ranking)` gives the function of (rank, score) that a film of that ranking adds."""
+    """`contribution(ranking)`: what each film of that ranking adds (before its weight), in the ranking's order."""
     total_weight = sum(weights.get(name, 0.0) for name, ranking in rankings.items() if ranking) or 1.0
-    fused: dict[int, Fused] = {}
+    scores: dict[int, float] = {}
+    signals: dict[int, list[str]] = {}
     # Heaviest list first, so ties keep its order and `signals` lists the strongest evidence first.
     for name in sorted(rankings, key=lambda n: -weights.get(n, 0.0)):
         weight = weights.get(name, 0.0)
         ranking = rankings[name]
         if weight <= 0 or not ranking:
             continue
-        adds = contribution(ranking)
-        for rank, (key, score) in enumerate(ranking, start=1):
-            entry = fused.get(key)
-            if entry is None:
-                entry = fused[key] = Fused(key=key, score=0.0)
-            entry.score += weight * adds(rank, score)
-            entry.signals.append(name)
-    results = sorted(fused.values(), key=lambda f: -f.score)
+        for (key, _), value in zip(ranking, contribution(ranking), strict=True):
+            if key in scores:
+                scores[key] += weight * value
+                signals[key].append(name)
+            else:
+                scores[key] = 0.0 + weight * value  # as a sum started at 0.0 (-0.0 becomes 0.0)
+                signals[key] = [name]
     scale = total_weight * best
-    for entry in results:
-        entry.score = round(entry.score / scale, 6)
-    return results
+    # A stable sort: ties keep the order films were first met in.
+    ordered = sorted(scores, key=lambda key: -scores[key])
+    return [Fused(key=key, score=round(scores[key] / scale, 6), signals=signals[key]) for key in ordered]
 
 
 # -- why a film matched -------------------------------------------------------------------------------------
