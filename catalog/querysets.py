@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, connections, models
 from django.db.models import Exists, OuterRef, Prefetch
@@ -221,12 +220,13 @@ def _display_rows(model: type[Movie], *, keywords: bool = False) -> dict[str, Ra
     """A film's genres (by name) and credits with their people's names (by role and billing order), and with
     `keywords` its keywords (by name), as arrays of JSON objects, for `in_bulk_for_display`. Written out, not
     built with ArraySubquery and JSONObject: the SQL is the same, and building and compiling those expressions
-    cost 0.9 ms of Python per page of 20 films."""
+    cost 0.9 ms of Python per page of 20 films. Each array comes as one JSON value (to_jsonb), decoded at once,
+    not as an array whose every object Django decoded on its own."""
     from catalog.models import Credit, Person
 
     movie = model._meta.db_table
     credits, people = Credit._meta.db_table, Person._meta.db_table
-    rows = ArrayField(models.JSONField())
+    rows = models.JSONField()
 
     def tags(relation: str) -> RawSQL:
         # Genres and keywords: NamedTag rows, by name as their Meta orders them.
@@ -234,9 +234,9 @@ def _display_rows(model: type[Movie], *, keywords: bool = False) -> dict[str, Ra
         table, through = field.related_model._meta.db_table, field.remote_field.through._meta.db_table
         column = field.m2m_reverse_name()
         return RawSQL(
-            f"""ARRAY(SELECT jsonb_build_object('id', t.id, 'name', t.name, 'slug', t.slug)
-                      FROM {table} t JOIN {through} mt ON mt.{column} = t.id
-                      WHERE mt.movie_id = {movie}.id ORDER BY t.name)""",
+            f"""to_jsonb(ARRAY(SELECT jsonb_build_object('id', t.id, 'name', t.name, 'slug', t.slug)
+                               FROM {table} t JOIN {through} mt ON mt.{column} = t.id
+                               WHERE mt.movie_id = {movie}.id ORDER BY t.name))""",
             [],
             output_field=rows,
         )
@@ -244,10 +244,11 @@ def _display_rows(model: type[Movie], *, keywords: bool = False) -> dict[str, Ra
     annotations = {
         "genre_rows": tags("genres"),
         "credit_rows": RawSQL(
-            f"""ARRAY(SELECT jsonb_build_object('id', c.id, 'person_id', c.person_id, 'role', c.role,
-                                                'order', c."order", 'character', c.character, 'name', p.name)
-                      FROM {credits} c JOIN {people} p ON p.id = c.person_id
-                      WHERE c.movie_id = {movie}.id ORDER BY c.role, c."order")""",
+            f"""to_jsonb(ARRAY(SELECT jsonb_build_object('id', c.id, 'person_id', c.person_id, 'role', c.role,
+                                                         'order', c."order", 'character', c.character,
+                                                         'name', p.name)
+                               FROM {credits} c JOIN {people} p ON p.id = c.person_id
+                               WHERE c.movie_id = {movie}.id ORDER BY c.role, c."order"))""",
             [],
             output_field=rows,
         ),
