@@ -592,16 +592,19 @@ def bm25_rescore(
     if rescored and stats is None:
         stats = word_statistics(query)
     words, idfs = (stats.words, stats.weights) if rescored else ([], [])
+    # BM25F's reads (each field's length, the query words' occurrences) only for a query it re-scores: a shorter
+    # one reads whether each film quotes it, and nothing more (0.5 -> 0.1 ms of Postgres per search).
     lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
+    scored = f""", {lengths},
+                       ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
+                             FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))"""
     with reading(films.model).cursor() as cursor:
         # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
         cursor.execute(
             f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
-                SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase, {lengths},
-                       ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
-                             FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))
+                SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
                 FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
-            [SEARCH_CONFIG, query, words, [pk for pk, _ in ranking]],
+            [SEARCH_CONFIG, query, *([words] if rescored else []), [pk for pk, _ in ranking]],
         )
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
     average = stats.field_averages if rescored else {}

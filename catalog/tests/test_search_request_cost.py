@@ -292,3 +292,18 @@ def test_films_read_through_a_join_go_through_the_orm_and_find_the_same():
     vector = list(Movie.objects.exclude(embedding=None).values_list("embedding", flat=True)[0])
     model = Movie.objects.exclude(embedding=None).values_list("embedding_model", flat=True)[0]
     assert joined.nearest(vector, model=model, limit=20) == films.nearest(vector, model=model, limit=20)
+
+
+def test_a_short_querys_quote_check_reads_no_bm25f_columns():
+    films = Movie.objects.visible()
+    short, plot = "the dark knight", "a police chief a marine biologist and a fisherman hunt the great white shark"
+    for query, rescored in ((short, False), (plot, True)):
+        ranking = search.keyword_scores(films, query, limit=100)
+        quotes: list[tuple[int, float]] = []
+        with CaptureQueriesContext(connection) as queries:
+            search.bm25_rescore(films, ranking, query, quotes=quotes)
+        (sql,) = [query["sql"] for query in queries.captured_queries if "phraseto_tsquery" in query["sql"]]
+        # Field lengths and word occurrences are BM25F's, which re-scores described plots only.
+        assert ("ts_filter" in sql) is rescored and ("unnest" in sql) is rescored
+        if not rescored:
+            assert [pk for pk, _ in quotes][:1] == [Movie.objects.get(title="The Dark Knight").pk]
