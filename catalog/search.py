@@ -106,17 +106,25 @@ TRIGRAM_MAX_THRESHOLD = 0.5
 # still, keyword search 40 against 55 ms p50 at 1M, but loses half the titles with two typos there: measured in
 # the same section.)
 TITLE_TYPO_TRIGRAMS = 8
-# One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
+# When that bound sets the threshold, a title two typos away from the query still holds all of the query's words
+# but two, letter for letter: of its TITLE_TYPO_WORDS longest, two. Such a query's candidates are then the
+# titles holding two of those words (`typo_pairs`: a few pairs of substrings the trigram index intersects
+# cheaply), not the walk of every one of its trigrams' posting lists.
+TITLE_TYPO_WORDS = 4
+TITLE_PAIR_MIN_LETTERS = 3
+# One statement: the threshold for this transaction, from the planner's count of films (no count(*)), and
+# whether the two-typo bound set it.
 TITLE_THRESHOLD_SQL = """
     SELECT set_config('pg_trgm.word_similarity_threshold', (
-        CASE WHEN reltuples > %(full)s
-             THEN greatest(threshold, floor(1000 * (trigrams - %(typo)s)::float8 / (trigrams + %(typo)s)) / 1000)
-             ELSE threshold END)::text, true)
+        CASE WHEN reltuples > %(full)s THEN greatest(threshold, bound) ELSE threshold END)::text, true),
+           reltuples > %(full)s AND bound > threshold
     FROM pg_class,
          LATERAL (SELECT least(%(max)s, greatest(%(base)s, %(base)s + %(rise)s
                                                  * log(2, greatest(reltuples, 1)::numeric / %(full)s))),
-                        cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams)
+                        cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams),
+         LATERAL (SELECT floor(1000 * (trigrams - %(typo)s)::float8 / (trigrams + %(typo)s)) / 1000) AS b(bound)
     WHERE oid = %(table)s::regclass"""
+WORD_SIMILARITY_THRESHOLD = "current_setting('pg_trgm.word_similarity_threshold')::float8"
 TITLE_CLOSENESS_POWER = 3
 # The title-first path (see `title_first`), measured on the dev sets of benchmarks/search_quality.py.
 TITLE_FIRST = True
@@ -409,14 +417,9 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     # A title is a candidate when its best-matching stretch is close enough (pg_trgm's <%, through the GIN
     # index). The whole title's similarity is never above that stretch's, so no title is left out that its
     # whole-title similarity alone would have let in.
-    qs = (
-        films.filter(title__trigram_word_similar=query)
-        .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
-        .order_by("-closeness", nulls_last("-vote_count"), "pk")
-        .values_list("pk", "closeness", "title")[:limit]
-    )
     table = films.model._meta.db_table
-    with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
+    closeness = (TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2
+    with transaction.atomic(using=films.db), connections[films.db].cursor() as cursor:
         cursor.execute(
             TITLE_THRESHOLD_SQL,
             {
@@ -429,6 +432,25 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
                 "table": table,
             },
         )
+        row = cursor.fetchone()
+        pairs = typo_pairs(query) if row and row[1] else None
+        if pairs is None:
+            candidates = films.filter(title__trigram_word_similar=query)
+        else:
+            # The same test as <% (word similarity at least the threshold), on the pairs' titles only: as a
+            # function, so the planner cannot walk the index with it instead.
+            candidates = films.filter(typo_pairs_sql(table, pairs)).filter(
+                RawSQL(
+                    f"word_similarity(%s, {table}.title) >= {WORD_SIMILARITY_THRESHOLD}",
+                    [query],
+                    output_field=models.BooleanField(),
+                )
+            )
+        qs = (
+            candidates.annotate(closeness=closeness)
+            .order_by("-closeness", nulls_last("-vote_count"), "pk")
+            .values_list("pk", "closeness", "title")[:limit]
+        )
         rows = list(qs)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
@@ -439,6 +461,29 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     scored.sort(key=lambda row: -row[1])  # a stable sort: ties keep the more voted film first
     # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
     return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
+
+
+def typo_pairs(query: str) -> list[list[str]] | None:
+    """The pairs of words of which a title at most two typos (TITLE_TYPO_TRIGRAMS) from `query` holds one at
+    least, letter for letter: the query's TITLE_TYPO_WORDS longest words (runs of letters and digits, as pg_trgm
+    splits them), two typos spoiling two of them at most. Words shorter than TITLE_PAIR_MIN_LETTERS are left
+    out of their pairs (the trigram index cannot look them up; a pair then needs its other word only). None
+    when the query has fewer words, or when a pair would be left with none (no cheaper than the walk)."""
+    words = sorted(set(re.findall(r"[^\W_]+", query.lower())), key=lambda word: (-len(word), word))
+    if len(words) < TITLE_TYPO_WORDS:
+        return None
+    pairs = [
+        [word for word in pair if len(word) >= TITLE_PAIR_MIN_LETTERS]
+        for pair in itertools.combinations(words[:TITLE_TYPO_WORDS], 2)
+    ]
+    return None if any(not pair for pair in pairs) else pairs
+
+
+def typo_pairs_sql(table: str, pairs: Sequence[Sequence[str]]) -> RawSQL:
+    """Titles holding both words of one of `pairs` (ILIKE, which the title's trigram index answers; a word of
+    letters and digits needs no escaping)."""
+    either = " OR ".join("(" + " AND ".join(f"{table}.title ILIKE %s" for _ in pair) + ")" for pair in pairs)
+    return RawSQL(f"({either})", [f"%{word}%" for pair in pairs for word in pair], output_field=models.BooleanField())
 
 
 def edit_closeness(query: str, title: str) -> float:
