@@ -106,10 +106,15 @@ TRIGRAM_MAX_THRESHOLD = 0.5
 # still, keyword search 40 against 55 ms p50 at 1M, but loses half the titles with two typos there: measured in
 # the same section.)
 TITLE_TYPO_TRIGRAMS = 8
-# When that bound sets the threshold, a title two typos away from the query still holds all of the query's words
-# but two, letter for letter: of its TITLE_TYPO_WORDS longest, two. Such a query's candidates are then the
-# titles holding two of those words (`typo_pairs`: a few pairs of substrings the trigram index intersects
-# cheaply), not the walk of every one of its trigrams' posting lists.
+# When that bound sets the threshold (past TRIGRAM_FULL_FILMS films), a title two typos away from the query
+# still holds all of the query's words but two, letter for letter: of its TITLE_TYPO_WORDS longest words of
+# TITLE_PAIR_MIN_LETTERS letters or more, two at least. Such a query's candidates are the titles holding both
+# words of one of their pairs (`typo_pairs`: six ILIKE pairs, which the trigram index intersects from a few
+# short posting lists), kept at the same threshold: not the walk of every one of the query's ~30 trigrams'
+# posting lists, some of hundreds of thousands of titles. At a million films the title signal of a described
+# plot fell from 25-50 ms to 3-15 ms (benchmarks/RESULTS.md, "The title walk of a long query made of word
+# pairs"); a title the walk finds and the pairs do not shares at most one of those words with the query
+# (never a title within two typos of it).
 TITLE_TYPO_WORDS = 4
 TITLE_PAIR_MIN_LETTERS = 3
 # One statement: the threshold for this transaction, from the planner's count of films (no count(*)), and
@@ -463,23 +468,20 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
 
 
-def typo_pairs(query: str) -> list[list[str]] | None:
+def typo_pairs(query: str) -> list[tuple[str, str]] | None:
     """The pairs of words of which a title at most two typos (TITLE_TYPO_TRIGRAMS) from `query` holds one at
-    least, letter for letter: the query's TITLE_TYPO_WORDS longest words (runs of letters and digits, as pg_trgm
-    splits them), two typos spoiling two of them at most. Words shorter than TITLE_PAIR_MIN_LETTERS are left
-    out of their pairs (the trigram index cannot look them up; a pair then needs its other word only). None
-    when the query has fewer words, or when a pair would be left with none (no cheaper than the walk)."""
-    words = sorted(set(re.findall(r"[^\W_]+", query.lower())), key=lambda word: (-len(word), word))
+    least, letter for letter: the TITLE_TYPO_WORDS longest of the query's words (runs of letters and digits, as
+    pg_trgm splits them) of TITLE_PAIR_MIN_LETTERS letters or more, two typos spoiling two of them at most.
+    None when the query has fewer such words (a shorter word has no trigram of its own to look it up by; a
+    pair without it would be one word, in thousands of titles at a million films)."""
+    words = {word for word in re.findall(r"[^\W_]+", query.lower()) if len(word) >= TITLE_PAIR_MIN_LETTERS}
     if len(words) < TITLE_TYPO_WORDS:
         return None
-    pairs = [
-        [word for word in pair if len(word) >= TITLE_PAIR_MIN_LETTERS]
-        for pair in itertools.combinations(words[:TITLE_TYPO_WORDS], 2)
-    ]
-    return None if any(not pair for pair in pairs) else pairs
+    longest = sorted(words, key=lambda word: (-len(word), word))[:TITLE_TYPO_WORDS]
+    return list(itertools.combinations(longest, 2))
 
 
-def typo_pairs_sql(table: str, pairs: Sequence[Sequence[str]]) -> RawSQL:
+def typo_pairs_sql(table: str, pairs: Sequence[tuple[str, str]]) -> RawSQL:
     """Titles holding both words of one of `pairs` (ILIKE, which the title's trigram index answers; a word of
     letters and digits needs no escaping)."""
     either = " OR ".join("(" + " AND ".join(f"{table}.title ILIKE %s" for _ in pair) + ")" for pair in pairs)
