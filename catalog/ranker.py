@@ -1,10 +1,11 @@
 """The learned fusion of the search signals: a linear model per mode over per-signal scores, the hand-set
-fusion's own score, the film's vote count and the query's shape, trained by benchmarks/train_ranker.py on the
+fusion's own score, the film's vote count and the query's shape (in hybrid mode also every candidate's BM25F
+and share of the query's words, the semantic pool's films included), trained by benchmarks/train_ranker.py on the
 dev halves of benchmarks/search_quality.py's query sets. It ranks description-shaped queries only (titles,
 partial titles and names keep the hand-set fusion of catalog/search.py, which ranks them better). Its weights
 (catalog/ranker_weights.json, about 1 KB, no network) are rebuilt by that one command; in the dev
 cross-validation it beat the hand-set fusion on described plots in every mode (benchmarks/RESULTS.md, issue 13,
-fourth round). A missing file means hand-set fusion; a present but unreadable one is logged and ignored.
+fourth and fifth rounds). A missing file means hand-set fusion; a present but unreadable one is logged and ignored.
 """
 
 from __future__ import annotations
