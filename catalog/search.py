@@ -210,18 +210,32 @@ def signals(
     unless keyword-only), `pool` films deep."""
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
+    # In hybrid mode the semantic pool comes first: a described plot's BM25F scores its films too (`bm25_rescore`).
+    semantic = semantic_scores(films, query, limit=pool) if alpha > 0 else []
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
-        stats = None if WEBSEARCH_SYNTAX.search(query) else word_statistics(query)
+        stats = None if uses_syntax(query) else word_statistics(query)
         ranking = keyword_scores(films, query, limit=pool, stats=stats)
         quotes: list[tuple[int, float]] = []
-        rankings["keyword"] = bm25_rescore(films, ranking, query, stats=stats, quotes=quotes)
+        everyone: dict[str, list[tuple[int, float]]] = {}
+        rankings["keyword"] = bm25_rescore(
+            films, ranking, query, stats=stats, quotes=quotes, others=[pk for pk, _ in semantic], everyone=everyone
+        )
         rankings["title"] = title_scores(films, query, limit=pool)
         if quotes:
             rankings["quote"] = quotes
+        rankings.update(everyone)
     if alpha > 0:
-        rankings["semantic"] = semantic_scores(films, query, limit=pool)
+        rankings["semantic"] = semantic
     return rankings
+
+
+def uses_syntax(query: str) -> bool:
+    """Whether the keyword signal reads `query` as websearch syntax (a quoted phrase, OR, -word): in a query of
+    fewer than BM25_MIN_WORDS words. A longer one is a pasted description, whose quotes and dashes are its
+    text's ('Rusty Griswold takes his family to "Walley World"'): read as syntax, all of its words were required
+    and keyword search found nothing for 7 of the 12 such dev descriptions (RESULTS.md, issue 13, fifth round)."""
+    return len(query.split()) < BM25_MIN_WORDS and WEBSEARCH_SYNTAX.search(query) is not None
 
 
 def mode_alpha(mode: str, alpha: float) -> float:
@@ -316,7 +330,7 @@ def keyword_scores(
     """Full-text matches, weighted by field: websearch syntax ("quoted phrase", OR, -term) when the query
     uses it, otherwise any of its words, rare words counting more (BM25's idea, see `weighted_words`).
     `stats`: the query's `word_statistics`, when the caller has read them already."""
-    if WEBSEARCH_SYNTAX.search(query):
+    if uses_syntax(query):
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)
@@ -568,6 +582,8 @@ def bm25_rescore(
     *,
     stats: WordStatistics | None = None,
     quotes: list[tuple[int, float]] | None = None,
+    others: Sequence[int] = (),
+    everyone: dict[str, list[tuple[int, float]]] | None = None,
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -582,12 +598,19 @@ def bm25_rescore(
 
     `quotes`, when given, receives the quoted films (id, 1.0), best first: fusion keeps them first in hybrid
     mode too (`quote_first`).
+
+    `everyone`, when given and the query is re-scored, receives two more rankings of the ranking's films and of
+    `others` (the semantic pool's, read by the same statement): "bm25f", their BM25F scores, and "coverage",
+    the share of the query's scored words each film has. The learned ranker reads them (catalog/ranker.py): a
+    film only the semantic pool found otherwise has no keyword evidence at all, not even the weak kind that
+    tells a near miss from a film sharing no word with the description (RESULTS.md, issue 13, fifth round).
     """
-    if not ranking or WEBSEARCH_SYNTAX.search(query):
+    if not ranking or uses_syntax(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
     rescored = len(query.split()) >= BM25_MIN_WORDS
     if not rescored and not QUOTE_FIRST:
         return list(ranking)  # nothing to score again
+    ids = list(dict.fromkeys([*(pk for pk, _ in ranking), *(others if rescored and everyone is not None else ())]))
     if rescored and stats is None:
         stats = word_statistics(query)
     words, idfs = (stats.words, stats.weights) if rescored else ([], [])
@@ -600,25 +623,31 @@ def bm25_rescore(
                        ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
                              FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))
                 FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
-            [SEARCH_CONFIG, query, words, [pk for pk, _ in ranking]],
+            [SEARCH_CONFIG, query, words, ids],
         )
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
     average = stats.field_averages if rescored else {}
     scores = dict(ranking)
+    shares: dict[int, float] = {}
     if rescored:
         for pk, (_, *row) in rows.items():
             # Each of the query's words in the film: the weight of each of its occurrences ("AAD": twice in
             # the title, once in the overview). A lexeme never holds a space.
             marks = dict(entry.rsplit(" ", 1) for entry in row[-1])
             scores[pk] = bm25f(words, idfs, marks, dict(zip(BM25_FIELD_WEIGHTS, row[:-1], strict=True)), average)
-    # A quote of the film's text goes first, whatever else scores: the best score again lifts it above all.
-    lift = max(scores.values()) or 1.0
+            shares[pk] = len(marks) / len(words) if words else 0.0
+    # A quote of the film's text goes first, whatever else scores: the best score of the ranking again lifts
+    # it above all.
+    lift = max(scores[pk] for pk, _ in ranking) or 1.0
     quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
     final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
     # A stable sort: ties keep the ranking's order.
     ordered = sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
     if quotes is not None:
         quotes.extend((pk, 1.0) for pk, _ in ordered if pk in quoted)
+    if rescored and everyone is not None:
+        everyone["bm25f"] = sorted(((pk, final.get(pk, 0.0)) for pk in ids), key=lambda row: -row[1])
+        everyone["coverage"] = sorted(((pk, shares.get(pk, 0.0)) for pk in ids), key=lambda row: -row[1])
     return ordered
 
 
