@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/million.py [--seeds 100] [--rounds 3]
     .venv/bin/python benchmarks/million.py --knn [--seeds 100] [--before ../main]   # knn similar films alone
+    .venv/bin/python benchmarks/million.py --signals [--before ../main]   # each signal's cost, query by query
 
 Through the product's own functions, in a process prepared as moviesite/wsgi.py prepares a server's:
 - knn similar films: `similar_films(seed, method="knn")`, first call (the seed's kept list deleted before);
@@ -286,16 +287,21 @@ def time_search(rounds: int, before: str | None = None) -> None:
                   f" {firsts}; mean share of before's 20 still in this one's {overlap:.3f}", flush=True)  # fmt: skip
 
 
-def signal_costs(rounds: int) -> None:
+def signal_costs(rounds: int, before: str | None = None) -> None:
     """Where a keyword search's time goes, query by query: the keyword signal (`keyword_scores`), its BM25F
     re-scoring, the title signal and the whole keyword search, each called once untimed and then `rounds`
-    times; the median wall time and the database backend's mean CPU per call (10 ms ticks, so noisy alone)."""
+    times; the median wall time and the database backend's mean CPU per call (10 ms ticks, so noisy alone).
+    With `before`, that checkout's title signal and keyword search in two more columns, each timed right after
+    this one's."""
     from catalog import search
     from catalog.models import Movie
 
     films_qs = Movie.objects.visible()
     cpu = backend_cpu()
-    print("\n| query | keyword signal | BM25F | title signal | keyword search |\n| --- | --- | --- | --- | --- |")
+    old = module_from(before, "catalog/search.py", "search_before") if before else None
+    extra = " | title signal (before) | keyword search (before)" if old else ""
+    columns = 5 + 2 * bool(old)
+    print(f"\n| query | keyword signal | BM25F | title signal | keyword search{extra} |\n|" + " --- |" * columns)
     totals: dict[str, list[float]] = {}
     for query in QUERIES:
         ranking = search.keyword_scores(films_qs, query, limit=100)
@@ -305,6 +311,9 @@ def signal_costs(rounds: int) -> None:
             "title": lambda q: search.title_scores(films_qs, q, limit=100),
             "search": lambda q: search.search(films_qs, q, mode="keyword", limit=20),
         }
+        if old:
+            parts["title_before"] = lambda q: old.title_scores(films_qs, q, limit=100)
+            parts["search_before"] = lambda q: old.search(films_qs, q, mode="keyword", limit=20)
         cells = []
         for name, part in parts.items():
             part(query)
@@ -374,8 +383,8 @@ def main() -> None:
     parser.add_argument("--knn", action="store_true", help="only knn similar films (read-only)")
     parser.add_argument(
         "--before",
-        help="with --knn: a checkout whose recommender/similar.py is timed beside; with --search-only or --typos,"
-        " its catalog/search.py",
+        help="with --knn: a checkout whose recommender/similar.py is timed beside; with --search-only, --typos or"
+        " --signals, its catalog/search.py",
     )
     parser.add_argument("--typos", type=int, help="only known-item search for this many typo'd real titles")
     parser.add_argument(
@@ -398,7 +407,7 @@ def main() -> None:
         prepare_for_requests()
         log(f"load average {os.getloadavg()}")
         if args.signals:
-            signal_costs(args.rounds)
+            signal_costs(args.rounds, args.before)
         elif args.typos:
             typo_check(args.typos, args.before, args.typo_edits)
         else:

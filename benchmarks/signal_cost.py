@@ -39,7 +39,7 @@ def legacy_keyword_scores(films, query: str, *, limit: int) -> list[tuple[int, f
     from catalog import search
     from moviesite.db import nulls_last
 
-    if search.WEBSEARCH_SYNTAX.search(query):
+    if search.uses_syntax(query):
         tsquery = SearchQuery(query, search_type="websearch", config=search.SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=search.RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)

@@ -38,14 +38,15 @@ from catalog import ranker  # noqa: E402
 # Negatives per query: the candidates that reach this deep in any signal's ranking (None: every candidate).
 # Every candidate did better in the dev cross-validation than the 30 best of each signal (RESULTS.md).
 HARD_NEGATIVE_RANK: int | None = None
-# The regularisation per mode, chosen by the dev cross-validation (`--cv`): hybrid among 0.03, 0.1, 0.3, 1
-# and 10, keyword and semantic between 0.1 and 1 (benchmarks/RESULTS.md, issue 13, fourth round).
-C = {"keyword": 1.0, "semantic": 1.0, "hybrid": 0.1}
+# The regularisation per mode, chosen by the dev cross-validation (`--cv`): keyword and semantic between 0.1
+# and 1 (benchmarks/RESULTS.md, issue 13, fourth round); hybrid among 0.1, 0.3, 1 and 3 since its features
+# include every candidate's BM25F (fifth round; 0.1 before).
+C = {"keyword": 1.0, "semantic": 1.0, "hybrid": 1.0}
 # The signals each mode fuses (search.signals computes them all; `search()` asks only for these).
 KEEP = {
     "keyword": {"keyword", "title", "quote"},
     "semantic": {"semantic"},
-    "hybrid": {"keyword", "title", "quote", "semantic"},
+    "hybrid": {"keyword", "title", "quote", "semantic", "bm25f", "coverage"},
 }
 
 

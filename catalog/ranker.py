@@ -1,10 +1,11 @@
 """The learned fusion of the search signals: a linear model per mode over per-signal scores, the hand-set
-fusion's own score, the film's vote count and the query's shape, trained by benchmarks/train_ranker.py on the
+fusion's own score, the film's vote count and the query's shape (in hybrid mode also every candidate's BM25F
+and share of the query's words, the semantic pool's films included), trained by benchmarks/train_ranker.py on the
 dev halves of benchmarks/search_quality.py's query sets. It ranks description-shaped queries only (titles,
 partial titles and names keep the hand-set fusion of catalog/search.py, which ranks them better). Its weights
 (catalog/ranker_weights.json, about 1 KB, no network) are rebuilt by that one command; in the dev
 cross-validation it beat the hand-set fusion on described plots in every mode (benchmarks/RESULTS.md, issue 13,
-fourth round). A missing file means hand-set fusion; a present but unreadable one is logged and ignored.
+fourth and fifth rounds). A missing file means hand-set fusion; a present but unreadable one is logged and ignored.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ WEIGHTS_PATH = Path(__file__).resolve().parent / "ranker_weights.json"
 LEXICAL = ("kw", "kw_rr", "kw_in", "title", "title_lead", "title_in", "title_x_short")
 SEMANTIC = ("sem", "sem_rel", "sem_rr", "sem_x_long")
 SHARED = ("hand", "title_top", "votes", "votes_x_short")
+# Hybrid mode's keyword evidence for every candidate, the semantic pool's included (BM25F and the share of the
+# query's words each film has; `search.bm25_rescore`'s "bm25f" and "coverage", for described plots only).
+EVERY_CANDIDATE = ("kw_all", "kw_share")
 FEATURES_BY_MODE = {
     "keyword": (*LEXICAL, *SHARED, "kw_x_long"),
     "semantic": (*SEMANTIC, *SHARED),
-    "hybrid": (*LEXICAL, *SEMANTIC, *SHARED, "kw_x_long"),
+    "hybrid": (*LEXICAL, *SEMANTIC, *SHARED, "kw_x_long", *EVERY_CANDIDATE),
 }
 # A query of this many words or more reads as a description (its shape feature is 1), a title or a name below.
 LONG_QUERY_WORDS = 8
@@ -97,6 +101,11 @@ def features(
     ]
     columns["sem_rr"] = [1.0 / sem_rank[key] if key in sem_rank else 0.0 for key in keys]
     columns["sem_x_long"] = [value * long for value in columns["sem_rel"]]
+    bm25f, _ = ranked("bm25f")
+    best_bm25f = max(bm25f.values(), default=0.0) or 1.0
+    columns["kw_all"] = [bm25f.get(key, 0.0) / best_bm25f for key in keys]
+    coverage, _ = ranked("coverage")
+    columns["kw_share"] = [coverage.get(key, 0.0) for key in keys]
     columns["votes"] = [math.log1p(max(priors.get(key) or 0.0, 0.0)) / 10 for key in keys]
     columns["votes_x_short"] = [value * short for value in columns["votes"]]
     return keys, columns

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
@@ -107,20 +107,33 @@ TRIGRAM_MAX_THRESHOLD = 0.5
 # still, keyword search 40 against 55 ms p50 at 1M, but loses half the titles with two typos there: measured in
 # the same section.)
 TITLE_TYPO_TRIGRAMS = 8
-# One statement: the threshold for this transaction, from the planner's count of films (no count(*)).
+# When that bound sets the threshold (past TRIGRAM_FULL_FILMS films), a title two typos away from the query
+# still holds all of the query's words but two, letter for letter: of its TITLE_TYPO_WORDS longest words of
+# TITLE_PAIR_MIN_LETTERS letters or more, two at least. Such a query's candidates are the titles holding both
+# words of one of their pairs (`typo_pairs`: six ILIKE pairs, which the trigram index intersects from a few
+# short posting lists), kept at the same threshold: not the walk of every one of the query's ~30 trigrams'
+# posting lists, some of hundreds of thousands of titles. At a million films the title signal of 14 of the 36
+# benchmark queries fell from 23-47 ms of database CPU to 0-17 ms, keyword search 52.9 -> 44.8 ms p50 (loaded;
+# benchmarks/RESULTS.md, "The title walk of a long query made of word pairs"). A title the walk finds and the
+# pairs do not shares at most one of those words with the query: never one two typos inside words away.
+TITLE_TYPO_WORDS = 4
+TITLE_PAIR_MIN_LETTERS = 3
+# One statement: the threshold for this transaction, from the planner's count of films (no count(*)), and
+# whether the two-typo bound set it.
 TITLE_THRESHOLD_SQL = """
     SELECT set_config('pg_trgm.word_similarity_threshold', (
-        CASE WHEN reltuples > %(full)s
-             THEN greatest(threshold, floor(1000 * (trigrams - %(typo)s)::float8 / (trigrams + %(typo)s)) / 1000)
-             ELSE threshold END)::text, true)
+        CASE WHEN reltuples > %(full)s THEN greatest(threshold, bound) ELSE threshold END)::text, true),
+           reltuples > %(full)s AND bound > threshold
     FROM pg_class,
          LATERAL (SELECT least(%(max)s, greatest(%(base)s, %(base)s + %(rise)s
                                                  * log(2, greatest(reltuples, 1)::numeric / %(full)s))),
-                        cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams)
+                        cardinality(show_trgm(%(query)s))) AS t(threshold, trigrams),
+         LATERAL (SELECT floor(1000 * (trigrams - %(typo)s)::float8 / (trigrams + %(typo)s)) / 1000) AS b(bound)
     WHERE oid = %(table)s::regclass"""
 # The same with positional parameters, to go in one query string with the title statement (`fetch_after`).
 _TITLE_THRESHOLD_NAMES = re.findall(r"%\((\w+)\)s", TITLE_THRESHOLD_SQL)
 _TITLE_THRESHOLD_POSITIONAL = re.sub(r"%\((\w+)\)s", "%s", TITLE_THRESHOLD_SQL)
+WORD_SIMILARITY_THRESHOLD = "current_setting('pg_trgm.word_similarity_threshold')::float8"
 TITLE_CLOSENESS_POWER = 3
 # The query as the title filter reads it: a one-row subquery, which the planner does not try on the histogram
 # (see `titles_statement`).
@@ -204,18 +217,32 @@ def signals(
     unless keyword-only), `pool` films deep."""
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
+    # In hybrid mode the semantic pool comes first: a described plot's BM25F scores its films too (`bm25_rescore`).
+    semantic = semantic_scores(films, query, limit=pool) if alpha > 0 else []
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
-        stats = None if WEBSEARCH_SYNTAX.search(query) else word_statistics(query)
+        stats = None if uses_syntax(query) else word_statistics(query)
         ranking = keyword_scores(films, query, limit=pool, stats=stats)
         quotes: list[tuple[int, float]] = []
-        rankings["keyword"] = bm25_rescore(films, ranking, query, stats=stats, quotes=quotes)
+        everyone: dict[str, list[tuple[int, float]]] = {}
+        rankings["keyword"] = bm25_rescore(
+            films, ranking, query, stats=stats, quotes=quotes, others=[pk for pk, _ in semantic], everyone=everyone
+        )
         rankings["title"] = title_scores(films, query, limit=pool)
         if quotes:
             rankings["quote"] = quotes
+        rankings.update(everyone)
     if alpha > 0:
-        rankings["semantic"] = semantic_scores(films, query, limit=pool)
+        rankings["semantic"] = semantic
     return rankings
+
+
+def uses_syntax(query: str) -> bool:
+    """Whether the keyword signal reads `query` as websearch syntax (a quoted phrase, OR, -word): in a query of
+    fewer than BM25_MIN_WORDS words. A longer one is a pasted description, whose quotes and dashes are its
+    text's ('Rusty Griswold takes his family to "Walley World"'): read as syntax, all of its words were required
+    and keyword search found nothing for 7 of the 12 such dev descriptions (RESULTS.md, issue 13, fifth round)."""
+    return len(query.split()) < BM25_MIN_WORDS and WEBSEARCH_SYNTAX.search(query) is not None
 
 
 def mode_alpha(mode: str, alpha: float) -> float:
@@ -310,7 +337,7 @@ def keyword_scores(
     """Full-text matches, weighted by field: websearch syntax ("quoted phrase", OR, -term) when the query
     uses it, otherwise any of its words, rare words counting more (BM25's idea, see `weighted_words`).
     `stats`: the query's `word_statistics`, when the caller has read them already."""
-    if WEBSEARCH_SYNTAX.search(query):
+    if uses_syntax(query):
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
         qs = films.filter(search_vector=tsquery).annotate(rank=rank)
@@ -429,12 +456,14 @@ def candidate_budget(films: int) -> int:
 
 def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
     """Titles close to the query letter by letter (pg_trgm), so typos still find the film. The score is
-    the better of the whole title's similarity and the best-matching stretch of it (a partial title)."""
+    the better of the whole title's similarity and the best-matching stretch of it (a partial title). Past
+    50,000 films a long query's candidates come from pairs of its words (`typo_pairs`), not the index's walk."""
     if len(query.split()) > TITLE_QUERY_MAX_WORDS:
         return []
     # A title is a candidate when its best-matching stretch is close enough (pg_trgm's <%, through the GIN
     # index). The whole title's similarity is never above that stretch's, so no title is left out that its
     # whole-title similarity alone would have let in.
+    table = films.model._meta.db_table
     values = {
         "max": TRIGRAM_MAX_THRESHOLD,
         "base": TRIGRAM_THRESHOLD,
@@ -442,12 +471,41 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
         "full": TRIGRAM_FULL_FILMS,
         "typo": TITLE_TYPO_TRIGRAMS,
         "query": query,
-        "table": films.model._meta.db_table,
+        "table": table,
     }
-    threshold = (_TITLE_THRESHOLD_POSITIONAL, [values[name] for name in _TITLE_THRESHOLD_NAMES])
-    # The threshold and the titles in one round trip and one transaction (was BEGIN, threshold, titles, COMMIT).
-    sql, params = titles_statement(films, query, limit=limit)
-    rows = fetch_after(threshold, sql, params, using=films.db)
+    if typo_pairs(query) is None:
+        # No pairs to read candidates by, whatever the threshold: it and the titles in one round trip and one
+        # transaction (was BEGIN, threshold, titles, COMMIT).
+        threshold = (_TITLE_THRESHOLD_POSITIONAL, [values[name] for name in _TITLE_THRESHOLD_NAMES])
+        sql, params = titles_statement(films, query, limit=limit)
+        rows = fetch_after(threshold, sql, params, using=films.db)
+    else:
+        # Which candidates depends on the threshold's row (past 50,000 films, the pairs'): two statements.
+        closeness = (TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2
+        with transaction.atomic(using=films.db), connections[films.db].cursor() as cursor:
+            cursor.execute(TITLE_THRESHOLD_SQL, values)
+            row = cursor.fetchone()
+            pairs = typo_pairs(query) if row and row[1] else None
+            if pairs is None:
+                sql, params = titles_statement(films, query, limit=limit)
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            else:
+                # The same test as <% (word similarity at least the threshold), on the pairs' titles only: as a
+                # function, so the planner cannot walk the index with it instead.
+                candidates = films.filter(typo_pairs_sql(table, pairs)).filter(
+                    RawSQL(
+                        f"word_similarity(%s, {table}.title) >= {WORD_SIMILARITY_THRESHOLD}",
+                        [query],
+                        output_field=models.BooleanField(),
+                    )
+                )
+                qs = (
+                    candidates.annotate(closeness=closeness)
+                    .order_by("-closeness", nulls_last("-vote_count"), "pk")
+                    .values_list("pk", "closeness", "title")[:limit]
+                )
+                rows = list(qs)
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     from catalog.models import normalise_title  # the importer's title folding (models import this module)
@@ -488,6 +546,26 @@ def titles_statement(films: MovieQuerySet, query: str, *, limit: int) -> tuple[s
         f' ORDER BY 2 DESC, {table}."vote_count" DESC NULLS LAST, 1 ASC LIMIT {int(limit)}'
     )
     return sql, [query, query, Int4(2), *where[1], query]
+
+
+def typo_pairs(query: str) -> list[tuple[str, str]] | None:
+    """The pairs of words of which a title at most two typos (TITLE_TYPO_TRIGRAMS) from `query` holds one at
+    least, letter for letter: the TITLE_TYPO_WORDS longest of the query's words (runs of letters and digits, as
+    pg_trgm splits them) of TITLE_PAIR_MIN_LETTERS letters or more, two typos spoiling two of them at most.
+    None when the query has fewer such words (a shorter word has no trigram of its own to look it up by; a
+    pair without it would be one word, in thousands of titles at a million films)."""
+    words = {word for word in re.findall(r"[^\W_]+", query.lower()) if len(word) >= TITLE_PAIR_MIN_LETTERS}
+    if len(words) < TITLE_TYPO_WORDS:
+        return None
+    longest = sorted(words, key=lambda word: (-len(word), word))[:TITLE_TYPO_WORDS]
+    return list(itertools.combinations(longest, 2))
+
+
+def typo_pairs_sql(table: str, pairs: Sequence[tuple[str, str]]) -> RawSQL:
+    """Titles holding both words of one of `pairs` (ILIKE, which the title's trigram index answers; a word of
+    letters and digits needs no escaping)."""
+    either = " OR ".join(f"({table}.title ILIKE %s AND {table}.title ILIKE %s)" for _ in pairs)
+    return RawSQL(f"({either})", [f"%{word}%" for pair in pairs for word in pair], output_field=models.BooleanField())
 
 
 def edit_closeness(query: str, title: str) -> float:
@@ -569,6 +647,8 @@ def bm25_rescore(
     *,
     stats: WordStatistics | None = None,
     quotes: list[tuple[int, float]] | None = None,
+    others: Sequence[int] = (),
+    everyone: dict[str, list[tuple[int, float]]] | None = None,
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -583,12 +663,19 @@ def bm25_rescore(
 
     `quotes`, when given, receives the quoted films (id, 1.0), best first: fusion keeps them first in hybrid
     mode too (`quote_first`).
+
+    `everyone`, when given and the query is re-scored, receives two more rankings of the ranking's films and of
+    `others` (the semantic pool's, read by the same statement): "bm25f", their BM25F scores, and "coverage",
+    the share of the query's scored words each film has. The learned ranker reads them (catalog/ranker.py): a
+    film only the semantic pool found otherwise has no keyword evidence at all, not even the weak kind that
+    tells a near miss from a film sharing no word with the description (RESULTS.md, issue 13, fifth round).
     """
-    if not ranking or WEBSEARCH_SYNTAX.search(query):
+    if not ranking or uses_syntax(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
     rescored = len(query.split()) >= BM25_MIN_WORDS
     if not rescored and not QUOTE_FIRST:
         return list(ranking)  # nothing to score again
+    ids = list(dict.fromkeys([*(pk for pk, _ in ranking), *(others if rescored and everyone is not None else ())]))
     if rescored and stats is None:
         stats = word_statistics(query)
     words, idfs = (stats.words, stats.weights) if rescored else ([], [])
@@ -604,25 +691,31 @@ def bm25_rescore(
             f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
                 SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
                 FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
-            [SEARCH_CONFIG, query, *([words] if rescored else []), [pk for pk, _ in ranking]],
+            [SEARCH_CONFIG, query, *([words] if rescored else []), ids],
         )
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
     average = stats.field_averages if rescored else {}
     scores = dict(ranking)
+    shares: dict[int, float] = {}
     if rescored:
         for pk, (_, *row) in rows.items():
             # Each of the query's words in the film: the weight of each of its occurrences ("AAD": twice in
             # the title, once in the overview). A lexeme never holds a space.
             marks = dict(entry.rsplit(" ", 1) for entry in row[-1])
             scores[pk] = bm25f(words, idfs, marks, dict(zip(BM25_FIELD_WEIGHTS, row[:-1], strict=True)), average)
-    # A quote of the film's text goes first, whatever else scores: the best score again lifts it above all.
-    lift = max(scores.values()) or 1.0
+            shares[pk] = len(marks) / len(words) if words else 0.0
+    # A quote of the film's text goes first, whatever else scores: the best score of the ranking again lifts
+    # it above all.
+    lift = max(scores[pk] for pk, _ in ranking) or 1.0
     quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
     final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
     # A stable sort: ties keep the ranking's order.
     ordered = sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
     if quotes is not None:
         quotes.extend((pk, 1.0) for pk, _ in ordered if pk in quoted)
+    if rescored and everyone is not None:
+        everyone["bm25f"] = sorted(((pk, final.get(pk, 0.0)) for pk in ids), key=lambda row: -row[1])
+        everyone["coverage"] = sorted(((pk, shares.get(pk, 0.0)) for pk in ids), key=lambda row: -row[1])
     return ordered
 
 

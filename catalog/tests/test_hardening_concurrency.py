@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from django.conf import settings
@@ -41,15 +42,33 @@ def command_env() -> dict[str, str]:
     return env
 
 
+def wait_for_lock_waiters(count: int, *, timeout: float = 120.0) -> None:
+    """Until `count` sessions wait for the catalog's write lock (pg_locks' advisory locks not granted)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            if cursor.fetchone()[0] >= count:
+                return
+            assert time.monotonic() < deadline, f"{count} imports never waited for the catalog's write lock"
+            time.sleep(0.05)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_imports_of_a_file_without_ids_at_once_never_duplicate_a_film(tmp_path):
     path = tmp_path / "no_ids.csv"
     write_catalog_without_ids(path)
+    from moviesite.locks import catalog_writes
+
     command = [*MANAGE, "import_movies", str(path), "--no-embed", "--batch-size", "10"]
-    runs = [
-        subprocess.Popen(command, env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    # Both runs start while this test holds the lock, so they are surely at once: on a loaded machine the first
+    # could otherwise finish before the second had started, and nothing would have been tested.
+    with catalog_writes():
+        runs = [
+            subprocess.Popen(command, env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        wait_for_lock_waiters(2)
     outputs = [run.communicate(timeout=300) for run in runs]
     for run, (_out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
@@ -59,7 +78,7 @@ def test_two_imports_of_a_file_without_ids_at_once_never_duplicate_a_film(tmp_pa
     assert not films.values("title", "year").annotate(n=Count("pk")).filter(n__gt=1).exists()
     created = sorted(int(out.split("Total: ")[1].split(" created")[0]) for out, _ in outputs)
     assert created == [0, FILMS]  # one run created them all, the other waited and found them
-    assert any("waits for it to finish" in err for _, err in outputs)
+    assert all("waits for it to finish" in err for _, err in outputs)
 
 
 @pytest.mark.django_db(transaction=True)

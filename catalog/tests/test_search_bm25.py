@@ -122,6 +122,33 @@ def test_websearch_syntax_keeps_its_ranking(storm_films):
     assert search.bm25_rescore(films, [], "the sea keeps every secret") == []
 
 
+def test_a_described_plots_quotes_and_dashes_are_its_words_not_websearch_syntax(storm_films):
+    films = own(storm_films)
+    assert search.uses_syntax('"the sea keeps every secret"')
+    assert search.uses_syntax("storm -keeper")
+    # A pasted description quoting a name: read as syntax, every word would be required ("saves", "sea"...).
+    plot = 'the "keeper" of a lighthouse saves a stranger from the sea - a storm'
+    assert not search.uses_syntax(plot)
+    assert films.search(plot, mode="keyword").results[0].pk == storm_films["described"].pk
+
+
+def test_a_described_plot_in_hybrid_mode_scores_the_semantic_pools_films_too(storm_films):
+    meadow = make_movie(title="Quiet Meadow", overview="Cows graze by a mill pond.", embed_with="fake")
+    films = own({**storm_films, "meadow": meadow})
+    plot = "a keeper of a lighthouse saves a stranger from the sea in a storm"
+    rankings = search.signals(films, plot, mode="hybrid", alpha=0.5, pool=10)
+    candidates = {pk for name in ("keyword", "semantic") for pk, _ in rankings[name]}
+    assert {pk for pk, _ in rankings["keyword"]} < candidates  # the fake vectors rank every film, words or not
+    assert {pk for pk, _ in rankings["bm25f"]} == {pk for pk, _ in rankings["coverage"]} == candidates
+    coverage = dict(rankings["coverage"])
+    assert coverage[storm_films["described"].pk] > coverage[meadow.pk] == 0.0
+    assert rankings["bm25f"][0][0] == storm_films["described"].pk
+    # Keyword mode has no semantic pool; a title-length query is not re-scored: neither reads more films.
+    keyword = search.signals(films, plot, mode="keyword", alpha=0.5, pool=10)
+    assert {pk for pk, _ in keyword["bm25f"]} == {pk for pk, _ in keyword["keyword"]}
+    assert "bm25f" not in search.signals(films, "storm keeper", mode="hybrid", alpha=0.5, pool=10)
+
+
 # -- quality on the demo catalog, with the real all-MiniLM-L6-v2 vectors ----------------------------------
 
 

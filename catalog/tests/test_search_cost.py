@@ -156,6 +156,86 @@ def test_in_a_big_catalog_a_long_title_with_a_typo_is_still_the_title_signals_fi
         assert ranked[0][0] == pk or ranked[0][1] == dict(ranked).get(pk), query  # first, or tied first
 
 
+def title_statement(query: str, films: float) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = %s WHERE oid = 'catalog_movie'::regclass", [films])
+    with CaptureQueriesContext(connection) as captured:
+        title_scores(Movie.objects.visible(), query, limit=10)
+    return next(query["sql"] for query in captured.captured_queries if "WORD_SIMILARITY" in query["sql"])
+
+
+def test_past_fifty_thousand_films_a_long_query_finds_its_titles_through_pairs_of_its_longest_words():
+    plot = "a shark terrorizes a beach town"
+    assert search.typo_pairs(plot) == [
+        ("terrorizes", "beach"),
+        ("terrorizes", "shark"),
+        ("terrorizes", "town"),
+        ("beach", "shark"),
+        ("beach", "town"),
+        ("shark", "town"),
+    ]
+    assert "ILIKE" in title_statement(plot, 1_000_000)
+    # Up to fifty thousand films the walk stays, and a short query's threshold is the catalog's, not the bound.
+    assert "ILIKE" not in title_statement(plot, 50_000) and "%>" in title_statement(plot, 50_000)
+    assert "ILIKE" not in title_statement("the dark knight", 1_000_000)
+
+
+def test_the_pairs_are_made_of_words_of_three_letters_or_more_and_need_four_of_them():
+    assert search.typo_pairs("Spider-Man: Far From Home") == [
+        ("spider", "from"),
+        ("spider", "home"),
+        ("spider", "far"),
+        ("from", "home"),
+        ("from", "far"),
+        ("home", "far"),
+    ]
+    assert search.typo_pairs("astronauts stranded on mars") is None  # "on": no trigram of its own
+    assert search.typo_pairs("aliens invade earth") is None
+    # Such a query walks the index, as below fifty thousand films.
+    assert "ILIKE" not in title_statement("astronauts stranded on mars", 1_000_000)
+
+
+def typo_variants() -> list[tuple[str, set[int]]]:
+    """Every demo title with one typo and with two (benchmarks/search_quality.py's `typo`), and its films."""
+    from benchmarks.search_quality import typo
+
+    rng = random.Random(4)
+    films: dict[str, set[int]] = {}
+    for pk, title in Movie.objects.visible().order_by("pk").values_list("pk", "title"):
+        films.setdefault(title, set()).add(pk)
+    variants = [(typo(typo(title, rng), rng), pks) for title, pks in films.items()]
+    variants += [(typo(title, rng), pks) for title, pks in films.items()]
+    return [(query, pks) for query, pks in variants if query and len(query.split()) <= search.TITLE_QUERY_MAX_WORDS]
+
+
+def test_past_fifty_thousand_films_the_pairs_find_every_demo_title_one_or_two_typos_away():
+    films = Movie.objects.visible()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = 1000000 WHERE oid = 'catalog_movie'::regclass")
+    checked = 0
+    for query, pks in typo_variants():
+        with CaptureQueriesContext(connection) as captured:
+            found = {pk for pk, _ in title_scores(films, query, limit=100)}
+        if not any("ILIKE" in statement["sql"] for statement in captured.captured_queries):
+            continue  # the walk's: a short title, or too few words
+        checked += 1
+        assert pks & found, query
+    assert checked > 40  # not a vacuous check
+
+
+def test_the_pairs_keep_only_titles_the_walk_finds_with_the_same_scores(monkeypatch):
+    films = Movie.objects.visible()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = 1000000 WHERE oid = 'catalog_movie'::regclass")
+    queries = [query for query, _ in typo_variants() if search.typo_pairs(query)] + demo_queries()
+    paired = {query: title_scores(films, query, limit=100) for query in queries}
+    monkeypatch.setattr(search, "typo_pairs", lambda query: None)
+    walked = {query: dict(title_scores(films, query, limit=100)) for query in queries}
+    for query in queries:
+        assert all(walked[query].get(pk) == score for pk, score in paired[query]), query
+    assert sum(len(found) for found in paired.values()) > 100  # not a vacuous check
+
+
 def stats(documents: list[int], films: int = 1_000_000) -> WordStatistics:
     words = [f"w{i}" for i in range(len(documents))]
     return WordStatistics(words, [5.0] * len(words), documents, films)

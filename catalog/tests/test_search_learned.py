@@ -97,6 +97,21 @@ def test_the_ranker_ranks_descriptions_only():
     assert not model.covers("hybrid", 0.5, "back to the futre")
 
 
+def test_a_film_only_the_semantic_pool_found_still_has_its_keyword_evidence_as_features():
+    rankings = {
+        "keyword": [(1, 4.0)],
+        "semantic": [(2, 0.6), (1, 0.5)],
+        "bm25f": [(1, 4.0), (2, 1.0)],
+        "coverage": [(1, 0.5), (2, 0.25)],
+    }
+    keys, columns = ranker.features(rankings, "a weatherman relives the same day over and over", {})
+    assert keys == [1, 2]
+    assert columns["kw"] == [1.0, 0.0]  # the keyword pool's own score knows nothing of film 2
+    assert columns["kw_all"] == [1.0, 0.25]
+    assert columns["kw_share"] == [0.5, 0.25]
+    assert set(ranker.EVERY_CANDIDATE) <= set(ranker.FEATURES_BY_MODE["hybrid"])
+
+
 def test_votes_are_read_only_for_queries_the_ranker_ranks(django_assert_num_queries):
     from catalog import search
 
