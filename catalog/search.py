@@ -80,6 +80,11 @@ QUOTE_FIRST = True
 # The modes whose fused ranking keeps the quoted films first (`quote_first`), as the keyword ranking does.
 QUOTE_FIRST_MODES = frozenset({"keyword", "hybrid"})
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
+# The fields `raw_quotes` reads, in the order of its grades' SQL.
+FILM_LINES = ("tagline", "title", "overview")
+# A query of fewer than BM25_MIN_WORDS words with fewer lexemes than half its words ("Love What You Have": one
+# of four) is checked against the films' own text (`raw_quotes`): the lexemes alone cannot tell its film.
+RAW_QUOTE_LEXEME_SHARE = 0.5
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
 # the query length at which the semantic ranking counts in full.
@@ -223,10 +228,19 @@ def signals(
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
         ranking = keyword_scores(films, query, limit=pool, stats=stats)
+        # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
+        raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None else []
         quotes: list[tuple[int, float]] = []
         everyone: dict[str, list[tuple[int, float]]] = {}
         rankings["keyword"] = bm25_rescore(
-            films, ranking, query, stats=stats, quotes=quotes, others=[pk for pk, _ in semantic], everyone=everyone
+            films,
+            ranking,
+            query,
+            stats=stats,
+            quotes=quotes,
+            others=[pk for pk, _ in semantic],
+            everyone=everyone,
+            raw=raw,
         )
         rankings["title"] = title_scores(films, query, limit=pool)
         if quotes:
@@ -595,6 +609,7 @@ class WordStatistics(NamedTuple):
     films: int  # how many films the statistics counted (0: none yet)
     # Each field's average length for BM25F (see `averages`); empty without them or without any word.
     field_averages: Mapping[str, float] = {}
+    lexemes: int = 0  # how many lexemes the query has, the common ones dropped from `words` included
 
 
 def word_statistics(query: str) -> WordStatistics:
@@ -637,7 +652,54 @@ def word_statistics(query: str) -> WordStatistics:
         # The rarest words, in the order the query's lexemes came (a stable sort keeps ties in that order).
         keep = sorted(sorted(range(len(words)), key=lambda i: -weights[i])[:MAX_SCORED_WORDS])
         words, weights, counts = [words[i] for i in keep], [weights[i] for i in keep], [counts[i] for i in keep]
-    return WordStatistics(words, weights, counts, catalog, averages(totals))
+    return WordStatistics(words, weights, counts, catalog, averages(totals), len(rows))
+
+
+def mostly_stop_words(query: str, stats: WordStatistics) -> bool:
+    """Whether `query` is a short line made mostly of stop words ("It Ends Here", "Your number is up."): fewer
+    than BM25_MIN_WORDS words, fewer lexemes than RAW_QUOTE_LEXEME_SHARE of them, and one scored word at least
+    (the films' index finds the candidates through it)."""
+    words = len(query.split())
+    return bool(stats.words) and words < BM25_MIN_WORDS and stats.lexemes < RAW_QUOTE_LEXEME_SHARE * words
+
+
+def folded(sql: str) -> str:
+    """SQL text `sql` lower-cased, each run of characters other than letters and digits one space."""
+    return f"lower(regexp_replace({sql}, '[^[:alnum:]]+', ' ', 'g'))"
+
+
+def raw_quotes(films: MovieQuerySet, query: str, stats: WordStatistics, *, limit: int) -> list[tuple[int, float]]:
+    """For a line made mostly of stop words (`mostly_stop_words`), the films whose tagline, title or overview holds
+    its words in its order, compared case-folded word by word, with a grade, best first: 3 the tagline or title
+    is the line, 2 either holds it, 1 the overview does. Otherwise nothing, and no statement.
+
+    The English configuration keeps one or two lexemes of such a line ("love" of "Love What You Have"): neither
+    the keyword ranking nor the phrase check can single out its film (RESULTS.md, issue 13, fifth round, 13j).
+    One statement: the films with every scored word (the GIN index), their text read only for those; not when
+    the rarest word is in more films than a keyword search's candidate budget (a million films).
+    """
+    if not mostly_stop_words(query, stats) or min(stats.documents) > candidate_budget(stats.films):
+        return []
+    table = connection.ops.quote_name(films.model._meta.db_table)
+    line = f"btrim({folded('%s::text')})"
+    tagline, title, overview = (folded(f"{table}.{connection.ops.quote_name(name)}") for name in FILM_LINES)
+    contains = "strpos(' ' || {} || ' ', ' ' || " + line + " || ' ') > 0"
+    grade = RawSQL(
+        f"""CASE WHEN btrim({tagline}) = {line} OR btrim({title}) = {line} THEN 3
+                 WHEN {contains.format(tagline)} OR {contains.format(title)} THEN 2
+                 WHEN {contains.format(overview)} THEN 1 ELSE 0 END""",
+        [query] * 5,
+        output_field=models.FloatField(),
+    )
+    every = " & ".join(f"'{word}'" for word in stats.words)
+    qs = (
+        films.filter(search_vector=SearchQuery(every, search_type="raw", config="simple"))
+        .annotate(grade=grade)
+        .filter(grade__gt=0)
+        .order_by("-grade", nulls_last("-vote_count"), "pk")
+        .values_list("pk", "grade")
+    )
+    return list(qs[:limit])
 
 
 def bm25_rescore(
@@ -649,6 +711,7 @@ def bm25_rescore(
     quotes: list[tuple[int, float]] | None = None,
     others: Sequence[int] = (),
     everyone: dict[str, list[tuple[int, float]]] | None = None,
+    raw: Sequence[tuple[int, float]] = (),
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -669,9 +732,14 @@ def bm25_rescore(
     the share of the query's scored words each film has. The learned ranker reads them (catalog/ranker.py): a
     film only the semantic pool found otherwise has no keyword evidence at all, not even the weak kind that
     tells a near miss from a film sharing no word with the description (RESULTS.md, issue 13, fifth round).
+
+    `raw`: `raw_quotes`' films (id, grade), quotes too, the better grades first; those the ranking lacks join it.
     """
     if not ranking or uses_syntax(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
+    grades = dict(raw)
+    ranked = {pk for pk, _ in ranking}
+    ranking = [*ranking, *((pk, 0.0) for pk, _ in raw if pk not in ranked)]
     rescored = len(query.split()) >= BM25_MIN_WORDS
     if not rescored and not QUOTE_FIRST:
         return list(ranking)  # nothing to score again
@@ -707,8 +775,8 @@ def bm25_rescore(
     # A quote of the film's text goes first, whatever else scores: the best score of the ranking again lifts
     # it above all.
     lift = max(scores[pk] for pk, _ in ranking) or 1.0
-    quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
-    final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
+    quoted = {pk for pk, (phrase, *_) in rows.items() if (phrase or pk in grades) and QUOTE_FIRST}
+    final = {pk: score + (lift * (1 + grades.get(pk, 0)) if pk in quoted else 0.0) for pk, score in scores.items()}
     # A stable sort: ties keep the ranking's order.
     ordered = sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
     if quotes is not None:
