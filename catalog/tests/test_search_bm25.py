@@ -134,6 +134,15 @@ def test_a_line_of_stop_words_finds_the_film_whose_text_holds_it_the_tagline_fir
         told.pk,
     ]
 
+    # One statement more than the same search without the check, and only one reads the films' text.
+    with CaptureQueriesContext(connection) as checked:
+        films.search(query, mode="hybrid")
+    monkeypatch.setattr(search, "raw_quotes", lambda *args, **kwargs: [])
+    with CaptureQueriesContext(connection) as unchecked:
+        films.search(query, mode="hybrid")
+    assert len(checked) == len(unchecked) + 1
+    assert sum("regexp_replace" in statement["sql"] for statement in checked.captured_queries) == 1
+
     monkeypatch.setattr(search, "QUOTE_FIRST", False)
     assert films.search(query, mode="keyword").results[0].pk == loved.pk
 
