@@ -80,12 +80,12 @@ FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHT
 QUOTE_FIRST = True
 # The modes whose fused ranking keeps the quoted films first (`quote_first`), as the keyword ranking does.
 QUOTE_FIRST_MODES = frozenset({"keyword", "hybrid"})
-# Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 # The fields `raw_quotes` reads, in the order of its grades' SQL.
 FILM_LINES = ("tagline", "title", "overview")
 # A query of fewer than BM25_MIN_WORDS words with fewer lexemes than half its words ("Love What You Have": one
 # of four) is checked against the films' own text (`raw_quotes`): the lexemes alone cannot tell its film.
 RAW_QUOTE_LEXEME_SHARE = 0.5
+# Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
 # the query length at which the semantic ranking counts in full.
@@ -230,7 +230,7 @@ def signals(
         stats = None if uses_syntax(query) else word_statistics(query)
         ranking = keyword_scores(films, query, limit=pool, stats=stats)
         # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
-        raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None else []
+        raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None and QUOTE_FIRST else []
         quotes: list[tuple[int, float]] = []
         everyone: dict[str, list[tuple[int, float]]] = {}
         rankings["keyword"] = bm25_rescore(
@@ -692,7 +692,7 @@ def raw_quotes(films: MovieQuerySet, query: str, stats: WordStatistics, *, limit
                      WHEN {contains.format(overview)} THEN 1 ELSE 0 END"""
     # Written out over the films' own filter (`own_where`; through the ORM when it has joins), without building
     # and compiling a query. Before any regular expression, a LIKE that the line's ASCII letters and digits, in
-    # order, must pass: most candidates fail it (Postgres CPU 1.2 -> 0.4 ms a line on TMDB 5000, same films).
+    # order, must pass: most candidates fail it (Postgres CPU 1.2 -> 0.3 ms a line on TMDB 5000, same films).
     where = own_where(films)
     pk = f"{table}.{quote(films.model._meta.pk.column)}"
     if where is None:
