@@ -394,7 +394,7 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
     # (Those that exist: fold and osa_distance went when rapidfuzz came.)
     names = ["signals", "keyword_scores", "title_scores", "semantic_scores", "weighted_words", "edit_closeness"]
     names += ["bm25_rescore", "bm25f", "word_statistics", "averages", "candidate_query", "candidate_budget"]
-    names += ["uses_syntax"]
+    names += ["uses_syntax", "mostly_stop_words", "folded", "raw_quotes"]
     code = [getattr(search, name) for name in [*names, "fold", "osa_distance"] if hasattr(search, name)]
     stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
     # torch's file keeps its old name, so signals computed before query encoders existed are reused.

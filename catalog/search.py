@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity, TrigramWordSimilarity
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, models, transaction
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
@@ -79,6 +80,11 @@ FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHT
 QUOTE_FIRST = True
 # The modes whose fused ranking keeps the quoted films first (`quote_first`), as the keyword ranking does.
 QUOTE_FIRST_MODES = frozenset({"keyword", "hybrid"})
+# The fields `raw_quotes` reads, in the order of its grades' SQL.
+FILM_LINES = ("tagline", "title", "overview")
+# A query of fewer than BM25_MIN_WORDS words with fewer lexemes than half its words ("Love What You Have": one
+# of four) is checked against the films' own text (`raw_quotes`): the lexemes alone cannot tell its film.
+RAW_QUOTE_LEXEME_SHARE = 0.5
 # Operators of websearch_to_tsquery: a quoted phrase, OR, or a word excluded with a leading minus.
 WEBSEARCH_SYNTAX = re.compile(r'"|\bOR\b|(^|\s)-\w')
 # Hybrid fusion: each ranking's weight (times 1 - alpha for the lexical ones, alpha for the semantic one), and
@@ -223,10 +229,19 @@ def signals(
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
         ranking = keyword_scores(films, query, limit=pool, stats=stats)
+        # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
+        raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None and QUOTE_FIRST else []
         quotes: list[tuple[int, float]] = []
         everyone: dict[str, list[tuple[int, float]]] = {}
         rankings["keyword"] = bm25_rescore(
-            films, ranking, query, stats=stats, quotes=quotes, others=[pk for pk, _ in semantic], everyone=everyone
+            films,
+            ranking,
+            query,
+            stats=stats,
+            quotes=quotes,
+            others=[pk for pk, _ in semantic],
+            everyone=everyone,
+            raw=raw,
         )
         rankings["title"] = title_scores(films, query, limit=pool)
         if quotes:
@@ -595,6 +610,7 @@ class WordStatistics(NamedTuple):
     films: int  # how many films the statistics counted (0: none yet)
     # Each field's average length for BM25F (see `averages`); empty without them or without any word.
     field_averages: Mapping[str, float] = {}
+    lexemes: int = 0  # how many lexemes the query has, the common ones dropped from `words` included
 
 
 def word_statistics(query: str) -> WordStatistics:
@@ -637,7 +653,66 @@ def word_statistics(query: str) -> WordStatistics:
         # The rarest words, in the order the query's lexemes came (a stable sort keeps ties in that order).
         keep = sorted(sorted(range(len(words)), key=lambda i: -weights[i])[:MAX_SCORED_WORDS])
         words, weights, counts = [words[i] for i in keep], [weights[i] for i in keep], [counts[i] for i in keep]
-    return WordStatistics(words, weights, counts, catalog, averages(totals))
+    return WordStatistics(words, weights, counts, catalog, averages(totals), len(rows))
+
+
+def mostly_stop_words(query: str, stats: WordStatistics) -> bool:
+    """Whether `query` is a short line made mostly of stop words ("It Ends Here", "Your number is up."): fewer
+    than BM25_MIN_WORDS words, fewer lexemes than RAW_QUOTE_LEXEME_SHARE of them, and one scored word at least
+    (the films' index finds the candidates through it)."""
+    words = len(query.split())
+    return bool(stats.words) and words < BM25_MIN_WORDS and stats.lexemes < RAW_QUOTE_LEXEME_SHARE * words
+
+
+def folded(sql: str) -> str:
+    """SQL text `sql` lower-cased, each run of characters other than letters and digits one space."""
+    return f"lower(regexp_replace({sql}, '[^[:alnum:]]+', ' ', 'g'))"
+
+
+def raw_quotes(films: MovieQuerySet, query: str, stats: WordStatistics, *, limit: int) -> list[tuple[int, float]]:
+    """For a line made mostly of stop words (`mostly_stop_words`), the films whose tagline, title or overview holds
+    its words in its order, compared case-folded word by word, with a grade, best first: 3 the tagline or title
+    is the line, 2 either holds it, 1 the overview does. Otherwise nothing, and no statement.
+
+    The English configuration keeps one or two lexemes of such a line ("love" of "Love What You Have"): neither
+    the keyword ranking nor the phrase check can single out its film (RESULTS.md, issue 13, fifth round, 13j).
+    One statement: the films with every scored word (the GIN index), their text read only for those; not when
+    the rarest word is in more films than a keyword search's candidate budget (a million films).
+    """
+    if not mostly_stop_words(query, stats) or min(stats.documents) > candidate_budget(stats.films):
+        return []
+    quote = connection.ops.quote_name
+    table = quote(films.model._meta.db_table)
+    columns = [f"{table}.{quote(name)}" for name in FILM_LINES]
+    line = f"btrim({folded('%s::text')})"
+    tagline, title, overview = (folded(column) for column in columns)
+    contains = "strpos(' ' || {} || ' ', ' ' || " + line + " || ' ') > 0"
+    grade = f"""CASE WHEN btrim({tagline}) = {line} OR btrim({title}) = {line} THEN 3
+                     WHEN {contains.format(tagline)} OR {contains.format(title)} THEN 2
+                     WHEN {contains.format(overview)} THEN 1 ELSE 0 END"""
+    # Written out over the films' own filter (`own_where`; through the ORM when it has joins), without building
+    # and compiling a query. Before any regular expression, a LIKE that the line's ASCII letters and digits, in
+    # order, must pass: most candidates fail it (Postgres CPU 1.2 -> 0.3 ms a line on TMDB 5000, same films).
+    where = own_where(films)
+    pk = f"{table}.{quote(films.model._meta.pk.column)}"
+    if where is None:
+        try:
+            inner, params = films.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:
+            return []
+        where = (f"{pk} IN ({inner})", list(params))
+    condition = and_where(
+        where,
+        f"{table}.{quote('search_vector')} @@ to_tsquery('simple', %s)",
+        f"lower(concat_ws(' ', {', '.join(columns)})) LIKE %s",
+    )
+    pattern = "%" + "%".join(re.findall(r"[a-z0-9]+", query.lower())) + "%"
+    every = " & ".join(f"'{word}'" for word in stats.words)
+    sql = f"""SELECT {pk}, {grade} AS grade FROM {table} WHERE {condition}
+              ORDER BY grade DESC, {table}.{quote("vote_count")} DESC NULLS LAST, {pk} LIMIT %s"""
+    with connections[films.db].cursor() as cursor:
+        cursor.execute(sql, [*[query] * 5, *where[1], every, pattern, limit])
+        return [(key, float(score)) for key, score in cursor.fetchall() if score > 0]
 
 
 def bm25_rescore(
@@ -649,6 +724,7 @@ def bm25_rescore(
     quotes: list[tuple[int, float]] | None = None,
     others: Sequence[int] = (),
     everyone: dict[str, list[tuple[int, float]]] | None = None,
+    raw: Sequence[tuple[int, float]] = (),
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -669,9 +745,14 @@ def bm25_rescore(
     the share of the query's scored words each film has. The learned ranker reads them (catalog/ranker.py): a
     film only the semantic pool found otherwise has no keyword evidence at all, not even the weak kind that
     tells a near miss from a film sharing no word with the description (RESULTS.md, issue 13, fifth round).
+
+    `raw`: `raw_quotes`' films (id, grade), quotes too, the better grades first; those the ranking lacks join it.
     """
     if not ranking or uses_syntax(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
+    grades = dict(raw)
+    ranked = {pk for pk, _ in ranking}
+    ranking = [*ranking, *((pk, 0.0) for pk, _ in raw if pk not in ranked)]
     rescored = len(query.split()) >= BM25_MIN_WORDS
     if not rescored and not QUOTE_FIRST:
         return list(ranking)  # nothing to score again
@@ -707,8 +788,8 @@ def bm25_rescore(
     # A quote of the film's text goes first, whatever else scores: the best score of the ranking again lifts
     # it above all.
     lift = max(scores[pk] for pk, _ in ranking) or 1.0
-    quoted = {pk for pk, (phrase, *_) in rows.items() if phrase and QUOTE_FIRST}
-    final = {pk: score + (lift if pk in quoted else 0.0) for pk, score in scores.items()}
+    quoted = {pk for pk, (phrase, *_) in rows.items() if (phrase or pk in grades) and QUOTE_FIRST}
+    final = {pk: score + (lift * (1 + grades.get(pk, 0)) if pk in quoted else 0.0) for pk, score in scores.items()}
     # A stable sort: ties keep the ranking's order.
     ordered = sorted(((pk, final[pk]) for pk, _ in ranking), key=lambda row: -row[1])
     if quotes is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog import search
 from catalog.models import LexemeStat, Movie
@@ -115,6 +116,53 @@ def test_a_quote_of_a_films_text_goes_first(storm_films, monkeypatch):
     assert search.bm25_rescore(films, ranking, query) == ranking
 
 
+def test_a_line_of_stop_words_finds_the_film_whose_text_holds_it_the_tagline_first(storm_films, monkeypatch):
+    said = make_movie(title="Paper Moons", tagline="Love What You Have.", overview="A widow runs a kite shop.")
+    told = make_movie(title="Lanterns", overview="Her mother told her to love what you have, and she did not.")
+    loved = make_movie(title="Love, Loved", overview="Love and love again: what a love story you will have.")
+    films = own({**storm_films, "said": said, "told": told, "loved": loved})
+    query = "love what you have"
+    stats = search.word_statistics(query)
+    assert stats.words == ["love"] and search.mostly_stop_words(query, stats)  # one lexeme of four words
+    # The lexemes alone put the film saying "love" most first; its words in order are elsewhere.
+    assert search.keyword_scores(films, query, limit=10)[0][0] == loved.pk
+    assert search.raw_quotes(films, query, stats, limit=10) == [(said.pk, 3.0), (told.pk, 1.0)]
+    # Films read through a join (no filter of their own table alone to write out) give the same.
+    joined = films.filter(genres__isnull=True).distinct()
+    assert search.raw_quotes(joined, query, stats, limit=10) == [(said.pk, 3.0), (told.pk, 1.0)]
+    for mode in ("keyword", "hybrid"):
+        assert [movie.pk for movie in films.search(query, mode=mode).results][:2] == [said.pk, told.pk]
+    assert [pk for pk, _ in search.signals(films, query, mode="hybrid", alpha=0.5, pool=10)["quote"]] == [
+        said.pk,
+        told.pk,
+    ]
+
+    # One statement more than the same search without the check, and only one reads the films' text.
+    with CaptureQueriesContext(connection) as checked:
+        films.search(query, mode="hybrid")
+    monkeypatch.setattr(search, "raw_quotes", lambda *args, **kwargs: [])
+    with CaptureQueriesContext(connection) as unchecked:
+        films.search(query, mode="hybrid")
+    assert len(checked) == len(unchecked) + 1
+    assert sum("regexp_replace" in statement["sql"] for statement in checked.captured_queries) == 1
+
+    monkeypatch.setattr(search, "QUOTE_FIRST", False)
+    assert films.search(query, mode="keyword").results[0].pk == loved.pk
+
+
+def test_a_short_query_of_words_or_of_websearch_syntax_reads_no_films_text(storm_films):
+    films = own(storm_films)
+    for query in ("the sea keeps every secret", "sea secret", "storm", "the storm", "keeper of the light"):
+        stats = search.word_statistics(query)
+        assert not search.mostly_stop_words(query, stats), query
+        with CaptureQueriesContext(connection) as queries:
+            assert search.raw_quotes(films, query, stats, limit=10) == []
+            films.search(query, mode="hybrid")
+        assert not any("regexp_replace" in query["sql"] for query in queries.captured_queries), query
+    # A line of stop words alone has no word for the index to find its films by: nothing is read either.
+    assert search.raw_quotes(films, "it is what it is", search.word_statistics("it is what it is"), limit=10) == []
+
+
 def test_websearch_syntax_keeps_its_ranking(storm_films):
     films = own(storm_films)
     ranking = [(storm_films["scattered"].pk, 2.0), (storm_films["quoted"].pk, 1.0)]
@@ -163,3 +211,10 @@ def test_a_described_plot_in_hybrid_mode_scores_the_semantic_pools_films_too(sto
 @pytest.mark.parametrize("mode", ["hybrid", "keyword"])
 def test_a_remembered_line_of_an_overview_finds_its_film_first(line, expected, mode):
     assert Movie.objects.visible().search(line, mode=mode, limit=3).results[0].title == expected
+
+
+@pytest.mark.parametrize("line", ["He discovers that his", "as the only one who can stop"])
+@pytest.mark.parametrize("mode", ["hybrid", "keyword"])
+def test_a_remembered_line_of_stop_words_finds_its_film_first(line, mode):
+    assert search.mostly_stop_words(line, search.word_statistics(line))
+    assert Movie.objects.visible().search(line, mode=mode, limit=3).results[0].title == "Nosferatu"
