@@ -488,39 +488,22 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
         "query": query,
         "table": table,
     }
-    if typo_pairs(query) is None:
+    pairs = typo_pairs(query)
+    if pairs is None:
         # No pairs to read candidates by, whatever the threshold: it and the titles in one round trip and one
         # transaction (was BEGIN, threshold, titles, COMMIT).
         threshold = (_TITLE_THRESHOLD_POSITIONAL, [values[name] for name in _TITLE_THRESHOLD_NAMES])
         sql, params = titles_statement(films, query, limit=limit)
         rows = fetch_after(threshold, sql, params, using=films.db)
     else:
-        # Which candidates depends on the threshold's row (past 50,000 films, the pairs'): two statements.
-        closeness = (TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2
+        # Whether the pairs give the candidates depends on the threshold's row (past 50,000 films, the two-typo
+        # bound set it): two statements.
         with transaction.atomic(using=films.db), connections[films.db].cursor() as cursor:
             cursor.execute(TITLE_THRESHOLD_SQL, values)
             row = cursor.fetchone()
-            pairs = typo_pairs(query) if row and row[1] else None
-            if pairs is None:
-                sql, params = titles_statement(films, query, limit=limit)
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            else:
-                # The same test as <% (word similarity at least the threshold), on the pairs' titles only: as a
-                # function, so the planner cannot walk the index with it instead.
-                candidates = films.filter(typo_pairs_sql(table, pairs)).filter(
-                    RawSQL(
-                        f"word_similarity(%s, {table}.title) >= {WORD_SIMILARITY_THRESHOLD}",
-                        [query],
-                        output_field=models.BooleanField(),
-                    )
-                )
-                qs = (
-                    candidates.annotate(closeness=closeness)
-                    .order_by("-closeness", nulls_last("-vote_count"), "pk")
-                    .values_list("pk", "closeness", "title")[:limit]
-                )
-                rows = list(qs)
+            sql, params = titles_statement(films, query, limit=limit, pairs=pairs if row and row[1] else None)
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     # Trigrams forgive a typo poorly in a short title ("The Reck" shares more of them with "The Reef" than with
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     from catalog.models import normalise_title  # the importer's title folding (models import this module)
@@ -532,7 +515,9 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
 
 
-def titles_statement(films: MovieQuerySet, query: str, *, limit: int) -> tuple[str, list[object]]:
+def titles_statement(
+    films: MovieQuerySet, query: str, *, limit: int, pairs: Sequence[tuple[str, str]] | None = None
+) -> tuple[str, list[object]]:
     """The title signal's statement: the films whose title's best stretch is close to `query` (pg_trgm's <%),
     closest first. Written out over the films' own filter (`own_where`), as the ORM writes it (a test compares
     the two), without building and compiling the query on every search.
@@ -542,25 +527,39 @@ def titles_statement(films: MovieQuerySet, query: str, *, limit: int) -> tuple[s
     word_similarity calls, 0.3 ms of every title search's planning), and where that guessed over ~25 % of the
     films it read them all instead of asking the trigram index, then computed word_similarity for every title
     (18-24 ms for "The Liimey"). With the subquery it plans from a fixed share, always through the index: the
-    same rows, 2.6 -> 1.8 ms of Postgres per search on TMDB 5000 (benchmarks/RESULTS.md, issue-16s2)."""
+    same rows, 2.6 -> 1.8 ms of Postgres per search on TMDB 5000 (benchmarks/RESULTS.md, issue-16s2).
+
+    With `pairs` (`typo_pairs`), the candidates are the titles holding both words of one pair instead, kept by
+    the same test as <% (word similarity at least the threshold) written as a function, so that the planner
+    cannot walk the index with it."""
+    table = connection.ops.quote_name(films.model._meta.db_table)
+    if pairs is None:
+        condition, condition_params = f'{table}."title" %%> ({TITLE_FILTER_QUERY})', [query]
+    else:
+        either, words = typo_pairs_sql(table, pairs)
+        condition = f'{either} AND word_similarity(%s, {table}."title") >= {WORD_SIMILARITY_THRESHOLD}'
+        condition_params = [*words, query]
     where = own_where(films)
     if where is None:
+        if pairs is None:
+            candidates = films.filter(title__trigram_word_similar=RawSQL(TITLE_FILTER_QUERY, [query]))
+        else:
+            candidates = films.filter(RawSQL(condition, condition_params, output_field=models.BooleanField()))
         qs = (
-            films.filter(title__trigram_word_similar=RawSQL(TITLE_FILTER_QUERY, [query]))
-            .annotate(closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2)
+            candidates.annotate(
+                closeness=(TrigramWordSimilarity(query, "title") + TrigramSimilarity("title", query)) / 2
+            )
             .order_by("-closeness", nulls_last("-vote_count"), "pk")
             .values_list("pk", "closeness", "title")[:limit]
         )
         sql, params = qs.query.get_compiler(using=qs.db).as_sql()
         return sql, list(params)
-    table = connection.ops.quote_name(films.model._meta.db_table)
-    condition = and_where(where, f'{table}."title" %%> ({TITLE_FILTER_QUERY})')
     sql = (
         f'SELECT {table}."id" AS "pk", ((WORD_SIMILARITY(%s, {table}."title") + SIMILARITY({table}."title", %s))'
-        f' / %s) AS "closeness", {table}."title" AS "title" FROM {table} WHERE {condition}'
+        f' / %s) AS "closeness", {table}."title" AS "title" FROM {table} WHERE {and_where(where, condition)}'
         f' ORDER BY 2 DESC, {table}."vote_count" DESC NULLS LAST, 1 ASC LIMIT {int(limit)}'
     )
-    return sql, [query, query, Int4(2), *where[1], query]
+    return sql, [query, query, Int4(2), *where[1], *condition_params]
 
 
 def typo_pairs(query: str) -> list[tuple[str, str]] | None:
@@ -576,11 +575,11 @@ def typo_pairs(query: str) -> list[tuple[str, str]] | None:
     return list(itertools.combinations(longest, 2))
 
 
-def typo_pairs_sql(table: str, pairs: Sequence[tuple[str, str]]) -> RawSQL:
+def typo_pairs_sql(table: str, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     """Titles holding both words of one of `pairs` (ILIKE, which the title's trigram index answers; a word of
-    letters and digits needs no escaping)."""
-    either = " OR ".join(f"({table}.title ILIKE %s AND {table}.title ILIKE %s)" for _ in pairs)
-    return RawSQL(f"({either})", [f"%{word}%" for pair in pairs for word in pair], output_field=models.BooleanField())
+    letters and digits needs no escaping), over the quoted `table`: the condition and its parameters."""
+    either = " OR ".join(f'({table}."title" ILIKE %s AND {table}."title" ILIKE %s)' for _ in pairs)
+    return f"({either})", [f"%{word}%" for pair in pairs for word in pair]
 
 
 def edit_closeness(query: str, title: str) -> float:
