@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramWordSimilarity
-from django.db import connection, connections, models
+from django.db import connection, models
 from django.db.models import Exists, OuterRef, Prefetch
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
@@ -21,7 +21,7 @@ from pgvector.django import CosineDistance, HalfVectorField
 
 from catalog import params
 from catalog import search as engine
-from moviesite.db import and_where, local_settings, nulls_last, own_where
+from moviesite.db import and_where, fetch, local_settings, nulls_last, own_where
 from recommender.encoders import DIMENSIONS
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class MovieQuerySet(models.QuerySet):
         where = own_where(self) if fields == ("pk",) else None
         if where is not None:
             sql, params = _nearest_sql(self.model, where, vector, embedding_model=model, limit=limit, story=story)
-            rows = _with_hnsw_settings(lambda: _fetch(sql, params, using=self.db), ef_search=ef_search, using=self.db)
+            rows = _with_hnsw_settings(lambda: fetch(sql, params, using=self.db), ef_search=ef_search, using=self.db)
             return [(*row[:-1], 1.0 - row[-1]) for row in rows]
         qs = self.filter(embedding__isnull=False, embedding_model=model)
         # The very expression of the index (half precision), so the planner walks it; see `indexed_embedding`.
@@ -349,9 +349,3 @@ def _with_hnsw_settings(read: Callable[[], list], *, ef_search: int, using: str)
     with local_settings(settings, using=using):
         rows = read()
     return sorted(rows, key=lambda row: row[-1])
-
-
-def _fetch(sql: str, params: list[object], *, using: str) -> list[tuple]:
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()

@@ -27,7 +27,7 @@ from psycopg.types.numeric import Int4
 from rapidfuzz.distance import OSA
 
 from catalog import params, ranker
-from moviesite.db import and_where, fetch_after, fetch_with_settings, nulls_last, own_where, reading
+from moviesite.db import and_where, fetch, fetch_after, fetch_with_settings, nulls_last, own_where, reading
 from recommender import encoders
 
 if TYPE_CHECKING:
@@ -274,9 +274,8 @@ def priors_of(
     if not keys or learned is None or not learned.covers(mode, mode_alpha(mode, alpha), query):
         return {}
     # One array parameter, not an IN list of ~200 (the ORM's pk__in): less to build, quote and plan.
-    with reading(model).cursor() as cursor:
-        cursor.execute(f"SELECT id, vote_count FROM {model._meta.db_table} WHERE id = ANY(%s)", [list(keys)])
-        return dict(cursor.fetchall())
+    sql = f"SELECT id, vote_count FROM {model._meta.db_table} WHERE id = ANY(%s)"
+    return dict(fetch(sql, [list(keys)], using=reading(model).alias))
 
 
 def fuse(
@@ -709,9 +708,8 @@ def raw_quotes(films: MovieQuerySet, query: str, stats: WordStatistics, *, limit
     every = " & ".join(f"'{word}'" for word in stats.words)
     sql = f"""SELECT {pk}, {grade} AS grade FROM {table} WHERE {condition}
               ORDER BY grade DESC, {table}.{quote("vote_count")} DESC NULLS LAST, {pk} LIMIT %s"""
-    with connections[films.db].cursor() as cursor:
-        cursor.execute(sql, [*[query] * 5, *where[1], every, pattern, limit])
-        return [(key, float(score)) for key, score in cursor.fetchall() if score > 0]
+    rows = fetch(sql, [*[query] * 5, *where[1], every, pattern, limit], using=films.db)
+    return [(key, float(score)) for key, score in rows if score > 0]
 
 
 def bm25_rescore(

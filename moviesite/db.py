@@ -58,10 +58,15 @@ def fetch_with_settings(
     (`fetch_after` a SET LOCAL of them)."""
     settings = unchanged(settings, using=using)
     if not settings:
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        return fetch(sql, params, using=using)
     return fetch_after(set_local(settings), sql, params, using=using)
+
+
+def fetch(sql: str, params: Sequence[object], *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
+    """The rows of one statement on the database `using`."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def fetch_after(
