@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.make_1m import VECTORS_PATH, _setup, log
-from benchmarks.request_cost import module_from
+from benchmarks.request_cost import backend_cpu, module_from
 
 K = 40
 
@@ -223,21 +223,6 @@ def search_sides(before: str | None) -> dict:
     if before:
         sides["before"] = module_from(before, "catalog/search.py", "search_before").search
     return sides
-
-
-def backend_cpu():
-    """A function giving the CPU seconds used so far by this process's database backend (psutil: 10 ms ticks)."""
-    import psutil
-    from django.db import connection
-
-    connection.ensure_connection()
-    backend = psutil.Process(connection.connection.info.backend_pid)
-
-    def used() -> float:
-        times = backend.cpu_times()
-        return times.user + times.system
-
-    return used
 
 
 def time_search(rounds: int, before: str | None = None) -> None:
