@@ -410,7 +410,12 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
         CACHE.mkdir(parents=True, exist_ok=True)
         for done, query in enumerate(missing, start=1):
             q = " ".join(query.split())
-            cached["signals"][query] = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL)
+            rankings = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL)
+            if "semantic" not in rankings:
+                # Left out where the title decides a hybrid search (search.skips_semantic; fuse() leaves it
+                # out there too): semantic mode still ranks by it.
+                rankings["semantic"] = search.semantic_scores(films, q, limit=POOL)
+            cached["signals"][query] = rankings
             if done % 500 == 0 or done == len(missing):
                 # Saved as it goes, so an interrupted run resumes where it stopped.
                 path.write_bytes(pickle.dumps(cached))

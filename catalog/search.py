@@ -149,6 +149,8 @@ TITLE_FIRST = True
 TITLE_FIRST_MAX_WORDS = 6
 TITLE_FIRST_MIN_CLOSENESS = 0.8
 TITLE_FIRST_LEAD = 0.1
+# In hybrid mode a query its title decides is not encoded, nor looked up in the vector index (`skips_semantic`).
+TITLE_FIRST_SKIPS_SEMANTIC = True
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
 MAX_TITLE_EDITS = 2
 # Columns a page of results never shows, left behind besides querysets.DISPLAY_DEFERRED: converting them (JSON,
@@ -220,11 +222,15 @@ def signals(
     films: MovieQuerySet, query: str, *, mode: str, alpha: float, pool: int
 ) -> dict[str, list[tuple[int, float]]]:
     """Each signal's ranking of `films` for `query` (the lexical ones unless semantic-only, the semantic one
-    unless keyword-only), `pool` films deep."""
+    unless keyword-only), `pool` films deep; in hybrid mode, not the semantic one of a query its title decides
+    (`title_decides`: `fuse` would leave it out)."""
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
-    # In hybrid mode the semantic pool comes first: a described plot's BM25F scores its films too (`bm25_rescore`).
-    semantic = semantic_scores(films, query, limit=pool) if alpha > 0 else []
+    # A described plot's BM25F scores the semantic pool's films too (`bm25_rescore`): for it the semantic pool
+    # comes first. A shorter query's comes last, and only when its title does not decide it: the query
+    # encoder and the vector index's statement are most of a new search's cost.
+    semantic_first = alpha > 0 and (alpha == 1 or len(query.split()) >= BM25_MIN_WORDS)
+    semantic = semantic_scores(films, query, limit=pool) if semantic_first else []
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
@@ -248,8 +254,22 @@ def signals(
             rankings["quote"] = quotes
         rankings.update(everyone)
     if alpha > 0:
+        if not semantic_first:
+            if skips_semantic(rankings, query, mode=mode, alpha=alpha):
+                return rankings
+            semantic = semantic_scores(films, query, limit=pool)
         rankings["semantic"] = semantic
     return rankings
+
+
+def skips_semantic(rankings: Rankings, query: str, *, mode: str, alpha: float) -> bool:
+    """Whether hybrid fusion leaves the semantic ranking out: the query's title decides it (`title_decides`),
+    at an alpha no higher than the default. The page is that film, then the lexical signals' films: the vector
+    of a typo'd title ("the dark knigth") is near little but noise, and encoding it and reading the vector
+    index were most of a new search's cost. A user weighing meaning more (a higher alpha) keeps its films."""
+    if not TITLE_FIRST_SKIPS_SEMANTIC or mode != "hybrid" or mode_alpha(mode, alpha) > params.DEFAULT_ALPHA:
+        return False
+    return title_decides(rankings.get("title") or [], query) is not None
 
 
 def uses_syntax(query: str) -> bool:
@@ -289,6 +309,9 @@ def fuse(
 ) -> list[Fused]:
     """One ranking from the signals' rankings (a pure function: benchmarks/search_quality.py calls it on
     cached signals). The learned ranker (catalog/ranker.py) when its weights load, else hand-set weights."""
+    if "semantic" in rankings and skips_semantic(rankings, query, mode=mode, alpha=alpha):
+        # What `signals` does not compute, fusion does not use either: given it, the same page.
+        rankings = {name: ranking for name, ranking in rankings.items() if name != "semantic"}
     alpha = mode_alpha(mode, alpha)
     model = ranker.current() if fusion == "relative_score" else None
     if model is not None and model.covers(mode, alpha, query):
@@ -316,15 +339,23 @@ def quote_first(fused: list[Fused], quotes: Sequence[tuple[int, float]]) -> list
 def title_first(fused: list[Fused], titles: Sequence[tuple[int, float]], query: str) -> list[Fused]:
     """A short query whose closeness to one title clearly stands out (a typo or two away, the next title well
     behind) is that film: it goes first, whatever the other signals say."""
-    if len(query.split()) > TITLE_FIRST_MAX_WORDS or not titles:
+    key = title_decides(titles, query)
+    if key is None:
         return fused
+    first = [entry for entry in fused if entry.key == key]
+    return first + [entry for entry in fused if entry.key != key] if first else fused
+
+
+def title_decides(titles: Sequence[tuple[int, float]], query: str) -> int | None:
+    """The film a short query's title decides (`title_first`): the one title whose closeness to the query
+    clearly stands out, from the title signal alone (`titles`, `title_scores`' ranking); else None."""
+    if not TITLE_FIRST or len(query.split()) > TITLE_FIRST_MAX_WORDS or not titles:
+        return None
     closeness = sorted((score ** (1 / TITLE_CLOSENESS_POWER) for _, score in titles), reverse=True)
     best, runner_up = closeness[0], closeness[1] if len(closeness) > 1 else 0.0
     if best < TITLE_FIRST_MIN_CLOSENESS or best - runner_up < TITLE_FIRST_LEAD:
-        return fused
-    key = max(titles, key=lambda row: row[1])[0]
-    first = [entry for entry in fused if entry.key == key]
-    return first + [entry for entry in fused if entry.key != key] if first else fused
+        return None
+    return max(titles, key=lambda row: row[1])[0]
 
 
 def hand_fusion(
