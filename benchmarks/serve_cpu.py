@@ -44,7 +44,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from serve_load import CACHE, LUA  # noqa: E402
+from serve_load import CACHE, LUA, cpu_seconds, cpu_used, database_backends  # noqa: E402
 
 DATABASE = "bench_serve_this"
 PGDATA = ROOT / ".pgdata"
@@ -95,40 +95,6 @@ class Variant:
         if head not in ("gunicorn", "granian"):
             raise SystemExit(f"unknown variant {spec!r}: gunicorn, granian or wsgi:PxT")
         return cls(spec, head, environment)
-
-
-def database_backends() -> list[psutil.Process]:
-    postmaster = psutil.Process(int((PGDATA / "postmaster.pid").read_text().split()[0]))
-    backends = []
-    for child in postmaster.children():
-        try:
-            if DATABASE in " ".join(child.cmdline()):
-                backends.append(child)
-        except psutil.Error:
-            continue
-    return backends
-
-
-def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
-    """CPU seconds (user + system, all threads) of each process and its children, by pid."""
-    seconds = {}
-    for process in processes:
-        try:
-            family = [process, *process.children(recursive=True)]
-        except psutil.Error:
-            continue
-        for member in family:
-            try:
-                times = member.cpu_times()
-            except psutil.Error:
-                continue
-            seconds[member.pid] = times.user + times.system
-    return seconds
-
-
-def used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two readings; a process that started in between counts from zero."""
-    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 def reset_database() -> None:
@@ -193,9 +159,9 @@ def served(variant: Variant, paths: Path, *, seconds: int, connections: int, py_
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
         command += ["-s", str(LUA), f"http://127.0.0.1:{PORT}", "--", str(paths), str(threads)]
         load = os.getloadavg()[0]
-        server_before, database_before = cpu_seconds([process]), cpu_seconds(database_backends())
+        server_before, database_before = cpu_seconds([process]), cpu_seconds(database_backends(PGDATA, DATABASE))
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        server_after, database_after = cpu_seconds([process]), cpu_seconds(database_backends())
+        server_after, database_after = cpu_seconds([process]), cpu_seconds(database_backends(PGDATA, DATABASE))
         for spy, _ in spies:
             spy.wait()
         result = json.loads(next(line for line in out.splitlines() if line.startswith("JSON ")).removeprefix("JSON "))
@@ -203,8 +169,8 @@ def served(variant: Variant, paths: Path, *, seconds: int, connections: int, py_
         n = result["requests"]
         figures = {
             "rps": result["rps"],
-            "server_ms": 1000 * used(server_before, server_after) / n,
-            "postgres_ms": 1000 * used(database_before, database_after) / n,
+            "server_ms": 1000 * cpu_used(server_before, server_after) / n,
+            "postgres_ms": 1000 * cpu_used(database_before, database_after) / n,
             "p50_ms": result["p50_ms"],
             "p99_ms": result["p99_ms"],
             "errors": errors,
@@ -288,21 +254,21 @@ def in_process(variant: Variant, paths: Path, *, seconds: int) -> dict:
         worker.start()
     processes = [psutil.Process(ready.get(timeout=600)) for _ in workers]
     load = os.getloadavg()[0]
-    own_before, database_before = cpu_seconds(processes), cpu_seconds(database_backends())
+    own_before, database_before = cpu_seconds(processes), cpu_seconds(database_backends(PGDATA, DATABASE))
     started = time.perf_counter()
     start.set()
     time.sleep(seconds)
     stop.set()
     n = sum(counts.get(timeout=120) for _ in workers)
     elapsed = time.perf_counter() - started
-    own_after, database_after = cpu_seconds(processes), cpu_seconds(database_backends())
+    own_after, database_after = cpu_seconds(processes), cpu_seconds(database_backends(PGDATA, DATABASE))
     finish.set()
     for worker in workers:
         worker.join(timeout=60)
     return {
         "rps": n / elapsed,
-        "server_ms": 1000 * used(own_before, own_after) / n,
-        "postgres_ms": 1000 * used(database_before, database_after) / n,
+        "server_ms": 1000 * cpu_used(own_before, own_after) / n,
+        "postgres_ms": 1000 * cpu_used(database_before, database_after) / n,
         "errors": 0,
         "load": load,
         "requests": n,
