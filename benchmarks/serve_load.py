@@ -14,7 +14,9 @@ every connection its own stretch of a file of paths, so nothing repeats within a
 - similar: `/api/movies/{id}/similar/` of films in a seeded random order (default method);
 - detail: `/api/movies/{id}/`, the same order.
 
-wrk runs on the same 2 cores as the server. Any non-2xx answer or socket error is reported.
+wrk runs on the same 2 cores as the server. Any non-2xx answer or socket error is reported. A second table
+gives each side's CPU per request, from /proc: its server's processes (all threads) and its database's
+backends, nothing else on the machine (benchmarks/serve_cpu.py splits it further).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -183,12 +186,60 @@ def warm_up(side: Side, files: dict[str, Path]) -> None:
                 response.read()
 
 
-def wrk(side: Side, paths: Path, *, seconds: int, connections: int) -> dict:
+def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds (user + system, all threads) of each process and of its children, by pid."""
+    seconds = {}
+    for process in processes:
+        try:
+            family = [process, *process.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for member in family:
+            try:
+                times = member.cpu_times()
+            except psutil.Error:
+                continue
+            seconds[member.pid] = times.user + times.system
+    return seconds
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings of cpu_seconds; a process started in between counts from zero."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def database_backends(pgdata: Path, database: str) -> list[psutil.Process]:
+    """The client backends of the embedded server in `pgdata` connected to `database` (its background
+    processes and other databases' clients left out)."""
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    backends = []
+    for child in postmaster.children():
+        try:
+            if database in " ".join(child.cmdline()):
+                backends.append(child)
+        except psutil.Error:
+            continue
+    return backends
+
+
+def wrk(side: Side, paths: Path, *, seconds: int, connections: int, server: subprocess.Popen | None = None) -> dict:
+    """wrk's figures; with `server`, also the CPU per request of the server's processes and of the side's
+    database backends while wrk ran (ms; from /proc, so no other process on the machine counts)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(LUA)]
     command += [f"http://127.0.0.1:{side.port}", "--", str(paths), "2"]
+    watched = [psutil.Process(server.pid)] if server else []
+    pgdata = ROOT / ".pgdata"
+    server_before = cpu_seconds(watched)
+    database_before = cpu_seconds(database_backends(pgdata, side.database)) if server else {}
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    server_after = cpu_seconds(watched)
+    database_after = cpu_seconds(database_backends(pgdata, side.database)) if server else {}
     line = next(line for line in out.splitlines() if line.startswith("JSON "))
-    return json.loads(line.removeprefix("JSON "))
+    result = json.loads(line.removeprefix("JSON "))
+    if server and result["requests"]:
+        result["server_cpu_ms"] = 1000 * cpu_used(server_before, server_after) / result["requests"]
+        result["postgres_cpu_ms"] = 1000 * cpu_used(database_before, database_after) / result["requests"]
+    return result
 
 
 def main() -> None:
@@ -236,7 +287,7 @@ def main() -> None:
         try:
             warm_up(side, files)
             for kind in args.kinds.split(","):
-                result = wrk(side, files[kind], seconds=args.seconds, connections=args.connections)
+                result = wrk(side, files[kind], seconds=args.seconds, connections=args.connections, server=server)
                 results.setdefault(kind, {})[side.name] = result
                 print(f"{side.name:>8} {kind:>8}: {json.dumps(result)}", file=sys.stderr)
         finally:
@@ -256,6 +307,15 @@ def main() -> None:
             cells.append(f"{r['rps']:.1f}, {r['p50_ms']:.0f} / {r['p99_ms']:.0f}, {errors}")
         ratio = f" {by_side[names[0]]['rps'] / by_side[names[1]]['rps']:.2f}x |" if len(names) == 2 else ""
         print(f"| {kind} | " + " | ".join(cells) + " |" + ratio)
+
+    # CPU per request, read from /proc for each side's server processes and its database's backends only (wrk,
+    # other servers and other databases on the machine left out): less noisy than req/s on a shared machine.
+    print("\n| request | " + " | ".join(f"{n}: server CPU / Postgres CPU, ms per request" for n in names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for kind, by_side in results.items():
+        cpu = [(by_side[n].get("server_cpu_ms", 0.0), by_side[n].get("postgres_cpu_ms", 0.0)) for n in names]
+        cells = [f"{server:.2f} / {database:.2f}" for server, database in cpu]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
