@@ -44,7 +44,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from serve_load import CACHE, LUA, cpu_seconds, cpu_used, database_backends  # noqa: E402
+from serve_load import CACHE, LUA, cpu_seconds, cpu_used, database_backends, healthy  # noqa: E402
 
 DATABASE = "bench_serve_this"
 PGDATA = ROOT / ".pgdata"
@@ -122,16 +122,7 @@ def start_server(variant: Variant) -> subprocess.Popen:
         command += ["--blocking-threads", environment.get("WEB_THREADS", "4"), "--no-ws", "--log-level", "warning"]
         command += ["moviesite.wsgi:application"]
     server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(240):
-        time.sleep(0.5)
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=5) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            continue
-    server.terminate()
-    raise SystemExit(f"{variant.spec}: the server did not become healthy")
+    return healthy(server, PORT, variant.spec)
 
 
 def get(path: str) -> None:

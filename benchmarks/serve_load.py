@@ -165,16 +165,21 @@ def start_server(side: Side) -> subprocess.Popen:
     }
     full_env.pop("DATABASE_URL", None)
     server = subprocess.Popen(command, cwd=side.checkout, env=full_env, stdout=subprocess.DEVNULL)
+    return healthy(server, side.port, side.name)
+
+
+def healthy(server: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
+    """`server` once it answers /healthz on `port` (two minutes at most; else it is stopped and the run ends)."""
     for _ in range(240):
         time.sleep(0.5)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{side.port}/healthz", timeout=5) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
                 if response.status == 200:
                     return server
         except OSError:
             continue
     server.terminate()
-    raise SystemExit(f"{side.name}: the server did not become healthy")
+    raise SystemExit(f"{name}: the server did not become healthy")
 
 
 def warm_up(side: Side, files: dict[str, Path]) -> None:
