@@ -224,7 +224,7 @@ def signals(
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
     # In hybrid mode the semantic pool comes first: a described plot's BM25F scores its films too (`bm25_rescore`).
-    semantic = semantic_scores(films, query, limit=pool) if alpha > 0 else []
+    semantic = semantic_scores(films, query, limit=pool, document=alpha >= 1) if alpha > 0 else []
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
@@ -590,9 +590,24 @@ def edit_closeness(query: str, title: str) -> float:
     return 1 - distance / max(len(query), len(title)) if distance <= MAX_TITLE_EDITS else 0.0
 
 
-def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
-    """Films whose story vector (no names, see `Movie.story`) is nearest the query's, through its HNSW index."""
-    return films.nearest(encoders.encode_query(query), model=encoders.get_encoder().name, limit=limit, story=True)
+def semantic_scores(films: MovieQuerySet, query: str, *, limit: int, document: bool = False) -> list[tuple[int, float]]:
+    """Films whose story vector (no names, see `Movie.story`) is nearest the query's, through its HNSW index.
+
+    With `document` (semantic mode), the document vector's nearest films too (names included: its own HNSW
+    index, a second statement), each film scored by the greater of its two cosines. A described plot is found
+    by its story about as well, and names and tags far better (dev, merged catalog: a director or actor's name
+    MRR@10 0.034 -> 0.230; benchmarks/RESULTS.md, issue 13, sixth round). Hybrid mode reads the story alone:
+    its keyword signal already finds names. The cut is exact: a film outside one pool has a cosine below that
+    pool's last there, so it can only enter the best `limit` by its other cosine, which is read."""
+    vector, model = encoders.encode_query(query), encoders.get_encoder().name
+    story = films.nearest(vector, model=model, limit=limit, story=True)
+    if not document:
+        return story
+    best = dict(story)
+    for key, similarity in films.nearest(vector, model=model, limit=limit):
+        if similarity > best.get(key, -2.0):
+            best[key] = similarity
+    return sorted(best.items(), key=lambda row: -row[1])[:limit]
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:
