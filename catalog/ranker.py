@@ -36,7 +36,7 @@ FEATURES_BY_MODE = {
     "keyword": (*LEXICAL, *SHARED, "kw_x_long"),
     # Semantic mode: the cosine (the greater of the story's and the document's) and the film's votes. The
     # pool's ranks and the hand fusion's score as well fitted the dev folds unevenly (two-fold CV 0.724 MRR on
-    # tmdb descriptions, the same model fitted on all of dev 0.705); these two give 0.713 both ways
+    # tmdb descriptions, the same model fitted on all of dev 0.705); these two give 0.713 and 0.712
     # (benchmarks/RESULTS.md, issue 13, sixth round).
     "semantic": ("sem", "votes"),
     "hybrid": (*LEXICAL, *SEMANTIC, *SHARED, "kw_x_long", *EVERY_CANDIDATE),
