@@ -594,20 +594,15 @@ def semantic_scores(films: MovieQuerySet, query: str, *, limit: int, document: b
     """Films whose story vector (no names, see `Movie.story`) is nearest the query's, through its HNSW index.
 
     With `document` (semantic mode), the document vector's nearest films too (names included: its own HNSW
-    index, a second statement), each film scored by the greater of its two cosines. A described plot is found
+    index, walked in the same statement), each film scored by the greater of its two cosines. A described plot is found
     by its story about as well, and names and tags far better (dev, merged catalog: a director or actor's name
     MRR@10 0.034 -> 0.230; benchmarks/RESULTS.md, issue 13, sixth round). Hybrid mode reads the story alone:
     its keyword signal already finds names. The cut is exact: a film outside one pool has a cosine below that
     pool's last there, so it can only enter the best `limit` by its other cosine, which is read."""
     vector, model = encoders.encode_query(query), encoders.get_encoder().name
-    story = films.nearest(vector, model=model, limit=limit, story=True)
-    if not document:
-        return story
-    best = dict(story)
-    for key, similarity in films.nearest(vector, model=model, limit=limit):
-        if similarity > best.get(key, -2.0):
-            best[key] = similarity
-    return sorted(best.items(), key=lambda row: -row[1])[:limit]
+    if document:
+        return films.nearest_story_or_document(vector, model=model, limit=limit)[:limit]
+    return films.nearest(vector, model=model, limit=limit, story=True)
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:

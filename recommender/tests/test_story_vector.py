@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.db import connection
+from django.db.models import Value
 from django.test.utils import CaptureQueriesContext
 
 from catalog import search
@@ -153,8 +154,17 @@ def test_semantic_mode_reads_both_vectors_and_hybrid_the_story_alone(fake_backen
     films = Movie.objects.visible()
     with CaptureQueriesContext(connection) as queries:
         semantic = search.signals(films, query, mode="semantic", alpha=0.5, pool=50)
-    assert sum("<=>" in q["sql"] for q in queries.captured_queries) == 2
+    assert sum("<=>" in q["sql"] for q in queries.captured_queries) == 1
     assert semantic["semantic"][0][0] == film.pk
+    # One statement, each pool through its own index.
+    with CaptureQueriesContext(connection) as queries:
+        semantic_scores(Movie.objects.all(), query, limit=5, document=True)
+    [sql] = [q["sql"] for q in queries.captured_queries if "<=>" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Scan using {STORY_INDEX}" in plan and f"Index Scan using {VECTOR_INDEX}" in plan
     with CaptureQueriesContext(connection) as queries:
         hybrid = search.signals(films, query, mode="hybrid", alpha=0.5, pool=50)
     assert sum("<=>" in q["sql"] for q in queries.captured_queries) == 1
@@ -173,6 +183,13 @@ def test_semantic_mode_keeps_a_films_better_cosine_and_the_best_films_of_either_
     assert ids(ranking) == [film.pk, other.pk]
     assert ranking[0][1] == pytest.approx(1.0, abs=1e-3)
     assert [score for _, score in ranking] == sorted((score for _, score in ranking), reverse=True)
+    # Films whose filter is not written out (an annotation, a join) take two statements, with the same answer.
+    vector = get_encoder().encode(["a ship in a bottle"])[0]
+    model = "fake-hashed-words"
+    written = Movie.objects.all().nearest_story_or_document(vector, model=model, limit=2)
+    through_the_orm = Movie.objects.annotate(one=Value(1)).nearest_story_or_document(vector, model=model, limit=2)
+    assert ids(through_the_orm) == ids(written)
+    assert [score for _, score in through_the_orm] == pytest.approx([score for _, score in written], abs=1e-6)
 
 
 def test_the_semantic_query_is_answered_by_the_story_index(fake_backend):
