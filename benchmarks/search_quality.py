@@ -375,8 +375,8 @@ def use_query_encoder(queries: list[str], query_encoder: str) -> None:
 
 
 def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torch") -> dict[str, dict]:
-    """query -> catalog.search.signals() at alpha 0.5 (all three rankings), cached per catalog and query
-    encoder in /tmp (use_query_encoder() first)."""
+    """query -> catalog.search.signals() at alpha 0.5 (all three rankings) and semantic mode's own semantic
+    ranking (under SEMANTIC_MODE), cached per catalog and query encoder in /tmp (use_query_encoder() first)."""
     from django.db import connection
 
     from catalog import search
@@ -413,9 +413,11 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
             rankings = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL)
             if "semantic" not in rankings:
                 # Left out where the title decides a hybrid search (search.skips_semantic; fuse() leaves it
-                # out there too): semantic mode still ranks by it.
+                # out there too): hybrid at a higher alpha still ranks by it.
                 rankings["semantic"] = search.semantic_scores(films, q, limit=POOL)
-            cached["signals"][query] = rankings
+            # Semantic mode reads more than hybrid's semantic signal (the document vector too): its own ranking.
+            semantic = search.signals(films, q, mode="semantic", alpha=0.5, pool=POOL)["semantic"]
+            cached["signals"][query] = {**rankings, SEMANTIC_MODE: semantic}
             if done % 500 == 0 or done == len(missing):
                 # Saved as it goes, so an interrupted run resumes where it stopped.
                 path.write_bytes(pickle.dumps(cached))
@@ -430,17 +432,25 @@ def votes() -> dict[int, float]:
     return {pk: v or 0.0 for pk, v in Movie.objects.values_list("pk", "vote_count")}
 
 
+# The cached signals' key for semantic mode's ranking (search.signals(mode="semantic")["semantic"]).
+SEMANTIC_MODE = "semantic mode"
+LEXICAL = frozenset({"keyword", "title", "quote"})
+
+
+def mode_rankings(rankings: dict[str, list], mode: str) -> dict[str, list]:
+    """What search.signals() gives `mode`, from one query's cached signals (hybrid's and semantic mode's)."""
+    if mode == "keyword":
+        return {name: r for name, r in rankings.items() if name in LEXICAL}
+    if mode == "semantic":
+        return {"semantic": rankings.get(SEMANTIC_MODE, rankings.get("semantic", []))}
+    return {name: r for name, r in rankings.items() if name != SEMANTIC_MODE}
+
+
 def ours(signals: dict[str, dict], priors: dict[int, float], mode: str):
     from catalog import search
 
-    lexical = {"keyword", "title", "quote"}
-
     def rank(query: str) -> list[int]:
-        rankings = signals[query]
-        if mode == "keyword":
-            rankings = {name: r for name, r in rankings.items() if name in lexical}
-        elif mode == "semantic":
-            rankings = {name: r for name, r in rankings.items() if name == "semantic"}
+        rankings = mode_rankings(signals[query], mode)
         q = " ".join(query.split())
         return [f.key for f in search.fuse(rankings, q, mode=mode, alpha=0.5, priors=priors)[:K]]
 

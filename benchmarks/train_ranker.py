@@ -38,9 +38,10 @@ from catalog import ranker  # noqa: E402
 # Negatives per query: the candidates that reach this deep in any signal's ranking (None: every candidate).
 # Every candidate did better in the dev cross-validation than the 30 best of each signal (RESULTS.md).
 HARD_NEGATIVE_RANK: int | None = None
-# The regularisation per mode, chosen by the dev cross-validation (`--cv`): keyword and semantic between 0.1
-# and 1 (benchmarks/RESULTS.md, issue 13, fourth round); hybrid among 0.1, 0.3, 1 and 3 since its features
-# include every candidate's BM25F (fifth round; 0.1 before).
+# The regularisation per mode, chosen by the dev cross-validation (`--cv`): keyword between 0.1 and 1
+# (benchmarks/RESULTS.md, issue 13, fourth round); hybrid among 0.1, 0.3, 1 and 3 since its features include
+# every candidate's BM25F (fifth round; 0.1 before); semantic 1 or 30 for its two features since semantic mode
+# reads both vectors (sixth round: within 0.001 of each other).
 C = {"keyword": 1.0, "semantic": 1.0, "hybrid": 1.0}
 # The signals each mode fuses (search.signals computes them all; `search()` asks only for these).
 KEEP = {
@@ -77,7 +78,7 @@ def examples(rows, priors, mode: str):
         per_source[name] += len(query.split()) >= ranker.LONG_QUERY_WORDS
     X, y, w = [], [], []
     for source, query, relevant, rankings in rows:
-        rankings = {n: r for n, r in rankings.items() if n in keep}
+        rankings = {n: r for n, r in bench.mode_rankings(rankings, mode).items() if n in keep}
         q = " ".join(query.split())
         if len(q.split()) < ranker.LONG_QUERY_WORDS:
             continue  # shorter queries keep the hand-set fusion (catalog.ranker.LinearRanker.covers)
@@ -168,7 +169,7 @@ def cross_validate(rows, priors) -> None:
                 q = " ".join(query.split())
                 if fold_of(query) != held or not model.covers(mode, 0.5, q):
                     continue
-                rankings = {n: r for n, r in rankings.items() if n in KEEP[mode]}
+                rankings = {n: r for n, r in bench.mode_rankings(rankings, mode).items() if n in KEEP[mode]}
                 learned = model.rank(rankings, q, mode=mode, alpha=0.5, priors=priors)
                 hand = search.hand_fusion(rankings, q, mode=mode, alpha=0.5)
                 found[source].append(tuple(rank_in(finish(f, rankings, q, mode), relevant) for f in (learned, hand)))

@@ -193,6 +193,34 @@ class MovieQuerySet(models.QuerySet):
         rows = _with_hnsw_settings(lambda: list(query), ef_search=ef_search, using=query.db)
         return [(*row[:-1], 1.0 - row[-1]) for row in rows]
 
+    def nearest_story_or_document(self, vector, *, model: str, limit: int) -> list[tuple[int, float]]:
+        """Semantic mode's films: the `limit` nearest by story vector and the `limit` nearest by document vector
+        (each through its HNSW index), every film once with the greater of the cosines read for it, most similar
+        first. One statement holding both index walks where the films' filter can be written out (as `nearest`
+        writes it), else two."""
+        where = own_where(self)
+        if where is None:
+            rows = [
+                *self.nearest(vector, model=model, limit=limit, story=True),
+                *self.nearest(vector, model=model, limit=limit),
+            ]
+        else:
+            parts = [
+                _nearest_sql(self.model, where, vector, embedding_model=model, limit=limit, story=story)
+                for story in (True, False)
+            ]
+            sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
+            ef_search = max(limit, MIN_EF_SEARCH)
+            found = _with_hnsw_settings(
+                lambda: fetch(sql, [*parts[0][1], *parts[1][1]], using=self.db), ef_search=ef_search, using=self.db
+            )
+            rows = [(pk, 1.0 - distance) for pk, distance in found]
+        best: dict[int, float] = {}
+        for pk, similarity in rows:
+            if similarity > best.get(pk, -2.0):
+                best[pk] = similarity
+        return sorted(best.items(), key=lambda row: -row[1])
+
     def search(self, query: str, **options) -> engine.SearchPage:
         """Rank these films for `query` (see catalog.search.search for the options): keyword, semantic or
         hybrid; each result has `.score`, `.matched` and `.snippet`. An empty query browses."""

@@ -230,7 +230,7 @@ def signals(
     # comes first. A shorter query's comes last, and only when its title does not decide it: the query
     # encoder and the vector index's statement are most of a new search's cost.
     semantic_first = alpha > 0 and (alpha == 1 or len(query.split()) >= BM25_MIN_WORDS)
-    semantic = semantic_scores(films, query, limit=pool) if semantic_first else []
+    semantic = semantic_scores(films, query, limit=pool, document=alpha >= 1) if semantic_first else []
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
@@ -621,9 +621,19 @@ def edit_closeness(query: str, title: str) -> float:
     return 1 - distance / max(len(query), len(title)) if distance <= MAX_TITLE_EDITS else 0.0
 
 
-def semantic_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[int, float]]:
-    """Films whose story vector (no names, see `Movie.story`) is nearest the query's, through its HNSW index."""
-    return films.nearest(encoders.encode_query(query), model=encoders.get_encoder().name, limit=limit, story=True)
+def semantic_scores(films: MovieQuerySet, query: str, *, limit: int, document: bool = False) -> list[tuple[int, float]]:
+    """Films whose story vector (no names, see `Movie.story`) is nearest the query's, through its HNSW index.
+
+    With `document` (semantic mode), the document vector's nearest films too (names included: its own HNSW
+    index, walked in the same statement), each film scored by the greater of its two cosines. A described plot is found
+    by its story about as well, and names and tags far better (dev, merged catalog: a director or actor's name
+    MRR@10 0.034 -> 0.230; benchmarks/RESULTS.md, issue 13, sixth round). Hybrid mode reads the story alone:
+    its keyword signal already finds names. The cut is exact: a film outside one pool has a cosine below that
+    pool's last there, so it can only enter the best `limit` by its other cosine, which is read."""
+    vector, model = encoders.encode_query(query), encoders.get_encoder().name
+    if document:
+        return films.nearest_story_or_document(vector, model=model, limit=limit)[:limit]
+    return films.nearest(vector, model=model, limit=limit, story=True)
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.db import connection
+from django.db.models import Value
 from django.test.utils import CaptureQueriesContext
 
+from catalog import search
 from catalog.models import STORY_INDEX, VECTOR_INDEX, Movie
 from catalog.search import semantic_scores
 from catalog.tests.helpers import ids, make_movie
@@ -136,6 +138,58 @@ def test_without_a_story_vector_search_falls_back_to_the_document_vector_until_e
     assert (result.embedded, result.texts) == (1, 1)  # the story alone: the document vector was fresh
     assert vector_of(film, "story_embedding") is not None
     assert dict(semantic_scores(Movie.objects.all(), query, limit=50)).get(film.pk, 0.0) < 0.1
+
+
+def test_semantic_mode_reads_both_vectors_and_hybrid_the_story_alone(fake_backend):
+    """Semantic mode scores each film by the greater of its story and document cosines (a name is in the
+    document only); hybrid mode's semantic signal stays the story's, its keyword signal finds names."""
+    film = credited_film(embed_with="fake")
+    make_movie(title="Driftwood", overview="A ship in a bottle washes up on a beach.", embed_with="fake")
+    query = "Zebediah Quince Ottoline Marchbanks"
+    by_document = dict(Movie.objects.nearest(get_encoder().encode([query])[0], model="fake-hashed-words", limit=50))
+    both = dict(semantic_scores(Movie.objects.all(), query, limit=50, document=True))
+    assert both[film.pk] == pytest.approx(by_document[film.pk]) and both[film.pk] > 0.3
+    assert ids(semantic_scores(Movie.objects.all(), query, limit=1, document=True)) == [film.pk]
+
+    films = Movie.objects.visible()
+    with CaptureQueriesContext(connection) as queries:
+        semantic = search.signals(films, query, mode="semantic", alpha=0.5, pool=50)
+    assert sum("<=>" in q["sql"] for q in queries.captured_queries) == 1
+    assert semantic["semantic"][0][0] == film.pk
+    # One statement, each pool through its own index.
+    with CaptureQueriesContext(connection) as queries:
+        semantic_scores(Movie.objects.all(), query, limit=5, document=True)
+    [sql] = [q["sql"] for q in queries.captured_queries if "<=>" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Scan using {STORY_INDEX}" in plan and f"Index Scan using {VECTOR_INDEX}" in plan
+    with CaptureQueriesContext(connection) as queries:
+        hybrid = search.signals(films, query, mode="hybrid", alpha=0.5, pool=50)
+    assert sum("<=>" in q["sql"] for q in queries.captured_queries) == 1
+    assert dict(hybrid["semantic"]).get(film.pk, 0.0) < 0.1
+    assert films.search(query, mode="semantic").results[0].pk == film.pk
+
+
+def test_semantic_mode_keeps_a_films_better_cosine_and_the_best_films_of_either_vector(fake_backend):
+    """The story vector decides when it is the nearer one, and the cut to `limit` keeps the best of both pools."""
+    film = credited_film(embed_with="fake")
+    other = make_movie(title="Driftwood", overview="Gulls over a grey harbour at dawn.", embed_with="fake")
+    vector = "[" + ",".join(map(str, get_encoder().encode(["a ship in a bottle"])[0])) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE catalog_movie SET story_embedding = %s::vector WHERE id = %s", [vector, film.pk])
+    ranking = semantic_scores(Movie.objects.all(), "a ship in a bottle", limit=2, document=True)
+    assert ids(ranking) == [film.pk, other.pk]
+    assert ranking[0][1] == pytest.approx(1.0, abs=1e-3)
+    assert [score for _, score in ranking] == sorted((score for _, score in ranking), reverse=True)
+    # Films whose filter is not written out (an annotation, a join) take two statements, with the same answer.
+    vector = get_encoder().encode(["a ship in a bottle"])[0]
+    model = "fake-hashed-words"
+    written = Movie.objects.all().nearest_story_or_document(vector, model=model, limit=2)
+    through_the_orm = Movie.objects.annotate(one=Value(1)).nearest_story_or_document(vector, model=model, limit=2)
+    assert ids(through_the_orm) == ids(written)
+    assert [score for _, score in through_the_orm] == pytest.approx([score for _, score in written], abs=1e-6)
 
 
 def test_the_semantic_query_is_answered_by_the_story_index(fake_backend):
