@@ -9,7 +9,7 @@ Through the product's own functions, in a process prepared as moviesite/wsgi.py 
 - recall@40 of the index scan knn draws its pool from (`Movie.objects.nearest`, which sets hnsw.ef_search to
   the pool's size) against exact cosine over every film (numpy over the generated vectors file), for the
   pool size knn uses (500) and smaller ones (what a smaller hnsw.ef_search would give);
-- keyword and hybrid search: `Movie.objects.visible().search(query, mode=..., limit=20)` over distinct
+- keyword, hybrid and semantic search: `Movie.objects.visible().search(query, mode=..., limit=20)` over distinct
   queries, each warm (one untimed pass first: hybrid's query vectors come from the real encoder and are
   then cached, so the timed pass is the search's own cost; the first pass's encoding is reported apart);
 - the database's size and its largest relations, and the memory of the database server (RSS and PSS of its
@@ -226,7 +226,8 @@ def search_sides(before: str | None) -> dict:
 
 
 def time_search(rounds: int, before: str | None = None) -> None:
-    """Keyword and hybrid search over QUERIES: a first pass (hybrid: the query encoded), then `rounds` warm ones.
+    """Keyword, hybrid and semantic search over QUERIES: a first pass (hybrid: the query encoded), then `rounds`
+    warm ones (semantic mode walks both vector indexes, see catalog.search.semantic_scores).
     With `before`, that checkout's search beside this one's, query by query, who goes first rotating; each
     side's wall p50 / p99 and its database backend's CPU per search (summed, then divided: 10 ms ticks)."""
     from catalog.models import Movie
@@ -239,7 +240,7 @@ def time_search(rounds: int, before: str | None = None) -> None:
     log(f"encoder {encoder.name} loaded in {time.perf_counter() - started:.1f} s")
     sides = search_sides(before)
     cpu = backend_cpu()
-    for mode in ("keyword", "hybrid"):
+    for mode in ("keyword", "hybrid", "semantic"):
         cold: dict[str, list[float]] = {name: [] for name in sides}
         warm: dict[str, list[float]] = {name: [] for name in sides}
         used = dict.fromkeys(sides, 0.0)
