@@ -179,19 +179,16 @@ class MovieQuerySet(models.QuerySet):
         """The `limit` films whose `model` vectors are nearest `vector` by cosine, through the HNSW index: rows
         of `fields` followed by the cosine similarity, most similar first. With `story`, the story vectors
         (search's; a film without one is read by its document vector, see `indexed_story`)."""
-        ef_search = max(limit, MIN_EF_SEARCH)
         where = own_where(self) if fields == ("pk",) else None
         if where is not None:
             sql, params = _nearest_sql(self.model, where, vector, embedding_model=model, limit=limit, story=story)
-            rows = _with_hnsw_settings(lambda: fetch(sql, params, using=self.db), ef_search=ef_search, using=self.db)
-            return [(*row[:-1], 1.0 - row[-1]) for row in rows]
+            return _similarities(lambda: fetch(sql, params, using=self.db), limit=limit, using=self.db)
         qs = self.filter(embedding__isnull=False, embedding_model=model)
         # The very expression of the index (half precision), so the planner walks it; see `indexed_embedding`.
         indexed = indexed_story() if story else indexed_embedding()
         qs = qs.annotate(distance=CosineDistance(indexed, HalfVector(vector))).order_by("distance")
         query = qs.values_list(*fields, "distance")[:limit]
-        rows = _with_hnsw_settings(lambda: list(query), ef_search=ef_search, using=query.db)
-        return [(*row[:-1], 1.0 - row[-1]) for row in rows]
+        return _similarities(lambda: list(query), limit=limit, using=query.db)
 
     def nearest_story_or_document(self, vector, *, model: str, limit: int) -> list[tuple[int, float]]:
         """Semantic mode's films: the `limit` nearest by story vector and the `limit` nearest by document vector
@@ -210,11 +207,8 @@ class MovieQuerySet(models.QuerySet):
                 for story in (True, False)
             ]
             sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
-            ef_search = max(limit, MIN_EF_SEARCH)
-            found = _with_hnsw_settings(
-                lambda: fetch(sql, [*parts[0][1], *parts[1][1]], using=self.db), ef_search=ef_search, using=self.db
-            )
-            rows = [(pk, 1.0 - distance) for pk, distance in found]
+            params = [*parts[0][1], *parts[1][1]]
+            rows = _similarities(lambda: fetch(sql, params, using=self.db), limit=limit, using=self.db)
         best: dict[int, float] = {}
         for pk, similarity in rows:
             if similarity > best.get(pk, -2.0):
@@ -365,15 +359,16 @@ def _nearest_sql(
     return sql, [prepared, *where[1], embedding_model]
 
 
-def _with_hnsw_settings(read: Callable[[], list], *, ef_search: int, using: str) -> list:
-    """Evaluate a vector-ordered query (`read()`, on the database `using`) with enough HNSW candidates for its
-    limit and its filters.
+def _similarities(read: Callable[[], list], *, limit: int, using: str) -> list[tuple]:
+    """The rows of a vector-ordered query (`read()`, on the database `using`, each row ending with its cosine
+    distance), read with enough HNSW candidates for its `limit` and its filters, nearest first, each row ending
+    with its cosine similarity instead.
 
     Iterative scans let a filtered query keep walking the graph until it has `limit` rows instead of
-    returning too few. Relaxed order may return neighbours slightly out of order, so rows (ending with their
-    distance) are re-sorted.
+    returning too few. Relaxed order may return neighbours slightly out of order, so rows are re-sorted.
     """
+    ef_search = max(limit, MIN_EF_SEARCH)
     settings = {"hnsw.ef_search": min(ef_search, 1000), "hnsw.iterative_scan": "relaxed_order"}
     with local_settings(settings, using=using):
         rows = read()
-    return sorted(rows, key=lambda row: row[-1])
+    return [(*row[:-1], 1.0 - row[-1]) for row in sorted(rows, key=lambda row: row[-1])]
