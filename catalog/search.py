@@ -194,7 +194,11 @@ def search(
         return SearchPage(count=qs.count(), results=page)
 
     pool = min(max(offset + limit, MIN_POOL), params.SEARCH_DEPTH)
-    rankings = signals(films, query, mode=mode, alpha=alpha, pool=pool)
+    try:
+        rankings = signals(films, query, mode=mode, alpha=alpha, pool=pool)
+    except EmptyResultSet:
+        # A filter that can match nothing (`pk__in=[]`): Django refuses to compile a statement for it.
+        return SearchPage(count=0)
     priors = priors_of(films.model, rankings, query, mode=mode, alpha=alpha, fusion=fusion)
     fused = fuse(rankings, query, mode=mode, alpha=alpha, fusion=fusion, priors=priors)
 
@@ -735,10 +739,7 @@ def raw_quotes(films: MovieQuerySet, query: str, stats: WordStatistics, *, limit
     where = own_where(films)
     pk = f"{table}.{quote(films.model._meta.pk.column)}"
     if where is None:
-        try:
-            inner, params = films.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:
-            return []
+        inner, params = films.order_by().values("pk").query.sql_with_params()
         where = (f"{pk} IN ({inner})", list(params))
     condition = and_where(
         where,

@@ -185,3 +185,11 @@ def test_keyword_matches_say_why_with_an_escaped_highlighted_snippet(fake_films)
     assert "<mark>lighthouse</mark> <mark>keeper</mark>" in snippet
     assert "<b>" not in snippet and "&amp; chips &lt; 5" in snippet
     assert own(fake_films).search("comet", mode="semantic").results[0].snippet == ""
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid", "semantic"])
+@pytest.mark.parametrize("query", ["glass vault", "a crew plans to rob a glass vault under a casino", "It Ends Here"])
+def test_a_search_of_films_a_filter_can_never_match_answers_an_empty_page(fake_films, mode, query):
+    # Django compiles no statement for `pk__in=[]`: the written-out signals and the ORM's alike refuse it.
+    page = Movie.objects.filter(pk__in=[]).search(query, mode=mode)
+    assert page.count == 0 and page.results == []
