@@ -39,7 +39,9 @@ FEATURES_BY_MODE = {
     # log of the votes, the same weight for every length, traded long descriptions (mostly of known films)
     # against taglines of 8-15 words (of any film); two saturating priors, one of them growing with the
     # query's length, took 0.713 -> 0.736 MRR on tmdb's dev descriptions and 0.688 -> 0.711 on merged's in
-    # the two-fold CV, taglines within 0.012 (benchmarks/RESULTS.md, issue 13, seventh round).
+    # the two-fold CV, taglines within 0.012 (benchmarks/RESULTS.md, issue 13, seventh round). The fit gives
+    # the first a small negative weight: at 8-12 words (mostly taglines, of films of any popularity) a
+    # well-known film needs a little more cosine; the second outweighs it from ~12 words on.
     "semantic": ("sem", "votes_sat", "votes_sat_x_long"),
     "hybrid": (*LEXICAL, *SEMANTIC, *SHARED, "kw_x_long", *EVERY_CANDIDATE),
 }
