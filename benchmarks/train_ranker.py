@@ -41,7 +41,8 @@ HARD_NEGATIVE_RANK: int | None = None
 # The regularisation per mode, chosen by the dev cross-validation (`--cv`): keyword between 0.1 and 1
 # (benchmarks/RESULTS.md, issue 13, fourth round); hybrid among 0.1, 0.3, 1 and 3 since its features include
 # every candidate's BM25F (fifth round; 0.1 before); semantic 1 or 30 for its two features since semantic mode
-# reads both vectors (sixth round: within 0.001 of each other).
+# reads both vectors (sixth round: within 0.001 of each other), and 0.3, 1 or 3 for its three since its votes
+# priors saturate (seventh round: within 0.005 MRR of each other on descriptions).
 C = {"keyword": 1.0, "semantic": 1.0, "hybrid": 1.0}
 # The signals each mode fuses (search.signals computes them all; `search()` asks only for these).
 KEEP = {

@@ -177,3 +177,28 @@ def test_an_unreadable_weights_file_is_logged_and_search_falls_back(monkeypatch,
         assert "hand-set fusion weights" in caplog.text
     finally:
         ranker.current.cache_clear()
+
+
+def test_semantic_modes_popularity_prior_saturates_and_grows_with_the_descriptions_length():
+    """Past tens of thousands of votes a film is known: ten times the votes adds little. And the prior that
+    favours known films weighs on a pasted paragraph, not on a line of eight words (a tagline, of any film)."""
+    rankings = {"semantic": [(1, 0.6), (2, 0.5), (3, 0.4)]}
+    priors = {1: 0, 2: 30_000, 3: 300_000}
+    line = "a weatherman relives the same day over again"  # eight words
+    paragraph = " ".join([line] * 3)
+    _, short = ranker.features(rankings, line, priors, mode="semantic")
+    _, long = ranker.features(rankings, paragraph, priors, mode="semantic")
+    assert short["votes_sat"] == long["votes_sat"]
+    assert short["votes_sat"][0] == 0.0
+    assert short["votes_sat"][2] - short["votes_sat"][1] < short["votes_sat"][1]
+    assert short["votes_sat_x_long"] == [0.0, 0.0, 0.0]
+    assert long["votes_sat_x_long"][1] > 0.99 and long["votes_sat_x_long"][2] <= 1.0
+    assert ranker.description_length(line) == 0.0
+    assert ranker.description_length(paragraph) == 1.0
+
+
+def test_hybrid_and_keyword_features_leave_out_semantic_modes_priors():
+    rankings = {"keyword": [(1, 1.0)], "semantic": [(2, 0.5)]}
+    _, columns = ranker.features(rankings, "a weatherman relives the same day over and over", {1: 10})
+    assert "votes_sat" not in columns
+    assert not {"votes_sat", "votes_sat_x_long"} & set(ranker.FEATURES_BY_MODE["hybrid"])
