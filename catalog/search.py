@@ -211,8 +211,9 @@ def search(
     entries = {entry.key: entry for entry in fused}
     # The snippets, genres and credits come with the page, in the same statement (three with prefetches).
     matched = [key for key in page_keys if "keyword" in entries[key].signals]
-    page = Movie.objects.defer(*NOT_ON_A_PAGE).annotate(headline=headline(matched, query))
-    by_id = page.in_bulk_for_display(page_keys)
+    by_id = Movie.objects.defer(*NOT_ON_A_PAGE).in_bulk_for_display(
+        page_keys, annotations={"headline": headline(matched, query)}
+    )
     results = []
     for key in page_keys:
         movie = by_id[key]
