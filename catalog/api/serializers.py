@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 
@@ -177,7 +178,20 @@ def text_filter(name: str, *, max_length: int) -> serializers.CharField:
     )
 
 
-class FilterParamsSerializer(serializers.Serializer):
+class ParamsSerializer(serializers.Serializer):
+    """A serializer of query parameters, made for every request: its declared fields are copied, not deep-copied.
+
+    DRF deep-copies a serializer's declared fields for each instance (each field made again from its arguments,
+    copied too), so that binding one instance's fields changes no other's: that was two thirds of validating a
+    search's parameters (0.16 of 0.22 ms). A field's own copy is all that binding changes (its name, parent,
+    label and source); what copies share, they only read (arguments, choices, messages, a list's child field,
+    bound to the declared list field as DRF binds it, which no parent of theirs ever reads through)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+
+class FilterParamsSerializer(ParamsSerializer):
     """Filters shared by the movie list, search and the site (catalog.params.FILTERS)."""
 
     genre = serializers.ListField(
@@ -241,7 +255,7 @@ class SearchParamsSerializer(FilterParamsSerializer):
         return value
 
 
-class SimilarParamsSerializer(serializers.Serializer):
+class SimilarParamsSerializer(ParamsSerializer):
     method = serializers.ChoiceField(
         choices=list(params.SIMILAR_METHODS),
         default=params.DEFAULT_SIMILAR_METHOD,
@@ -303,7 +317,7 @@ class RecommendationRequestSerializer(serializers.Serializer):
         return data
 
 
-class AutocompleteParamsSerializer(serializers.Serializer):
+class AutocompleteParamsSerializer(ParamsSerializer):
     q = serializers.CharField(
         max_length=params.MAX_TYPED_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
     )
@@ -329,7 +343,7 @@ class GenreSerializer(serializers.ModelSerializer):
         fields = ["name", "slug", "film_count"]
 
 
-class PeopleParamsSerializer(serializers.Serializer):
+class PeopleParamsSerializer(ParamsSerializer):
     q = serializers.CharField(
         max_length=params.MAX_TYPED_LENGTH,
         required=False,
