@@ -375,3 +375,12 @@ def test_prefetched_rows_are_what_the_related_manager_gives_and_without_a_prefet
             assert rows == {relation: list(getattr(film, relation).all()) for relation in ("genres", "credits")}
     film = Movie.objects.get(pk=ids[0])  # nothing prefetched: the manager's queryset, read when asked
     assert list(prefetched(film, "credits")) == list(film.credits.all()) and prefetched(film, "genres").query
+
+
+def test_a_folded_title_is_the_importers_normalised_title_asked_again_or_not():
+    from catalog.models import normalise_title
+
+    titles = ["The Dark Knight", "Amélie", "Léon: The Professional", "A & B", "  ", "The", "Se7en", "WALL·E"]
+    for title in [*titles, *titles]:  # the second time from the kept ones
+        assert search.folded_title(title) == normalise_title(title)
+    assert search.folded_title.cache_info().hits >= len(titles)
