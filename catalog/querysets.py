@@ -116,14 +116,16 @@ class MovieQuerySet(models.QuerySet):
         if year_max is not None:
             qs = qs.filter(year__lte=year_max)
         # One EXISTS per kind of filter, not a join: joins multiply rows (and need a DISTINCT) and, one per
-        # value, made the planner's work grow exponentially (issue 17: 20 genres took 17 s to plan).
-        credits = Credit.objects.filter(movie=OuterRef("pk"))
-        if director:
-            qs = qs.filter(Exists(credits.filter(role="director", person__name__icontains=director)))
-        if actor:
-            qs = qs.filter(Exists(credits.filter(role="cast", person__name__icontains=actor)))
-        if person:
-            qs = qs.filter(Exists(credits.filter(person__name__icontains=person)))
+        # value, made the planner's work grow exponentially (issue 17: 20 genres took 17 s to plan). Their
+        # credits' queryset is made only for them: it was two thirds of an unfiltered search's call (40 us).
+        if director or actor or person:
+            credits = Credit.objects.filter(movie=OuterRef("pk"))
+            if director:
+                qs = qs.filter(Exists(credits.filter(role="director", person__name__icontains=director)))
+            if actor:
+                qs = qs.filter(Exists(credits.filter(role="cast", person__name__icontains=actor)))
+            if person:
+                qs = qs.filter(Exists(credits.filter(person__name__icontains=person)))
         if language:
             qs = qs.filter(original_language__iexact=language)
         return qs
