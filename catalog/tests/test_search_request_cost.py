@@ -384,3 +384,18 @@ def test_a_folded_title_is_the_importers_normalised_title_asked_again_or_not():
     for title in [*titles, *titles]:  # the second time from the kept ones
         assert search.folded_title(title) == normalise_title(title)
     assert search.folded_title.cache_info().hits >= len(titles)
+
+
+def test_a_query_vector_is_written_as_pgvector_writes_a_half_vector():
+    import random
+
+    from pgvector import HalfVector
+    from pgvector.django import HalfVectorField
+
+    from catalog.querysets import half_vector_text
+
+    draw = random.Random(16)
+    vectors = [[draw.gauss(0, scale) for _ in range(384)] for scale in (0.05, 0.3, 1e-5, 100.0)]
+    vectors.append([0.0, -0.0, 1.0, -1.0, 6e-8, -6e-8, 65504.0, 1 / 3, 0.1, 2.0**-24, 2.0**-25, 1e-9])
+    for vector in vectors:
+        assert half_vector_text(vector) == HalfVectorField().get_prep_value(HalfVector(vector))
