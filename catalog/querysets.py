@@ -20,6 +20,7 @@ from django.db import connection, connections, models
 from django.db.models import Exists, OuterRef, Prefetch, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.query import ModelIterable
 from pgvector import HalfVector
 from pgvector.django import CosineDistance, HalfVectorField
 
@@ -303,12 +304,22 @@ def _written_in_bulk(
     """`films.defer(*deferred).annotate(**annotations).in_bulk(ids)`, its statement written out as the ORM writes
     it (a test compares the two) and its rows made films as the ORM makes them (`Model.from_db`, each column's
     converters, the annotations as attributes); None where the ORM must build it: a filter that cannot be
-    written out (`own_where`: a join, an annotation...), an ordering of its own, only(), prefetches."""
+    written out (`own_where`: a join, an annotation...), an ordering of its own, only(), select_related(),
+    prefetches, values(), a related manager's films."""
     query = films.query
     names, defers = query.deferred_loading
     if not ids:
         return {}
-    if not defers or query.order_by or not query.default_ordering or films._prefetch_related_lookups:
+    if (
+        not defers
+        or query.order_by
+        or not query.default_ordering
+        or query.select_related
+        or query.select_for_update
+        or films._prefetch_related_lookups
+        or films._known_related_objects
+        or films._iterable_class is not ModelIterable
+    ):
         return None
     shape = _in_bulk_shape(films.model, frozenset(names) | frozenset(deferred), tuple(annotations.items()))
     where = own_where(films) if shape is not None else None
@@ -319,7 +330,7 @@ def _written_in_bulk(
     pk = f"{table}.{connection_.ops.quote_name(model._meta.pk.column)}"
     ids = list(dict.fromkeys(ids))  # as the ORM's IN lookup keeps them: once each, in order
     condition = and_where(where, f"{pk} IN ({', '.join(['%s'] * len(ids))})")
-    params = [*shape.params, *where[1], *(model._meta.pk.get_db_prep_value(pk, connection_) for pk in ids)]
+    params = [*shape.params, *where[1], *(model._meta.pk.get_db_prep_value(key, connection_) for key in ids)]
     sql = f"SELECT {shape.select} FROM {table} WHERE {condition}{shape.order_by}"
     loaded, width = shape.field_names, len(shape.field_names)
     films_by_id = {}

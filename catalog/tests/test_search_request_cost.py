@@ -361,6 +361,8 @@ def test_a_page_of_no_films_reads_nothing_and_a_queryset_with_a_join_goes_throug
     joined = Movie.objects.visible().filter(genres__name__isnull=False).distinct()
     written, built = films_both_ways(monkeypatch, joined, ids)
     assert written == built and len(written[1]) == 5
+    with pytest.raises(TypeError):  # as the ORM's in_bulk() refuses it
+        Movie.objects.values("pk").in_bulk_for_display(ids)
 
 
 def test_prefetched_rows_are_what_the_related_manager_gives_and_without_a_prefetch_its_own_query():
