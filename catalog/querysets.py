@@ -7,15 +7,20 @@ rank with models fitted on the vectors, in recommender.similar, which the edges 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import array
+import functools
+import struct
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramWordSimilarity
-from django.db import connection, models
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db import connection, connections, models
+from django.db.models import Exists, OuterRef, Prefetch, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.query import ModelIterable
 from pgvector import HalfVector
 from pgvector.django import CosineDistance, HalfVectorField
 
@@ -59,16 +64,25 @@ class MovieQuerySet(models.QuerySet):
         """What lists of films show: credits prefetched, the heavy vector and search columns left behind."""
         return self.with_credits().defer(*DISPLAY_DEFERRED)
 
-    def in_bulk_for_display(self, ids: list[int], *, details: bool = False) -> dict[int, Movie]:
+    def in_bulk_for_display(
+        self, ids: list[int], *, details: bool = False, annotations: Mapping[str, RawSQL | Value] | None = None
+    ) -> dict[int, Movie]:
         """`for_display().in_bulk(ids)` in one query instead of three: each film's genres and credits (with their
         people) come as arrays in its own row, ordered as those prefetches order them, and fill the same
         caches, so `movie.genres.all()`, `.credits.all()`, `.directors` and `.cast` read them alike. With
         `details`, what `with_details().without_vectors()` reads, in one query instead of four: every column but
-        the vectors, and the keywords too."""
+        the vectors, and the keywords too. `annotations` (RawSQL or Value) are read with them, as `annotate()`
+        before this call would read them.
+
+        The statement is written out (`_written_in_bulk`) where these films' own filter can be (`own_where`): the
+        ORM's building and compiling it, and making its rows films, were two thirds of this method's Python."""
         from catalog.models import Credit, Genre, Keyword, Person
 
         deferred = VECTOR_FIELDS if details else DISPLAY_DEFERRED
-        films = self.defer(*deferred).annotate(**_display_rows(self.model, keywords=details)).in_bulk(ids)
+        annotations, rows = annotations or {}, _display_rows(self.model, keywords=details)
+        films = _written_in_bulk(self, ids, deferred=deferred, annotations={**annotations, **rows})
+        if films is None:
+            films = self.annotate(**annotations).defer(*deferred).annotate(**rows).in_bulk(ids)
         for film in films.values():
             film._prefetched_objects_cache = {}
             _fill_cache(film, "genres", [Genre(**row) for row in film.genre_rows or []])
@@ -105,14 +119,16 @@ class MovieQuerySet(models.QuerySet):
         if year_max is not None:
             qs = qs.filter(year__lte=year_max)
         # One EXISTS per kind of filter, not a join: joins multiply rows (and need a DISTINCT) and, one per
-        # value, made the planner's work grow exponentially (issue 17: 20 genres took 17 s to plan).
-        credits = Credit.objects.filter(movie=OuterRef("pk"))
-        if director:
-            qs = qs.filter(Exists(credits.filter(role="director", person__name__icontains=director)))
-        if actor:
-            qs = qs.filter(Exists(credits.filter(role="cast", person__name__icontains=actor)))
-        if person:
-            qs = qs.filter(Exists(credits.filter(person__name__icontains=person)))
+        # value, made the planner's work grow exponentially (issue 17: 20 genres took 17 s to plan). Their
+        # credits' queryset is made only for them: it was two thirds of an unfiltered search's call (40 us).
+        if director or actor or person:
+            credits = Credit.objects.filter(movie=OuterRef("pk"))
+            if director:
+                qs = qs.filter(Exists(credits.filter(role="director", person__name__icontains=director)))
+            if actor:
+                qs = qs.filter(Exists(credits.filter(role="cast", person__name__icontains=actor)))
+            if person:
+                qs = qs.filter(Exists(credits.filter(person__name__icontains=person)))
         if language:
             qs = qs.filter(original_language__iexact=language)
         return qs
@@ -238,12 +254,14 @@ class MovieQuerySet(models.QuerySet):
         return found
 
 
-def _display_rows(model: type[Movie], *, keywords: bool = False) -> dict[str, RawSQL]:
+@functools.cache
+def _display_rows(model: type[Movie], *, keywords: bool = False) -> Mapping[str, RawSQL]:
     """A film's genres (by name) and credits with their people's names (by role and billing order), and with
     `keywords` its keywords (by name), as arrays of JSON objects, for `in_bulk_for_display`. Written out, not
     built with ArraySubquery and JSONObject: the SQL is the same, and building and compiling those expressions
     cost 0.9 ms of Python per page of 20 films. Each array comes as one JSON value (to_jsonb), decoded at once,
-    not as an array whose every object Django decoded on its own."""
+    not as an array whose every object Django decoded on its own. Made once (read-only: the ORM copies an
+    expression it is given)."""
     from catalog.models import Credit, Person
 
     movie = model._meta.db_table
@@ -277,7 +295,130 @@ def _display_rows(model: type[Movie], *, keywords: bool = False) -> dict[str, Ra
     }
     if keywords:
         annotations["keyword_rows"] = tags("keywords")
-    return annotations
+    return MappingProxyType(annotations)
+
+
+def _written_in_bulk(
+    films: MovieQuerySet, ids: list[int], *, deferred: tuple[str, ...], annotations: Mapping[str, RawSQL | Value]
+) -> dict[int, Movie] | None:
+    """`films.defer(*deferred).annotate(**annotations).in_bulk(ids)`, its statement written out as the ORM writes
+    it (a test compares the two) and its rows made films as the ORM makes them (`Model.from_db`, each column's
+    converters, the annotations as attributes); None where the ORM must build it: a filter that cannot be
+    written out (`own_where`: a join, an annotation...), an ordering of its own, only(), select_related(),
+    prefetches, values(), a related manager's films."""
+    query = films.query
+    names, defers = query.deferred_loading
+    if not ids:
+        return {}
+    if (
+        not defers
+        or query.order_by
+        or not query.default_ordering
+        or query.select_related
+        or query.select_for_update
+        or films._prefetch_related_lookups
+        or films._known_related_objects
+        or films._iterable_class is not ModelIterable
+    ):
+        return None
+    shape = _in_bulk_shape(films.model, frozenset(names) | frozenset(deferred), tuple(annotations.items()))
+    where = own_where(films) if shape is not None else None
+    if where is None:
+        return None
+    model, connection_ = films.model, connections[films.db]
+    table = connection_.ops.quote_name(model._meta.db_table)
+    pk = f"{table}.{connection_.ops.quote_name(model._meta.pk.column)}"
+    ids = list(dict.fromkeys(ids))  # as the ORM's IN lookup keeps them: once each, in order
+    condition = and_where(where, f"{pk} IN ({', '.join(['%s'] * len(ids))})")
+    params = [*shape.params, *where[1], *(model._meta.pk.get_db_prep_value(key, connection_) for key in ids)]
+    sql = f"SELECT {shape.select} FROM {table} WHERE {condition}{shape.order_by}"
+    loaded, width = shape.field_names, len(shape.field_names)
+    films_by_id = {}
+    for row in fetch(sql, params, using=films.db):
+        values = list(row)
+        for position, converters, expression in shape.converters:
+            for converter in converters:
+                values[position] = converter(values[position], expression, connection_)
+        film = model.from_db(films.db, loaded, values[:width])
+        for name, value in zip(shape.annotation_names, values[width:], strict=True):
+            setattr(film, name, value)
+        films_by_id[film.pk] = film
+    return films_by_id
+
+
+class _InBulkShape(NamedTuple):
+    select: str  # the columns and the annotations, as the ORM writes them
+    params: list[object]  # the annotations' parameters
+    order_by: str  # the model's default ordering (" ORDER BY ..."), or ""
+    # The columns' attribute names, for Model.from_db: a set, which it asks of each of the model's fields.
+    field_names: frozenset[str]
+    annotation_names: list[str]
+    converters: list[tuple[int, list, object]]  # (position, converters, expression) of the columns that have any
+
+
+def _in_bulk_shape(
+    model: type[Movie], deferred: frozenset[str], annotations: tuple[tuple[str, RawSQL | Value], ...]
+) -> _InBulkShape | None:
+    """What `_written_in_bulk` writes for these columns and annotations, or None when it cannot write it as the
+    ORM does: an annotation that is not RawSQL or Value, or an ordering other than by the model's own fields."""
+    if not all(type(expression) in (RawSQL, Value) for _, expression in annotations):
+        return None
+    columns = _loaded_columns(model, deferred)
+    if columns is None:
+        return None
+    select, order_by, field_names, converters = columns
+    parts, params, converters = [select], [], list(converters)
+    for position, (name, expression) in enumerate(annotations, start=len(field_names)):
+        # Neither kind reads its compiler (RawSQL writes its text in parentheses, Value a placeholder or NULL).
+        sql, expression_params = expression.as_sql(None, connection)
+        parts.append(f"{sql} AS {connection.ops.quote_name(name)}")
+        params.extend(expression_params)
+        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if found:
+            converters.append((position, found, expression))
+    names = [name for name, _ in annotations]
+    return _InBulkShape(", ".join(parts), params, order_by, field_names, names, converters)
+
+
+@functools.cache
+def _loaded_columns(model: type[Movie], deferred: frozenset[str]) -> tuple[str, str, frozenset[str], list] | None:
+    """The model's columns but `deferred`, as the ORM writes the select list, its default ordering (" ORDER BY
+    ...", as the ORM writes it), the loaded fields' attribute names and their columns' converters (position,
+    converters, column); None for an ordering other than by the model's own columns."""
+    quote = connection.ops.quote_name
+    table = model._meta.db_table
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if field.primary_key or (field.name not in deferred and field.attname not in deferred)
+    ]
+    order_by = []
+    for name in model._meta.ordering:
+        if not isinstance(name, str) or "__" in name or name.lstrip("-") in ("?", "pk"):
+            return None
+        field = model._meta.get_field(name.lstrip("-"))
+        if not field.concrete or field.is_relation:
+            return None
+        order_by.append(f"{quote(table)}.{quote(field.column)} {'DESC' if name.startswith('-') else 'ASC'}")
+    converters = []
+    for position, field in enumerate(fields):
+        column = field.get_col(table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, found, column))
+    select = ", ".join(f"{quote(table)}.{quote(field.column)}" for field in fields)
+    ordering = f" ORDER BY {', '.join(order_by)}" if order_by else ""
+    return select, ordering, frozenset(field.attname for field in fields), converters
+
+
+def prefetched(movie: Movie, relation: str) -> models.QuerySet:
+    """`movie.<relation>.all()`: the rows a prefetch (or `in_bulk_for_display`) left, read without making the
+    related manager that would hand them over (a many-to-many one costs more to make than a film's genres to
+    read, and a serializer asks every film of a page); the manager's own queryset when nothing is prefetched."""
+    cache = getattr(movie, "_prefetched_objects_cache", None)
+    if cache is not None and relation in cache:
+        return cache[relation]
+    return getattr(movie, relation).all()
 
 
 def _fill_cache(movie: Movie, relation: str, rows: list) -> None:
@@ -355,8 +496,25 @@ def _nearest_sql(
         f'SELECT {table}."id" AS "pk", (({vectors})::halfvec({DIMENSIONS}) <=> %s) AS "distance"'
         f" FROM {table} WHERE {condition} ORDER BY 2 ASC LIMIT {int(limit)}"
     )
-    prepared = HalfVectorField(dimensions=DIMENSIONS).get_prep_value(HalfVector(vector))
-    return sql, [prepared, *where[1], embedding_model]
+    return sql, [half_vector_text(vector), *where[1], embedding_model]
+
+
+def half_vector_text(vector) -> str:
+    """The text HalfVectorField gives Postgres for `vector` (pgvector's HalfVector(vector).to_text(): each component
+    rounded to half precision, then written as Python writes that float), each half-precision value's words
+    looked up (`_half_words`): writing 384 floats was 0.13 ms of every encoded search's Python, this 0.02."""
+    if not isinstance(vector, list):
+        return HalfVectorField(dimensions=len(vector)).get_prep_value(HalfVector(vector))
+    words = _half_words()
+    halves = array.array("H", struct.pack(f"{len(vector)}e", *vector))  # as HalfVector packs a list
+    return f"[{','.join([words[half] for half in halves])}]"
+
+
+@functools.cache
+def _half_words() -> list[str]:
+    """How Python writes each of the 65,536 half-precision floats, by their bits (once a process: 20 ms, 4.7 MB)."""
+    every = array.array("H", range(2**16))
+    return [str(value) for value in struct.unpack(f"{len(every)}e", every.tobytes())]
 
 
 def _similarities(read: Callable[[], list], *, limit: int, using: str) -> list[tuple]:

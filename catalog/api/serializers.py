@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 
@@ -14,6 +15,7 @@ from catalog import params
 from catalog.api.fields import BoundedListField
 from catalog.api.writes import save_movie
 from catalog.models import OVERVIEW_MAX_LENGTH, PLOT_MAX_LENGTH, Credit, Genre, Movie, Person
+from catalog.querysets import prefetched
 from catalog.validators import validate_poster_url
 from recommender.embedding import configured_encoder, vector_state
 
@@ -35,7 +37,7 @@ class MovieSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_genres(self, movie: Movie) -> list[str]:
-        return [genre.name for genre in movie.genres.all()]
+        return [genre.name for genre in prefetched(movie, "genres")]
 
     def get_directors(self, movie: Movie) -> list[str]:
         return [person.name for person in movie.directors]
@@ -54,7 +56,7 @@ class MovieSerializer(serializers.ModelSerializer):
         the declared fields and built the model's fields for every answer, then looked each field up through
         its source, 1.5 ms of a search answer's Python. The credits are read once (`directors` and `cast`
         each made a related manager to read them again)."""
-        credits = movie.credits.all()
+        credits = prefetched(movie, "credits")
         cast = [credit for credit in credits if credit.role == Credit.Role.CAST]
         return {
             "id": movie.pk,
@@ -177,7 +179,20 @@ def text_filter(name: str, *, max_length: int) -> serializers.CharField:
     )
 
 
-class FilterParamsSerializer(serializers.Serializer):
+class ParamsSerializer(serializers.Serializer):
+    """A serializer of query parameters, made for every request: its declared fields are copied, not deep-copied.
+
+    DRF deep-copies a serializer's declared fields for each instance (each field made again from its arguments,
+    copied too), so that binding one instance's fields changes no other's: that was two thirds of validating a
+    search's parameters (0.16 of 0.22 ms). A field's own copy is all that binding changes (its name, parent,
+    label and source); what copies share, they only read (arguments, choices, messages, a list's child field,
+    bound to the declared list field as DRF binds it, which no parent of theirs ever reads through)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+
+class FilterParamsSerializer(ParamsSerializer):
     """Filters shared by the movie list, search and the site (catalog.params.FILTERS)."""
 
     genre = serializers.ListField(
@@ -241,7 +256,7 @@ class SearchParamsSerializer(FilterParamsSerializer):
         return value
 
 
-class SimilarParamsSerializer(serializers.Serializer):
+class SimilarParamsSerializer(ParamsSerializer):
     method = serializers.ChoiceField(
         choices=list(params.SIMILAR_METHODS),
         default=params.DEFAULT_SIMILAR_METHOD,
@@ -303,7 +318,7 @@ class RecommendationRequestSerializer(serializers.Serializer):
         return data
 
 
-class AutocompleteParamsSerializer(serializers.Serializer):
+class AutocompleteParamsSerializer(ParamsSerializer):
     q = serializers.CharField(
         max_length=params.MAX_TYPED_LENGTH, allow_blank=True, help_text="What has been typed; empty gives no titles."
     )
@@ -329,7 +344,7 @@ class GenreSerializer(serializers.ModelSerializer):
         fields = ["name", "slug", "film_count"]
 
 
-class PeopleParamsSerializer(serializers.Serializer):
+class PeopleParamsSerializer(ParamsSerializer):
     q = serializers.CharField(
         max_length=params.MAX_TYPED_LENGTH,
         required=False,

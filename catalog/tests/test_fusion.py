@@ -75,3 +75,20 @@ def test_a_quoted_film_stays_first_in_hybrid_mode_whatever_the_semantic_ranking_
     both = {**rankings, "quote": [(1, 1.0), (2, 1.0)]}
     assert [f.key for f in fuse(both, query, mode="hybrid", alpha=0.5)][:2] == [1, 2]
     assert fuse(both, query, mode="semantic", alpha=0.5)[0].key == 2  # semantic mode has no quotes
+
+
+def test_a_fused_score_is_rounded_to_the_float_round_gives():
+    import math
+    import random
+
+    from catalog.search import rounded
+
+    draw = random.Random(16)
+    values = [draw.random() * draw.choice([1.0, 1e-3, 1e-7, 10.0, 1e6]) for _ in range(100_000)]
+    values += [draw.randint(0, 10**7) / 2e6 for _ in range(20_000)]  # exact halves at the seventh decimal
+    values += [round(value, 7) for value in values[:20_000]]  # near ties
+    values += [0.0, -0.0, -0.1234565, 1e300, 5e-324, 0.0000005, 0.0000015, 2.5e-6, math.inf, -math.inf]
+    for value in values:
+        assert math.copysign(1.0, rounded(value)) == math.copysign(1.0, round(value, 6))
+        assert rounded(value) == round(value, 6), value
+    assert math.isnan(rounded(math.nan))

@@ -106,3 +106,44 @@ def test_the_api_takes_the_site_filters(api):
     assert len(coppola) == min(expected, params.SEARCH_LIMIT) and expected
     assert api.get("/api/movies/", {"decade": 1975}).status_code == 400
     assert api.get("/api/search/", {"decade": 1975}).status_code == 400
+
+
+PARAMS = (
+    "q=And+Then+Came+nove&mode=hybrid",
+    "q=space&genre=Drama&genre=crime&year_min=1990&decade=1980s&limit=5&offset=20&ordering=-year",
+    "q=x&genre=&limit=&alpha=0.3&director=cop&actor=&person=y&language=en",
+    "mode=loud&limit=0&offset=-1&alpha=nan&year_min=1200&genre=" + "&genre=".join(["Drama"] * 30),
+    "q=" + "x" * 1200 + "&decade=2090s&ordering=best",
+    "method=svm&C=0.5&prior=0.2&limit=7",
+    "method=none&C=inf&prior=2&limit=-3",
+    "q=tom&role=director",
+    "q=tom&role=grip&limit=x",
+)
+
+
+class DeepCopying:
+    """A parameters serializer as DRF makes its fields: deep copies of the declared ones."""
+
+    def get_fields(self):
+        import copy
+
+        return copy.deepcopy(self._declared_fields)
+
+
+@pytest.mark.parametrize("query", PARAMS)
+def test_parameters_validated_with_copied_fields_are_the_ones_deep_copied_fields_validate(query):
+    from django.http import QueryDict
+
+    from catalog.api.serializers import AutocompleteParamsSerializer, PeopleParamsSerializer
+
+    for ours in (SearchParamsSerializer, SimilarParamsSerializer, AutocompleteParamsSerializer, PeopleParamsSerializer):
+        theirs = type("Deep" + ours.__name__, (DeepCopying, ours), {})
+        first, second, deep = ours(data=QueryDict(query)), ours(data=QueryDict("")), theirs(data=QueryDict(query))
+        assert first.is_valid() == deep.is_valid() and second.is_valid() == theirs(data=QueryDict("")).is_valid()
+        assert first.errors == deep.errors
+        if not first.errors:
+            assert first.validated_data == deep.validated_data
+        # Each instance binds fields of its own; the declared ones stay unbound for the next.
+        assert {field.parent for field in first.fields.values()} == {first}
+        assert {field.parent for field in second.fields.values()} == {second}
+        assert {field.parent for field in ours._declared_fields.values()} == {None}

@@ -307,3 +307,97 @@ def test_a_short_querys_quote_check_reads_no_bm25f_columns():
         assert ("ts_filter" in sql) is rescored and ("unnest" in sql) is rescored
         if not rescored:
             assert [pk for pk, _ in quotes][:1] == [Movie.objects.get(title="The Dark Knight").pk]
+
+
+def films_both_ways(monkeypatch, films, ids: list[int], **options) -> list[tuple[list[str], list[dict]]]:
+    """`films.in_bulk_for_display(ids, **options)` with its statement written out and as the ORM builds it: the
+    statements and, for each film in the answer's order, its attributes and its relations' rows."""
+    from catalog import querysets
+
+    def read() -> tuple[list[str], list[dict]]:
+        with CaptureQueriesContext(connection) as queries:
+            loaded = films.in_bulk_for_display(ids, **options)
+        seen = []
+        for pk, film in loaded.items():
+            attributes = {name: value for name, value in vars(film).items() if not name.startswith("_")}
+            relations = {name: list(cache) for name, cache in film._prefetched_objects_cache.items()}
+            seen.append({"pk": pk, **attributes, **relations, "credit_people": [c.person for c in film.credits.all()]})
+        return [query["sql"] for query in queries.captured_queries], seen
+
+    written = read()
+    monkeypatch.setattr(querysets, "own_where", lambda queryset: None)
+    return [written, read()]
+
+
+@pytest.mark.parametrize(
+    ("films", "options"),
+    [
+        (lambda: Movie.objects.defer(*search.NOT_ON_A_PAGE), lambda ids: {"annotations": {"headline": None}}),
+        (lambda: Movie.objects.defer(*search.NOT_ON_A_PAGE), lambda ids: {"annotations": {"headline": ids[::2]}}),
+        (lambda: Movie.objects.visible(), lambda ids: {"details": True}),
+        (lambda: Movie.objects.visible().filter_by(year_min=1990), lambda ids: {}),
+        (lambda: Movie.objects.all(), lambda ids: {}),
+    ],
+)
+def test_the_page_statement_written_out_is_the_one_the_orm_builds_and_makes_the_same_films(monkeypatch, films, options):
+    ids = list(Movie.objects.filter(credits__isnull=False).distinct().values_list("pk", flat=True)[:20])
+    bare = make_movie(title="Zyzzogeton Nights", year=None, hidden=True)  # no credit, genre or year
+    ids.append(bare.pk)
+    options = options(ids)
+    if "annotations" in options:
+        options["annotations"] = {"headline": search.headline(options["annotations"]["headline"] or [], "the war")}
+    written, built = films_both_ways(monkeypatch, films(), ids, **options)
+    assert written == built  # the same statement, character for character, and the same films
+    assert len(written[0]) == 1  # one statement
+    assert sum(bool(film["credits"]) for film in written[1]) >= 5
+    assert {film["pk"] for film in written[1]} == set(films().filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def test_a_page_of_no_films_reads_nothing_and_a_queryset_with_a_join_goes_through_the_orm(monkeypatch):
+    with CaptureQueriesContext(connection) as queries:
+        assert Movie.objects.visible().in_bulk_for_display([]) == {}
+    assert not queries.captured_queries
+    ids = list(Movie.objects.filter(genres__isnull=False).distinct().values_list("pk", flat=True)[:5])
+    joined = Movie.objects.visible().filter(genres__name__isnull=False).distinct()
+    written, built = films_both_ways(monkeypatch, joined, ids)
+    assert written == built and len(written[1]) == 5
+    with pytest.raises(TypeError):  # as the ORM's in_bulk() refuses it
+        Movie.objects.values("pk").in_bulk_for_display(ids)
+
+
+def test_prefetched_rows_are_what_the_related_manager_gives_and_without_a_prefetch_its_own_query():
+    from catalog.querysets import prefetched
+
+    ids = list(Movie.objects.filter(credits__isnull=False).distinct().values_list("pk", flat=True)[:5])
+    for films in (Movie.objects.in_bulk_for_display(ids), Movie.objects.for_display().in_bulk(ids)):
+        for film in films.values():
+            with CaptureQueriesContext(connection) as queries:
+                rows = {relation: list(prefetched(film, relation)) for relation in ("genres", "credits")}
+            assert not queries.captured_queries
+            assert rows == {relation: list(getattr(film, relation).all()) for relation in ("genres", "credits")}
+    film = Movie.objects.get(pk=ids[0])  # nothing prefetched: the manager's queryset, read when asked
+    assert list(prefetched(film, "credits")) == list(film.credits.all()) and prefetched(film, "genres").query
+
+
+def test_a_folded_title_is_the_importers_normalised_title_asked_again_or_not():
+    from catalog.models import normalise_title
+
+    titles = ["The Dark Knight", "Amélie", "Léon: The Professional", "A & B", "  ", "The", "Se7en", "WALL·E"]
+    for title in [*titles, *titles]:  # the second time from the kept ones
+        assert search.folded_title(title) == normalise_title(title)
+    assert search.folded_title.cache_info().hits >= len(titles)
+
+
+def test_a_query_vector_is_written_as_pgvector_writes_a_half_vector():
+    import random
+
+    from pgvector import HalfVector
+    from pgvector.django import HalfVectorField
+
+    from catalog.querysets import half_vector_text
+
+    draw = random.Random(16)
+    vectors = [[draw.gauss(0, scale) for _ in range(384)] for scale in (0.05, 0.3, 1e-5, 100.0)]
+    vectors.append([0.0, -0.0, 1.0, -1.0, 6e-8, -6e-8, 65504.0, 1 / 3, 0.1, 2.0**-24, 2.0**-25, 1e-9])
+    for vector in vectors:
+        assert half_vector_text(vector) == HalfVectorField().get_prep_value(HalfVector(vector))
