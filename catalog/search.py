@@ -75,6 +75,13 @@ BM25_FIELD_WEIGHTS = {"A": 1.0, "B": 2.0, "C": 2.0, "D": 1.0}
 # average comes from statistics, not from the catalog at query time. The parser never makes a lexeme with a
 # space, so these can never be a word's row.
 FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHTS}
+# BM25F's read of a film's vector: each of the query's words (the array parameter) it holds, with the weight of
+# each of its occurrences ("stormi AAD"), in the vector's order. The vector without every lexeme that is not one of
+# the words (ts_delete finds each by binary search), unnested: unnesting the whole vector and keeping the words'
+# rows built a row and two arrays for every lexeme of the film. The same rows, in the same order (a test compares
+# them), at 2.5 -> 1.9 ms of Postgres per statement of ~190 films (benchmarks/RESULTS.md, issue-16q).
+WORD_ENTRIES = """ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
+                        FROM unnest(ts_delete({vector}, tsvector_to_array(ts_delete({vector}, %s::text[])))) AS u)"""
 # A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
 # ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
 QUOTE_FIRST = True
@@ -400,21 +407,31 @@ def keyword_scores(
     # Each film's search vector is read once (`|| ''` makes the copy the score's expressions share; the
     # subquery's OFFSET 0 keeps the planner from folding it back into each of them): a long one is stored
     # apart (TOAST), and every mention of the column would fetch and decompress it again.
-    inner_sql, inner_params = candidates_statement(films, candidates)
-    rank, rank_params = word_rank("film.words", stats.words, stats.weights)
-    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
-              ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
     # Candidates from the GIN index, not from reading every film: past a few percent of the films the planner
     # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
     # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a statement (in the same round trip).
-    seqscan = {} if expected <= stats.films * SEQUENTIAL_SCAN_SHARE else {"enable_seqscan": "off"}
+    through_index = expected > stats.films * SEQUENTIAL_SCAN_SHARE
+    inner_sql, inner_params = candidates_statement(films, candidates, through_index=through_index)
+    rank, rank_params = word_rank("film.words", stats.words, stats.weights)
+    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
+              ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
+    seqscan = {"enable_seqscan": "off"} if through_index else {}
     return fetch_with_settings(seqscan, sql, [*rank_params, *inner_params, limit], using=films.db)
 
 
-def candidates_statement(films: MovieQuerySet, candidates: str) -> tuple[str, list[object]]:
+def candidates_statement(
+    films: MovieQuerySet, candidates: str, *, through_index: bool = False
+) -> tuple[str, list[object]]:
     """The keyword signal's inner statement: the films matching the tsquery `candidates`, with their votes and
     a copy of their search vector. Written out over the films' own filter (`own_where`), as the ORM writes it
-    (a test compares the two), without building and compiling the query on every search."""
+    (a test compares the two), without building and compiling the query on every search.
+
+    `through_index`: for a statement run without sequential scans (`keyword_scores`), the films' own filter
+    applies to the films the search index finds, in a subquery of their rows with that one condition (OFFSET
+    0 keeps it apart). With the filter beside it, the planner read every visible film through the index on
+    `hidden` instead (a btree, which `enable_seqscan` leaves alone) and tested @@ on each: the same films, 5.5
+    -> 3.6 ms of Postgres per statement on TMDB 5000 (benchmarks/RESULTS.md, issue-16q). In the subquery no
+    other index has a condition to use, so the GIN index is the only way left but reading the table."""
     table = films.model._meta.db_table
     words = RawSQL(f"{table}.search_vector || ''::tsvector", [])
     where = own_where(films)
@@ -428,11 +445,14 @@ def candidates_statement(films: MovieQuerySet, candidates: str) -> tuple[str, li
         sql, params = inner.query.get_compiler(using=films.db).as_sql()
         return sql, list(params)
     quoted = connection.ops.quote_name(table)
-    condition = and_where(where, f'{quoted}."search_vector" @@ (to_tsquery(%s::regconfig, %s))')
-    sql = (
-        f'SELECT {quoted}."id" AS "pk", {quoted}."vote_count" AS "vote_count", ({words.sql}) AS "words"'
-        f" FROM {quoted} WHERE {condition}"
-    )
+    matches = f'{quoted}."search_vector" @@ (to_tsquery(%s::regconfig, %s))'
+    columns = f'{quoted}."id" AS "pk", {quoted}."vote_count" AS "vote_count", ({words.sql}) AS "words"'
+    if through_index:
+        # The subquery takes the table's name, so the filter's SQL reads its columns unchanged.
+        found = f"(SELECT * FROM {quoted} WHERE {matches} OFFSET 0) AS {quoted}"
+        sql = f"SELECT {columns} FROM {found}" + (f" WHERE {where[0]}" if where[0] else "")
+        return sql, ["simple", candidates, *where[1]]
+    sql = f"SELECT {columns} FROM {quoted} WHERE {and_where(where, matches)}"
     return sql, [*where[1], "simple", candidates]
 
 
@@ -802,9 +822,7 @@ def bm25_rescore(
     # BM25F's reads (each field's length, the query words' occurrences) only for a query it re-scores: a shorter
     # one reads whether each film quotes it, and nothing more (0.5 -> 0.1 ms of Postgres per search).
     lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
-    scored = f""", {lengths},
-                       ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
-                             FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))"""
+    scored = f", {lengths}, {WORD_ENTRIES.format(vector='m.search_vector')}"
     with reading(films.model).cursor() as cursor:
         # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
         cursor.execute(
