@@ -58,6 +58,10 @@ CANDIDATE_PAIR_WORDS = 6
 # Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
 # 4,803 films; see `keyword_scores`).
 SEQUENTIAL_SCAN_SHARE = 0.1
+# A keyword statement over at least this many scored words tests whether a film has each word once, not twice
+# (`word_tests`): on TMDB 5000, 1.2 -> 0.9 ms of Postgres for such a statement, 3.8 -> 2.9 ms past the
+# sequential share; below, the join cost more than it saved (0.35 -> 0.39 ms).
+TESTED_ONCE_MIN_WORDS = 8
 # A pasted blurb of 1,000 characters has ~150 words; only its rarest ones are scored, so keyword search
 # costs the same for any query length (the embedding model likewise reads only the first 256 word pieces).
 MAX_SCORED_WORDS = 32
@@ -412,11 +416,17 @@ def keyword_scores(
     # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a statement (in the same round trip).
     through_index = expected > stats.films * SEQUENTIAL_SCAN_SHARE
     inner_sql, inner_params = candidates_statement(films, candidates, through_index=through_index)
-    rank, rank_params = word_rank("film.words", stats.words, stats.weights)
-    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
+    # A query of many words tests each once per film (`word_tests`): the score reads each test twice. With few
+    # words, the join costs more than the tests it saves (RESULTS.md, issue-16q).
+    lateral, tests, test_params = "", None, []
+    if len(stats.words) >= TESTED_ONCE_MIN_WORDS:
+        lateral, tests, test_params = word_tests("film.words", stats.words)
+    rank, rank_params = word_rank("film.words", stats.words, stats.weights, tests=tests)
+    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film {lateral}
               ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
     seqscan = {"enable_seqscan": "off"} if through_index else {}
-    return fetch_with_settings(seqscan, sql, [*rank_params, *inner_params, limit], using=films.db)
+    params = [*rank_params, *inner_params, *test_params, limit]
+    return fetch_with_settings(seqscan, sql, params, using=films.db)
 
 
 def candidates_statement(
@@ -456,27 +466,40 @@ def candidates_statement(
     return sql, [*where[1], "simple", candidates]
 
 
-def word_rank(vector: str, words: Sequence[str], weights: Sequence[float]) -> tuple[str, list[object]]:
+def word_rank(
+    vector: str, words: Sequence[str], weights: Sequence[float], *, tests: Sequence[str] | None = None
+) -> tuple[str, list[object]]:
     """A film's keyword score, as SQL over the search vector `vector`, and its parameters: the sum, over the
     query's words it has, of the word's weight times ts_rank of that word alone, times the share of the words
     it has (to the power COVERAGE_EXPONENT).
 
     One expression per film over constant one-word tsqueries (to_tsquery with a configuration is immutable, so
     Postgres builds each once per statement), not a subquery per film re-parsing every word: the same sum, in
-    the same order, so the same float8 to the last bit.
+    the same order, so the same float8 to the last bit. `tests`: SQL saying whether the film has each word
+    (`word_tests`' columns), read in place of testing each word twice per film.
     """
     word_query = "to_tsquery('simple', quote_literal(%s))"
-    has = f"{vector} @@ {word_query}"
+    has = [f"{vector} @@ {word_query}"] * len(words) if tests is None else list(tests)
     summed = " + ".join(
-        f"CASE WHEN {has} THEN %s::float8 * ts_rank(%s::float4[], {vector}, {word_query}) ELSE 0::float8 END"
-        for _ in words
+        f"CASE WHEN {test} THEN %s::float8 * ts_rank(%s::float4[], {vector}, {word_query}) ELSE 0::float8 END"
+        for test in has
     )
-    matched = " + ".join(f"({has})::int" for _ in words)
+    matched = " + ".join(f"({test})::int" for test in has)
+    inline = tests is None  # the tests' own parameters come in the statement's text here
     params: list[object] = []
     for word, weight in zip(words, weights, strict=True):
-        params += [word, weight, WORD_RANK_WEIGHTS, word]
-    params += [*words, len(words), COVERAGE_EXPONENT]
+        params += [*([word] if inline else []), weight, WORD_RANK_WEIGHTS, word]
+    params += [*(words if inline else []), len(words), COVERAGE_EXPONENT]
     return f"(({summed}) * power(({matched})::float8 / %s, %s))", params
+
+
+def word_tests(vector: str, words: Sequence[str], *, alias: str = "has") -> tuple[str, list[str], list[object]]:
+    """Whether a film has each of `words`, tested once per film: a lateral one-row subquery over the search
+    vector `vector` to join after the films (OFFSET 0 keeps the planner from folding its columns back into each
+    of their uses), its columns for `word_rank`'s `tests`, and its parameters."""
+    tests = ", ".join(f"{vector} @@ to_tsquery('simple', quote_literal(%s)) AS w{i}" for i in range(len(words)))
+    columns = [f"{alias}.w{i}" for i in range(len(words))]
+    return f"CROSS JOIN LATERAL (SELECT {tests} OFFSET 0) AS {alias}", columns, list(words)
 
 
 def candidate_query(stats: WordStatistics) -> tuple[str, int]:

@@ -99,3 +99,26 @@ def test_a_keyword_ranking_through_the_search_index_is_the_ranking_read_without_
         monkeypatch.setattr(search, "SEQUENTIAL_SCAN_SHARE", 0.0)  # always
         assert search.keyword_scores(Movie.objects.visible(), query, limit=100, stats=stats) == plain
         assert plain
+
+
+@pytest.mark.parametrize("query", ("storm", "a keeper of the lighthouse and the storm at sea in the year of taxes"))
+def test_a_keyword_ranking_testing_each_word_once_per_film_is_the_ranking_testing_it_twice(catalog, monkeypatch, query):
+    stats = search.word_statistics(query)
+    monkeypatch.setattr(search, "TESTED_ONCE_MIN_WORDS", 1_000)  # never
+    twice = search.keyword_scores(Movie.objects.visible(), query, limit=100, stats=stats)
+    monkeypatch.setattr(search, "TESTED_ONCE_MIN_WORDS", 1)  # always
+    assert search.keyword_scores(Movie.objects.visible(), query, limit=100, stats=stats) == twice
+    assert twice
+
+
+def test_a_long_query_tests_each_of_its_words_once_per_film(catalog):
+    from django.test.utils import CaptureQueriesContext
+
+    query = "a keeper of the lighthouse waits for the storm with a sailor at sea in the quiet year"
+    stats = search.word_statistics(query)
+    assert len(stats.words) >= search.TESTED_ONCE_MIN_WORDS
+    with CaptureQueriesContext(connection) as statements:
+        search.keyword_scores(Movie.objects.visible(), query, limit=100, stats=stats)
+    sql = statements.captured_queries[-1]["sql"]
+    assert "CROSS JOIN LATERAL" in sql
+    assert sql.count("film.words @@") == len(stats.words)  # once each, in the join
