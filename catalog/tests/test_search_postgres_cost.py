@@ -122,3 +122,10 @@ def test_a_long_query_tests_each_of_its_words_once_per_film(catalog):
     sql = statements.captured_queries[-1]["sql"]
     assert "CROSS JOIN LATERAL" in sql
     assert sql.count("film.words @@") == len(stats.words)  # once each, in the join
+
+
+def test_the_keyword_candidates_copy_of_a_search_vector_is_the_vector(catalog):
+    sql, params = search.candidates_statement(Movie.objects.all(), "'storm' | 'lighthous' | 'tax'")
+    copies = dict((pk, words) for pk, _, words in rows(f"SELECT pk, vote_count, words::text FROM ({sql}) AS c", params))
+    vectors = dict(rows("SELECT id, search_vector::text FROM catalog_movie", []))
+    assert copies and all(vectors[pk] == words for pk, words in copies.items())
