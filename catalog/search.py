@@ -249,7 +249,10 @@ def signals(
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
-        ranking = keyword_scores(films, query, limit=pool, stats=stats)
+        # A query BM25F does not re-score has its phrase check read with its keyword ranking (`phrases`).
+        short = stats is not None and QUOTE_FIRST and len(query.split()) < BM25_MIN_WORDS
+        phrases: set[int] | None = set() if short else None
+        ranking = keyword_scores(films, query, limit=pool, stats=stats, phrases=phrases)
         # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
         raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None and QUOTE_FIRST else []
         quotes: list[tuple[int, float]] = []
@@ -263,6 +266,7 @@ def signals(
             others=[pk for pk, _ in semantic],
             everyone=everyone,
             raw=raw,
+            phrases=phrases,
         )
         rankings["title"] = title_scores(films, query, limit=pool)
         if quotes:
@@ -392,11 +396,21 @@ def hand_fusion(
 
 
 def keyword_scores(
-    films: MovieQuerySet, query: str, *, limit: int, stats: WordStatistics | None = None
+    films: MovieQuerySet,
+    query: str,
+    *,
+    limit: int,
+    stats: WordStatistics | None = None,
+    phrases: set[int] | None = None,
 ) -> list[tuple[int, float]]:
     """Full-text matches, weighted by field: websearch syntax ("quoted phrase", OR, -term) when the query
     uses it, otherwise any of its words, rare words counting more (BM25's idea, see `weighted_words`).
-    `stats`: the query's `word_statistics`, when the caller has read them already."""
+    `stats`: the query's `word_statistics`, when the caller has read them already.
+
+    `phrases`, when given (a query without syntax), receives the ranked films whose text holds the query's words
+    in its order: `bm25_rescore`'s phrase check of a query it does not re-score, read by the same statement
+    from the copies of the vectors it already holds, for the ranked films only (one statement less per search).
+    """
     if uses_syntax(query):
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
@@ -422,11 +436,22 @@ def keyword_scores(
     if len(stats.words) >= TESTED_ONCE_MIN_WORDS:
         lateral, tests, test_params = word_tests("film.words", stats.words)
     rank, rank_params = word_rank("film.words", stats.words, stats.weights, tests=tests)
-    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film {lateral}
+    carried = "" if phrases is None else ", film.vote_count, film.words"  # for the phrase check below
+    sql = f"""SELECT film.pk, {rank} AS rank{carried} FROM ({inner_sql} OFFSET 0) AS film {lateral}
               ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
     seqscan = {"enable_seqscan": "off"} if through_index else {}
     params = [*rank_params, *inner_params, *test_params, limit]
-    return fetch_with_settings(seqscan, sql, params, using=films.db)
+    if phrases is None:
+        return fetch_with_settings(seqscan, sql, params, using=films.db)
+    # The ranked films again, in the same order, each with `bm25_rescore`'s phrase check (numnode: a phrase of
+    # two lexemes or more), computed after the limit.
+    sql = f"""SELECT top.pk, top.rank, numnode(q.phrase) >= 3 AND top.words @@ q.phrase
+              FROM ({sql}) AS top,
+                   (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase) AS q
+              ORDER BY top.rank DESC, top.vote_count DESC NULLS LAST, top.pk"""
+    rows = fetch_with_settings(seqscan, sql, [*params, SEARCH_CONFIG, query], using=films.db)
+    phrases.update(pk for pk, _, quoted in rows if quoted)
+    return [(pk, rank) for pk, rank, _ in rows]
 
 
 def candidates_statement(
@@ -810,6 +835,7 @@ def bm25_rescore(
     others: Sequence[int] = (),
     everyone: dict[str, list[tuple[int, float]]] | None = None,
     raw: Sequence[tuple[int, float]] = (),
+    phrases: set[int] | None = None,
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -832,6 +858,9 @@ def bm25_rescore(
     tells a near miss from a film sharing no word with the description (RESULTS.md, issue 13, fifth round).
 
     `raw`: `raw_quotes`' films (id, grade), quotes too, the better grades first; those the ranking lacks join it.
+
+    `phrases`: the ranking's films whose text holds the query's words in its order, when `keyword_scores` read
+    them (its `phrases`): a query not re-scored then needs no statement here, unless `raw` adds films.
     """
     if not ranking or uses_syntax(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
@@ -849,15 +878,18 @@ def bm25_rescore(
     # one reads whether each film quotes it, and nothing more (0.5 -> 0.1 ms of Postgres per search).
     lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
     scored = f", {lengths}, {WORD_ENTRIES.format(vector='m.search_vector')}"
-    with reading(films.model).cursor() as cursor:
-        # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
-        cursor.execute(
-            f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
-                SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
-                FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
-            [SEARCH_CONFIG, query, *([words] if rescored else []), ids],
-        )
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    if not rescored and phrases is not None and ranked.issuperset(ids):
+        rows = {pk: (pk in phrases,) for pk in ids}
+    else:
+        with reading(films.model).cursor() as cursor:
+            # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
+            cursor.execute(
+                f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
+                    SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
+                    FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
+                [SEARCH_CONFIG, query, *([words] if rescored else []), ids],
+            )
+            rows = {row[0]: row[1:] for row in cursor.fetchall()}
     average = stats.field_averages if rescored else {}
     scores = dict(ranking)
     shares: dict[int, float] = {}

@@ -129,3 +129,31 @@ def test_the_keyword_candidates_copy_of_a_search_vector_is_the_vector(catalog):
     copies = dict((pk, words) for pk, _, words in rows(f"SELECT pk, vote_count, words::text FROM ({sql}) AS c", params))
     vectors = dict(rows("SELECT id, search_vector::text FROM catalog_movie", []))
     assert copies and all(vectors[pk] == words for pk, words in copies.items())
+
+
+@pytest.mark.parametrize("query", ("storm keeper", "the storm comes twice", "lighthouse", "sea storm", "keeper storm"))
+def test_a_short_querys_phrase_check_read_with_its_keyword_ranking_is_the_one_bm25f_reads(catalog, query):
+    from django.test.utils import CaptureQueriesContext
+
+    films = Movie.objects.visible()
+    stats = search.word_statistics(query)
+    plain = search.keyword_scores(films, query, limit=100, stats=stats)
+    phrases: set[int] = set()
+    assert search.keyword_scores(films, query, limit=100, stats=stats, phrases=phrases) == plain
+    quotes, read_quotes = [], []
+    expected = search.bm25_rescore(films, plain, query, stats=stats, quotes=quotes)
+    with CaptureQueriesContext(connection) as statements:
+        rescored = search.bm25_rescore(films, plain, query, stats=stats, quotes=read_quotes, phrases=phrases)
+    assert (rescored, read_quotes) == (expected, quotes)
+    assert {pk for pk, _ in quotes} == phrases
+    assert len(statements) == 0  # the check came with the ranking
+
+
+def test_a_short_querys_search_sends_no_phrase_statement_of_its_own(catalog):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as statements:
+        page = Movie.objects.visible().search("storm comes twice", mode="keyword")
+    assert page.results and page.results[0].title == "Storm Keeper"  # the quote goes first
+    phrase = [q["sql"] for q in statements.captured_queries if "phraseto_tsquery" in q["sql"]]
+    assert len(phrase) == 1 and "film.words" in phrase[0]  # the keyword statement's
