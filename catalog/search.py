@@ -466,7 +466,8 @@ def candidates_statement(
     0 keeps it apart). With the filter beside it, the planner read every visible film through the index on
     `hidden` instead (a btree, which `enable_seqscan` leaves alone) and tested @@ on each: the same films, 5.5
     -> 3.6 ms of Postgres per statement on TMDB 5000 (benchmarks/RESULTS.md, issue-16q). In the subquery no
-    other index has a condition to use, so the GIN index is the only way left but reading the table."""
+    other index has a condition to use, so the GIN index is the only way left but reading the table. (A filter
+    the ORM must write, with joins, keeps the ORM's statement.)"""
     table = films.model._meta.db_table
     # The copy: setweight over no lexemes is a plain copy of the vector (memcpy), where `|| ''` merged it with
     # an empty one entry by entry; the same vector, 0.81 -> 0.68 ms of Postgres per keyword statement on TMDB
