@@ -60,6 +60,10 @@ CANDIDATE_PAIR_WORDS = 6
 # Candidates in more than this share of the films make the planner read every film (it did from ~12 % at
 # 4,803 films; see `keyword_scores`).
 SEQUENTIAL_SCAN_SHARE = 0.1
+# A keyword statement over at least this many scored words tests whether a film has each word once, not twice
+# (`word_tests`): on TMDB 5000, 1.2 -> 0.9 ms of Postgres for such a statement, 3.8 -> 2.9 ms past the
+# sequential share; below, the join cost more than it saved (0.35 -> 0.39 ms).
+TESTED_ONCE_MIN_WORDS = 8
 # A pasted blurb of 1,000 characters has ~150 words; only its rarest ones are scored, so keyword search
 # costs the same for any query length (the embedding model likewise reads only the first 256 word pieces).
 MAX_SCORED_WORDS = 32
@@ -77,6 +81,13 @@ BM25_FIELD_WEIGHTS = {"A": 1.0, "B": 2.0, "C": 2.0, "D": 1.0}
 # average comes from statistics, not from the catalog at query time. The parser never makes a lexeme with a
 # space, so these can never be a word's row.
 FIELD_LENGTH_WORDS = {weight: f" field {weight}" for weight in BM25_FIELD_WEIGHTS}
+# BM25F's read of a film's vector: each of the query's words (the array parameter) it holds, with the weight of
+# each of its occurrences ("stormi AAD"), in the vector's order. The vector without every lexeme that is not one of
+# the words (ts_delete finds each by binary search), unnested: unnesting the whole vector and keeping the words'
+# rows built a row and two arrays for every lexeme of the film. The same rows, in the same order (a test compares
+# them), at 2.5 -> 1.9 ms of Postgres per statement of ~190 films (benchmarks/RESULTS.md, issue-16q).
+WORD_ENTRIES = """ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
+                        FROM unnest(ts_delete({vector}, tsvector_to_array(ts_delete({vector}, %s::text[])))) AS u)"""
 # A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
 # ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
 QUOTE_FIRST = True
@@ -244,7 +255,10 @@ def signals(
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
-        ranking = keyword_scores(films, query, limit=pool, stats=stats)
+        # A query BM25F does not re-score has its phrase check read with its keyword ranking (`phrases`).
+        short = stats is not None and QUOTE_FIRST and len(query.split()) < BM25_MIN_WORDS
+        phrases: set[int] | None = set() if short else None
+        ranking = keyword_scores(films, query, limit=pool, stats=stats, phrases=phrases)
         # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
         raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None and QUOTE_FIRST else []
         quotes: list[tuple[int, float]] = []
@@ -258,6 +272,7 @@ def signals(
             others=[pk for pk, _ in semantic],
             everyone=everyone,
             raw=raw,
+            phrases=phrases,
         )
         rankings["title"] = title_scores(films, query, limit=pool)
         if quotes:
@@ -387,11 +402,21 @@ def hand_fusion(
 
 
 def keyword_scores(
-    films: MovieQuerySet, query: str, *, limit: int, stats: WordStatistics | None = None
+    films: MovieQuerySet,
+    query: str,
+    *,
+    limit: int,
+    stats: WordStatistics | None = None,
+    phrases: set[int] | None = None,
 ) -> list[tuple[int, float]]:
     """Full-text matches, weighted by field: websearch syntax ("quoted phrase", OR, -term) when the query
     uses it, otherwise any of its words, rare words counting more (BM25's idea, see `weighted_words`).
-    `stats`: the query's `word_statistics`, when the caller has read them already."""
+    `stats`: the query's `word_statistics`, when the caller has read them already.
+
+    `phrases`, when given (a query without syntax), receives the ranked films whose text holds the query's words
+    in its order: `bm25_rescore`'s phrase check of a query it does not re-score, read by the same statement
+    from the copies of the vectors it already holds, for the ranked films only (one statement less per search).
+    """
     if uses_syntax(query):
         tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         rank = SearchRank(F("search_vector"), tsquery, weights=RANK_WEIGHTS, normalization=1)
@@ -403,26 +428,57 @@ def keyword_scores(
     if not stats.words:
         return []
     candidates, expected = candidate_query(stats)
-    # Each film's search vector is read once (`|| ''` makes the copy the score's expressions share; the
-    # subquery's OFFSET 0 keeps the planner from folding it back into each of them): a long one is stored
-    # apart (TOAST), and every mention of the column would fetch and decompress it again.
-    inner_sql, inner_params = candidates_statement(films, candidates)
-    rank, rank_params = word_rank("film.words", stats.words, stats.weights)
-    sql = f"""SELECT film.pk, {rank} AS rank FROM ({inner_sql} OFFSET 0) AS film
-              ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
+    # Each film's search vector is read once (`candidates_statement` makes the copy the score's expressions
+    # share; the subquery's OFFSET 0 keeps the planner from folding it back into each of them): a long one is
+    # stored apart (TOAST), and every mention of the column would fetch and decompress it again.
     # Candidates from the GIN index, not from reading every film: past a few percent of the films the planner
     # prefers a sequential scan, but @@ on each film's compressed search vector costs far more than it assumes
     # (20 ms against 1 ms for 628 of 4,803 films). Only then, as it costs a statement (in the same round trip).
-    seqscan = {} if expected <= stats.films * SEQUENTIAL_SCAN_SHARE else {"enable_seqscan": "off"}
-    return fetch_with_settings(seqscan, sql, [*rank_params, *inner_params, limit], using=films.db)
+    through_index = expected > stats.films * SEQUENTIAL_SCAN_SHARE
+    inner_sql, inner_params = candidates_statement(films, candidates, through_index=through_index)
+    # A query of many words tests each once per film (`word_tests`): the score reads each test twice. With few
+    # words, the join costs more than the tests it saves (RESULTS.md, issue-16q).
+    lateral, tests, test_params = "", None, []
+    if len(stats.words) >= TESTED_ONCE_MIN_WORDS:
+        lateral, tests, test_params = word_tests("film.words", stats.words)
+    rank, rank_params = word_rank("film.words", stats.words, stats.weights, tests=tests)
+    carried = "" if phrases is None else ", film.vote_count, film.words"  # for the phrase check below
+    sql = f"""SELECT film.pk, {rank} AS rank{carried} FROM ({inner_sql} OFFSET 0) AS film {lateral}
+              ORDER BY rank DESC, film.vote_count DESC NULLS LAST, film.pk LIMIT %s"""
+    seqscan = {"enable_seqscan": "off"} if through_index else {}
+    params = [*rank_params, *inner_params, *test_params, limit]
+    if phrases is None:
+        return fetch_with_settings(seqscan, sql, params, using=films.db)
+    # The ranked films again, in the same order, each with `bm25_rescore`'s phrase check (numnode: a phrase of
+    # two lexemes or more), computed after the limit.
+    sql = f"""SELECT top.pk, top.rank, numnode(q.phrase) >= 3 AND top.words @@ q.phrase
+              FROM ({sql}) AS top,
+                   (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase) AS q
+              ORDER BY top.rank DESC, top.vote_count DESC NULLS LAST, top.pk"""
+    rows = fetch_with_settings(seqscan, sql, [*params, SEARCH_CONFIG, query], using=films.db)
+    phrases.update(pk for pk, _, quoted in rows if quoted)
+    return [(pk, rank) for pk, rank, _ in rows]
 
 
-def candidates_statement(films: MovieQuerySet, candidates: str) -> tuple[str, list[object]]:
+def candidates_statement(
+    films: MovieQuerySet, candidates: str, *, through_index: bool = False
+) -> tuple[str, list[object]]:
     """The keyword signal's inner statement: the films matching the tsquery `candidates`, with their votes and
     a copy of their search vector. Written out over the films' own filter (`own_where`), as the ORM writes it
-    (a test compares the two), without building and compiling the query on every search."""
+    (a test compares the two), without building and compiling the query on every search.
+
+    `through_index`: for a statement run without sequential scans (`keyword_scores`), the films' own filter
+    applies to the films the search index finds, in a subquery of their rows with that one condition (OFFSET
+    0 keeps it apart). With the filter beside it, the planner read every visible film through the index on
+    `hidden` instead (a btree, which `enable_seqscan` leaves alone) and tested @@ on each: the same films, 5.5
+    -> 3.6 ms of Postgres per statement on TMDB 5000 (benchmarks/RESULTS.md, issue-16q). In the subquery no
+    other index has a condition to use, so the GIN index is the only way left but reading the table. (A filter
+    the ORM must write, with joins, keeps the ORM's statement.)"""
     table = films.model._meta.db_table
-    words = RawSQL(f"{table}.search_vector || ''::tsvector", [])
+    # The copy: setweight over no lexemes is a plain copy of the vector (memcpy), where `|| ''` merged it with
+    # an empty one entry by entry; the same vector, 0.81 -> 0.68 ms of Postgres per keyword statement on TMDB
+    # 5000 (and reading the column itself in each expression cost more: 1.1 ms).
+    words = RawSQL(f"setweight({table}.search_vector, 'A', '{{}}'::text[])", [])
     where = own_where(films)
     if where is None:
         inner = (
@@ -434,35 +490,51 @@ def candidates_statement(films: MovieQuerySet, candidates: str) -> tuple[str, li
         sql, params = inner.query.get_compiler(using=films.db).as_sql()
         return sql, list(params)
     quoted = connection.ops.quote_name(table)
-    condition = and_where(where, f'{quoted}."search_vector" @@ (to_tsquery(%s::regconfig, %s))')
-    sql = (
-        f'SELECT {quoted}."id" AS "pk", {quoted}."vote_count" AS "vote_count", ({words.sql}) AS "words"'
-        f" FROM {quoted} WHERE {condition}"
-    )
+    matches = f'{quoted}."search_vector" @@ (to_tsquery(%s::regconfig, %s))'
+    columns = f'{quoted}."id" AS "pk", {quoted}."vote_count" AS "vote_count", ({words.sql}) AS "words"'
+    if through_index:
+        # The subquery takes the table's name, so the filter's SQL reads its columns unchanged.
+        found = f"(SELECT * FROM {quoted} WHERE {matches} OFFSET 0) AS {quoted}"
+        sql = f"SELECT {columns} FROM {found}" + (f" WHERE {where[0]}" if where[0] else "")
+        return sql, ["simple", candidates, *where[1]]
+    sql = f"SELECT {columns} FROM {quoted} WHERE {and_where(where, matches)}"
     return sql, [*where[1], "simple", candidates]
 
 
-def word_rank(vector: str, words: Sequence[str], weights: Sequence[float]) -> tuple[str, list[object]]:
+def word_rank(
+    vector: str, words: Sequence[str], weights: Sequence[float], *, tests: Sequence[str] | None = None
+) -> tuple[str, list[object]]:
     """A film's keyword score, as SQL over the search vector `vector`, and its parameters: the sum, over the
     query's words it has, of the word's weight times ts_rank of that word alone, times the share of the words
     it has (to the power COVERAGE_EXPONENT).
 
     One expression per film over constant one-word tsqueries (to_tsquery with a configuration is immutable, so
     Postgres builds each once per statement), not a subquery per film re-parsing every word: the same sum, in
-    the same order, so the same float8 to the last bit.
+    the same order, so the same float8 to the last bit. `tests`: SQL saying whether the film has each word
+    (`word_tests`' columns), read in place of testing each word twice per film.
     """
     word_query = "to_tsquery('simple', quote_literal(%s))"
-    has = f"{vector} @@ {word_query}"
+    has = [f"{vector} @@ {word_query}"] * len(words) if tests is None else list(tests)
     summed = " + ".join(
-        f"CASE WHEN {has} THEN %s::float8 * ts_rank(%s::float4[], {vector}, {word_query}) ELSE 0::float8 END"
-        for _ in words
+        f"CASE WHEN {test} THEN %s::float8 * ts_rank(%s::float4[], {vector}, {word_query}) ELSE 0::float8 END"
+        for test in has
     )
-    matched = " + ".join(f"({has})::int" for _ in words)
+    matched = " + ".join(f"({test})::int" for test in has)
+    inline = tests is None  # the tests' own parameters come in the statement's text here
     params: list[object] = []
     for word, weight in zip(words, weights, strict=True):
-        params += [word, weight, WORD_RANK_WEIGHTS, word]
-    params += [*words, len(words), COVERAGE_EXPONENT]
+        params += [*([word] if inline else []), weight, WORD_RANK_WEIGHTS, word]
+    params += [*(words if inline else []), len(words), COVERAGE_EXPONENT]
     return f"(({summed}) * power(({matched})::float8 / %s, %s))", params
+
+
+def word_tests(vector: str, words: Sequence[str], *, alias: str = "has") -> tuple[str, list[str], list[object]]:
+    """Whether a film has each of `words`, tested once per film: a lateral one-row subquery over the search
+    vector `vector` to join after the films (OFFSET 0 keeps the planner from folding its columns back into each
+    of their uses), its columns for `word_rank`'s `tests`, and its parameters."""
+    tests = ", ".join(f"{vector} @@ to_tsquery('simple', quote_literal(%s)) AS w{i}" for i in range(len(words)))
+    columns = [f"{alias}.w{i}" for i in range(len(words))]
+    return f"CROSS JOIN LATERAL (SELECT {tests} OFFSET 0) AS {alias}", columns, list(words)
 
 
 def candidate_query(stats: WordStatistics) -> tuple[str, int]:
@@ -776,6 +848,7 @@ def bm25_rescore(
     others: Sequence[int] = (),
     everyone: dict[str, list[tuple[int, float]]] | None = None,
     raw: Sequence[tuple[int, float]] = (),
+    phrases: set[int] | None = None,
 ) -> list[tuple[int, float]]:
     """The keyword ranking's films scored again: BM25F for a query of BM25_MIN_WORDS words or more, and
     before all others, the films whose text holds the query's words in the query's order (a quote: a pasted
@@ -798,6 +871,9 @@ def bm25_rescore(
     tells a near miss from a film sharing no word with the description (RESULTS.md, issue 13, fifth round).
 
     `raw`: `raw_quotes`' films (id, grade), quotes too, the better grades first; those the ranking lacks join it.
+
+    `phrases`: the ranking's films whose text holds the query's words in its order, when `keyword_scores` read
+    them (its `phrases`): a query not re-scored then needs no statement here, unless `raw` adds films.
     """
     if not ranking or uses_syntax(query):
         return list(ranking)  # explicit syntax says what to match: its ranking stays as asked
@@ -814,18 +890,19 @@ def bm25_rescore(
     # BM25F's reads (each field's length, the query words' occurrences) only for a query it re-scores: a shorter
     # one reads whether each film quotes it, and nothing more (0.5 -> 0.1 ms of Postgres per search).
     lengths = ", ".join(f"length(ts_filter(m.search_vector, '{{{weight.lower()}}}'))" for weight in BM25_FIELD_WEIGHTS)
-    scored = f""", {lengths},
-                       ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
-                             FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))"""
-    with reading(films.model).cursor() as cursor:
-        # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
-        cursor.execute(
-            f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
-                SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
-                FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
-            [SEARCH_CONFIG, query, *([words] if rescored else []), ids],
-        )
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    scored = f", {lengths}, {WORD_ENTRIES.format(vector='m.search_vector')}"
+    if not rescored and phrases is not None and ranked.issuperset(ids):
+        rows = {pk: (pk in phrases,) for pk in ids}
+    else:
+        with reading(films.model).cursor() as cursor:
+            # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
+            cursor.execute(
+                f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
+                    SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
+                    FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
+                [SEARCH_CONFIG, query, *([words] if rescored else []), ids],
+            )
+            rows = {row[0]: row[1:] for row in cursor.fetchall()}
     average = stats.field_averages if rescored else {}
     scores = dict(ranking)
     shares: dict[int, float] = {}
