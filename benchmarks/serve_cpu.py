@@ -116,7 +116,7 @@ def start_server(variant: Variant) -> subprocess.Popen:
         command = [str(BIN / "gunicorn"), "-c", "moviesite/gunicorn.conf.py", "moviesite.wsgi"]
     else:  # granian, with what gunicorn.conf.py sets for the encoders
         environment.setdefault("OMP_NUM_THREADS", "1")
-        environment.setdefault("ONNX_THREADS", "2")
+        environment.setdefault("ONNX_THREADS", "1")
         command = [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(PORT)]
         command += ["--workers", environment.get("WEB_WORKERS", "2")]
         command += ["--blocking-threads", environment.get("WEB_THREADS", "4"), "--no-ws", "--log-level", "warning"]

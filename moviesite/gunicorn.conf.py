@@ -25,10 +25,12 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 # Each worker's torch uses this many threads to encode a query. Set before any worker imports torch; with
 # several worker threads encoding at once, more than one intra-op thread each only adds contention.
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))
-# ONNX Runtime, the default query encoder, is another matter: with 4 threads sharing one session, 2 intra-op
-# threads cost less CPU per query than 1 (4.4-4.6 ms against 4.8-5.3 ms, fp32) and answered twice the queries/s
-# (benchmarks/encoder_bench.py --concurrency-only; RESULTS.md, issue 16, "The query encoder").
-os.environ.setdefault("ONNX_THREADS", "2")
+# ONNX Runtime, the default query encoder, likewise: one intra-op thread. Under wrk, on a quiet machine, six
+# interleaved runs of `benchmarks/serve_cpu.py gunicorn gunicorn:ONNX_THREADS=1` answered 132-148 searches/s
+# with one against 131-139 with two, for 0.5 ms less CPU per search in every pair, and a single client's search
+# took no longer (a ~40-word-piece query gains nothing from a second thread). Two had won in an earlier,
+# loaded measure of the encoder alone (RESULTS.md, issue 16, seventh round's side-by-side).
+os.environ.setdefault("ONNX_THREADS", "1")
 
 # gunicorn's control socket has one default path per user, which a second server on the machine (a replica's
 # test server, a benchmark's other side) would take over; nothing here uses it.

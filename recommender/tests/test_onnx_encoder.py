@@ -171,7 +171,7 @@ def test_the_thread_setting_reaches_onnx_runtime(built, settings, threads):
     assert encoder._session.get_session_options().intra_op_num_threads == threads
 
 
-def test_gunicorn_gives_each_worker_two_onnx_threads_and_one_torch_thread(monkeypatch):
+def test_gunicorn_gives_each_worker_one_onnx_thread_and_one_torch_thread(monkeypatch):
     import os
     import runpy
 
@@ -182,7 +182,7 @@ def test_gunicorn_gives_each_worker_two_onnx_threads_and_one_torch_thread(monkey
         monkeypatch.setenv(name, "0")
         monkeypatch.delenv(name)
     runpy.run_path(str(Path(settings.BASE_DIR) / "moviesite" / "gunicorn.conf.py"))
-    assert os.environ["ONNX_THREADS"] == "2" and os.environ["OMP_NUM_THREADS"] == "1"
+    assert os.environ["ONNX_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "1"
 
 
 def test_the_pipeline_check_refuses_a_model_pooled_otherwise(tmp_path):
