@@ -91,6 +91,11 @@ WORD_ENTRIES = """ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '')
 # A film whose text holds the query's words in its order (two lexemes or more) goes first in the keyword
 # ranking: a pasted tagline or line, a run of a title, a full name (see `bm25_rescore`).
 QUOTE_FIRST = True
+# That check, read by `keyword_scores` (with the ranking) or `bm25_rescore` (on its own): the query's phrase as a
+# one-row relation `q` (parameters: the text search configuration and the query), and whether the search vector
+# `vector` holds it (numnode: a phrase of two lexemes or more; one lexeme is any film with that word).
+PHRASE_OF_QUERY = "SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase"
+HOLDS_PHRASE = "numnode(q.phrase) >= 3 AND {vector} @@ q.phrase"
 # The modes whose fused ranking keeps the quoted films first (`quote_first`), as the keyword ranking does.
 QUOTE_FIRST_MODES = frozenset({"keyword", "hybrid"})
 # The fields `raw_quotes` reads, in the order of its grades' SQL.
@@ -449,11 +454,9 @@ def keyword_scores(
     params = [*rank_params, *inner_params, *test_params, limit]
     if phrases is None:
         return fetch_with_settings(seqscan, sql, params, using=films.db)
-    # The ranked films again, in the same order, each with `bm25_rescore`'s phrase check (numnode: a phrase of
-    # two lexemes or more), computed after the limit.
-    sql = f"""SELECT top.pk, top.rank, numnode(q.phrase) >= 3 AND top.words @@ q.phrase
-              FROM ({sql}) AS top,
-                   (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase) AS q
+    # The ranked films again, in the same order, each with `bm25_rescore`'s phrase check, computed after the limit.
+    sql = f"""SELECT top.pk, top.rank, {HOLDS_PHRASE.format(vector="top.words")}
+              FROM ({sql}) AS top, ({PHRASE_OF_QUERY}) AS q
               ORDER BY top.rank DESC, top.vote_count DESC NULLS LAST, top.pk"""
     rows = fetch_with_settings(seqscan, sql, [*params, SEARCH_CONFIG, query], using=films.db)
     phrases.update(pk for pk, _, quoted in rows if quoted)
@@ -895,10 +898,9 @@ def bm25_rescore(
         rows = {pk: (pk in phrases,) for pk in ids}
     else:
         with reading(films.model).cursor() as cursor:
-            # numnode: a phrase of two lexemes or more (one lexeme is any film with that word).
             cursor.execute(
-                f"""WITH q AS (SELECT phraseto_tsquery(%s::regconfig, %s) AS phrase)
-                    SELECT m.id, numnode(q.phrase) >= 3 AND m.search_vector @@ q.phrase{scored if rescored else ""}
+                f"""WITH q AS ({PHRASE_OF_QUERY})
+                    SELECT m.id, {HOLDS_PHRASE.format(vector="m.search_vector")}{scored if rescored else ""}
                     FROM {films.model._meta.db_table} AS m, q WHERE m.id = ANY(%s)""",
                 [SEARCH_CONFIG, query, *([words] if rescored else []), ids],
             )
