@@ -87,6 +87,22 @@ def production_application(database: str, *, root: Path, **environment: str):
     return importlib.import_module("moviesite.wsgi").application  # sets Django up, as gunicorn does
 
 
+def never_keep_answers() -> None:
+    """Serve every request as if its answer were never kept (catalog/api/answers.py): each one computed, nothing
+    written. Call it after `production_application`, so that the application's own module is the one changed."""
+    import catalog.api.answers
+
+    catalog.api.answers.cacheable = lambda request: False
+
+
+def request_paths(directory: str | Path, kind: str) -> list[str]:
+    """benchmarks/serve_load.py's request paths of `kind` (search, similar, detail) written in `directory`, in the
+    one shuffled order the per-request benchmarks share, so their first N requests are the same."""
+    paths = [line for line in Path(directory, f"{kind}.txt").read_text().splitlines() if line]
+    random.Random(5).shuffle(paths)
+    return paths
+
+
 def module_from(checkout: str | Path, relative: str, name: str):
     """Another checkout's module (e.g. "catalog/search.py") loaded beside this one's under `name`: its own
     constants and functions, this process's Django and database."""
@@ -129,12 +145,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     if args.uncached or args.first_pass:
-        import catalog.api.answers
+        never_keep_answers()
 
-        catalog.api.answers.cacheable = lambda request: False
-
-    paths = [line for line in Path(args.paths, f"{args.kind}.txt").read_text().splitlines() if line]
-    random.Random(5).shuffle(paths)
+    paths = request_paths(args.paths, args.kind)
     if args.query:
         paths = [f"{path}{'&' if '?' in path else '?'}{args.query}" for path in paths]
 

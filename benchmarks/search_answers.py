@@ -20,7 +20,8 @@ import random
 import urllib.parse
 from pathlib import Path
 
-from request_cost import production_application, wsgi_get  # this script's folder (benchmarks/) is first on sys.path
+# This script's folder (benchmarks/) is first on sys.path.
+from request_cost import never_keep_answers, production_application, wsgi_get
 
 MODES = ("keyword", "semantic", "hybrid")
 
@@ -44,9 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     # DEBUG on for --html: static files from the finders, no collectstatic manifest needed
     application = production_application(args.database, root=args.root, **({"DEBUG": "1"} if args.html else {}))
-    import catalog.api.answers
-
-    catalog.api.answers.cacheable = lambda request: False  # computed every time, nothing kept
+    never_keep_answers()
 
     paths = [line for line in Path(args.paths, "search.txt").read_text().splitlines() if line]
     sample = random.Random(16).sample(paths, min(args.queries, len(paths)))

@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import random
 import re
 from pathlib import Path
 
-from request_cost import HERE, backend_cpu, production_application, wsgi_get
+from request_cost import HERE, backend_cpu, never_keep_answers, production_application, request_paths, wsgi_get
 
 SKIPPED = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
 
@@ -52,11 +51,8 @@ def capture(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    import catalog.api.answers
-
-    catalog.api.answers.cacheable = lambda request: False
-    paths = [line for line in Path(args.paths, "search.txt").read_text().splitlines() if line]
-    random.Random(5).shuffle(paths)
+    never_keep_answers()
+    paths = request_paths(args.paths, "search")
     for path in paths[-10:]:  # the model, the URL conf and the connection first
         wsgi_get(application, path)
     searches = []
