@@ -44,7 +44,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from serve_load import CACHE, LUA, cpu_seconds, cpu_used, database_backends, healthy  # noqa: E402
+from serve_load import CACHE, cpu_seconds, cpu_used, database_backends, healthy, run_wrk  # noqa: E402
 
 DATABASE = "bench_serve_this"
 PGDATA = ROOT / ".pgdata"
@@ -146,22 +146,18 @@ def served(variant: Variant, paths: Path, *, seconds: int, connections: int, py_
                 command = [str(BIN / "py-spy"), "record", "--pid", str(worker.pid), "--gil", "--rate", "100"]
                 command += ["--duration", str(max(1, seconds - 2)), "--format", "raw", "--nonblocking", "-o", str(out)]
                 spies.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
-        threads = min(2, connections)
-        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
-        command += ["-s", str(LUA), f"http://127.0.0.1:{PORT}", "--", str(paths), str(threads)]
         load = os.getloadavg()[0]
-        server_before, database_before = cpu_seconds([process]), cpu_seconds(database_backends(PGDATA, DATABASE))
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        server_after, database_after = cpu_seconds([process]), cpu_seconds(database_backends(PGDATA, DATABASE))
+        result = run_wrk(
+            PORT, paths, seconds=seconds, connections=connections, server=server, database=DATABASE, pgdata=PGDATA
+        )
         for spy, _ in spies:
             spy.wait()
-        result = json.loads(next(line for line in out.splitlines() if line.startswith("JSON ")).removeprefix("JSON "))
         errors = sum(result[key] for key in ("non2xx", "connect", "read", "write", "timeout"))
         n = result["requests"]
         figures = {
             "rps": result["rps"],
-            "server_ms": 1000 * cpu_used(server_before, server_after) / n,
-            "postgres_ms": 1000 * cpu_used(database_before, database_after) / n,
+            "server_ms": result["server_cpu_ms"],
+            "postgres_ms": result["postgres_cpu_ms"],
             "p50_ms": result["p50_ms"],
             "p99_ms": result["p99_ms"],
             "errors": errors,

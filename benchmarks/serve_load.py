@@ -228,17 +228,32 @@ def database_backends(pgdata: Path, database: str) -> list[psutil.Process]:
 
 
 def wrk(side: Side, paths: Path, *, seconds: int, connections: int, server: subprocess.Popen | None = None) -> dict:
-    """wrk's figures; with `server`, also the CPU per request of the server's processes and of the side's
-    database backends while wrk ran (ms; from /proc, so no other process on the machine counts)."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(LUA)]
-    command += [f"http://127.0.0.1:{side.port}", "--", str(paths), "2"]
+    """wrk's figures against `side` (see `run_wrk`)."""
+    return run_wrk(side.port, paths, seconds=seconds, connections=connections, server=server, database=side.database)
+
+
+def run_wrk(
+    port: int,
+    paths: Path,
+    *,
+    seconds: int,
+    connections: int,
+    server: subprocess.Popen | None = None,
+    database: str = "",
+    pgdata: Path = ROOT / ".pgdata",
+) -> dict:
+    """wrk's figures for the server on `port`, each connection on its own stretch of `paths` (wrk_paths.lua);
+    with `server`, also the CPU per request of its processes and of `database`'s backends in the embedded server
+    of `pgdata` while wrk ran (ms; from /proc, so no other process on the machine counts)."""
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", str(paths), str(threads)]
     watched = [psutil.Process(server.pid)] if server else []
-    pgdata = ROOT / ".pgdata"
     server_before = cpu_seconds(watched)
-    database_before = cpu_seconds(database_backends(pgdata, side.database)) if server else {}
+    database_before = cpu_seconds(database_backends(pgdata, database)) if server else {}
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     server_after = cpu_seconds(watched)
-    database_after = cpu_seconds(database_backends(pgdata, side.database)) if server else {}
+    database_after = cpu_seconds(database_backends(pgdata, database)) if server else {}
     line = next(line for line in out.splitlines() if line.startswith("JSON "))
     result = json.loads(line.removeprefix("JSON "))
     if server and result["requests"]:
