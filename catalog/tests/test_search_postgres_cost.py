@@ -9,6 +9,7 @@ from django.db import connection
 from catalog import search
 from catalog.models import Movie
 from catalog.tests.helpers import make_movie
+from moviesite.db import fetch
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +39,6 @@ def catalog() -> list[Movie]:
     return films
 
 
-def rows(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 @pytest.mark.parametrize(
     "words",
     (
@@ -61,8 +56,8 @@ def test_the_query_words_entries_bm25f_reads_are_those_of_the_whole_vector_unnes
                      FROM unnest(m.search_vector) AS u WHERE u.lexeme = ANY(%s))"""
     entries = search.WORD_ENTRIES.format(vector="m.search_vector")
     sql = "SELECT m.id, {} FROM catalog_movie AS m ORDER BY m.id"
-    expected = rows(sql.format(whole), [words])
-    assert rows(sql.format(entries), [words]) == expected
+    expected = fetch(sql.format(whole), [words])
+    assert fetch(sql.format(entries), [words]) == expected
     assert any(found for _, found in expected) or not {"storm", "sea", "sailor"} & set(words)
 
 
@@ -74,8 +69,8 @@ def test_keyword_candidates_read_through_the_search_index_are_the_films_the_filt
     through_index = search.candidates_statement(films, candidates, through_index=True)
     assert through_index != plain
     ordered = "SELECT pk, vote_count, words::text FROM ({} OFFSET 0) AS film ORDER BY pk"
-    found = rows(ordered.format(through_index[0]), through_index[1])
-    assert found == rows(ordered.format(plain[0]), plain[1])
+    found = fetch(ordered.format(through_index[0]), through_index[1])
+    assert found == fetch(ordered.format(plain[0]), plain[1])
     assert found  # the filters keep some of the films
 
 
@@ -126,8 +121,10 @@ def test_a_long_query_tests_each_of_its_words_once_per_film(catalog):
 
 def test_the_keyword_candidates_copy_of_a_search_vector_is_the_vector(catalog):
     sql, params = search.candidates_statement(Movie.objects.all(), "'storm' | 'lighthous' | 'tax'")
-    copies = dict((pk, words) for pk, _, words in rows(f"SELECT pk, vote_count, words::text FROM ({sql}) AS c", params))
-    vectors = dict(rows("SELECT id, search_vector::text FROM catalog_movie", []))
+    copies = dict(
+        (pk, words) for pk, _, words in fetch(f"SELECT pk, vote_count, words::text FROM ({sql}) AS c", params)
+    )
+    vectors = dict(fetch("SELECT id, search_vector::text FROM catalog_movie", []))
     assert copies and all(vectors[pk] == words for pk, words in copies.items())
 
 
