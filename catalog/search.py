@@ -1071,15 +1071,20 @@ _MARK_START, _MARK_END = "\x02", "\x03"
 
 def headline(ids: list[int], query: str) -> RawSQL | Value:
     """SQL for a film's overview (or plot) with the query's words marked (ts_headline), when it is one of
-    `ids` and has any of the words; NULL otherwise. `marked` makes it HTML."""
+    `ids` and its overview, tagline or plot has any of the words; NULL otherwise. `marked` makes it HTML."""
     if not ids:
         return Value(None, output_field=models.TextField())
     options = f"StartSel={_MARK_START}, StopSel={_MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
     # Any of the words (plainto_tsquery wants all), built once: a one-row subquery (an InitPlan), which a prepared
     # statement's generic plan does not build again for every film either.
     any_word = "(SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery)"
+    # Only where the search vector's D part (overview, tagline and plot: `Movie.search_vector`) has one of the
+    # words: the text ts_headline reads is one of those, so it has a word to mark only then, and a headline
+    # without a mark is no snippet (`marked`): none had one in 1,072,018 pairs of such a film and one of wrk's 9,747
+    # search queries on TMDB 5000. A third of the headlines were of films only their title, people or tags matched
+    # (2,008 of 5,740 in 600 of wrk's searches), each a parse of the whole overview.
     return RawSQL(
-        f"""CASE WHEN catalog_movie.id = ANY(%s) AND catalog_movie.search_vector @@ {any_word}
+        f"""CASE WHEN catalog_movie.id = ANY(%s) AND ts_filter(catalog_movie.search_vector, '{{d}}') @@ {any_word}
                  THEN ts_headline(%s::regconfig, COALESCE(NULLIF(catalog_movie.overview, ''), catalog_movie.plot),
                                   {any_word}, %s) END""",
         [ids, SEARCH_CONFIG, query, SEARCH_CONFIG, SEARCH_CONFIG, query, options],

@@ -208,3 +208,25 @@ def test_a_prepared_keyword_statement_builds_its_tsqueries_once_not_for_every_fi
     # Each tsquery (and the phrase) an InitPlan's result, not an expression evaluated on every film's row.
     assert plan.count("InitPlan") >= 3 * len(stats.words) + 1
     assert "to_tsquery" not in "\n".join(line for line in plan.splitlines() if "Output:" in line and "$" not in line)
+
+
+@pytest.mark.parametrize("query", ("storm", "lighthouse keeper", "sea", "storm sea sailor keeper", "year"))
+def test_a_headline_is_read_only_where_the_overview_tagline_or_plot_has_a_word_and_gives_the_same_snippet(
+    catalog, query
+):
+    make_movie(title="Storm Lighthouse Sea", overview="Nothing of the kind happens here, twice a year.")
+    make_movie(title="Keeper", overview="", plot="The plot: a keeper, a storm, a sailor.")
+    ids = list(Movie.objects.values_list("pk", flat=True))
+    any_word = "replace(plainto_tsquery('moviesite_english'::regconfig, %s)::text, '&', '|')::tsquery"
+    before = f"""CASE WHEN search_vector @@ {any_word} THEN ts_headline('moviesite_english'::regconfig,
+                 COALESCE(NULLIF(overview, ''), plot), {any_word}, %s) END"""
+    options = f"StartSel={search._MARK_START}, StopSel={search._MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
+    expected = dict(fetch(f"SELECT id, {before} FROM catalog_movie", [query, query, options]))
+    headline = search.headline(ids, query)
+    found = dict(fetch(f"SELECT id, {headline.sql} FROM catalog_movie", headline.params))
+    assert {pk: search.marked(text) for pk, text in found.items()} == {
+        pk: search.marked(text) for pk, text in expected.items()
+    }
+    # Films only their title (or people, or tags) match are not read at all.
+    assert any(text is not None and not search.marked(text) for text in expected.values()) or query == "year"
+    assert all(text is None or search.marked(text) for text in found.values())
