@@ -26,7 +26,7 @@ from pgvector.django import CosineDistance, HalfVectorField
 
 from catalog import params
 from catalog import search as engine
-from moviesite.db import and_where, fetch, local_settings, nulls_last, own_where
+from moviesite.db import and_where, fetch_prepared, local_settings, nulls_last, own_where
 from recommender.encoders import DIMENSIONS
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class MovieQuerySet(models.QuerySet):
         where = own_where(self) if fields == ("pk",) else None
         if where is not None:
             sql, params = _nearest_sql(self.model, where, vector, embedding_model=model, limit=limit, story=story)
-            return _similarities(lambda: fetch(sql, params, using=self.db), limit=limit, using=self.db)
+            return _similarities(lambda: fetch_prepared(sql, params, using=self.db), limit=limit, using=self.db)
         qs = self.filter(embedding__isnull=False, embedding_model=model)
         # The very expression of the index (half precision), so the planner walks it; see `indexed_embedding`.
         indexed = indexed_story() if story else indexed_embedding()
@@ -224,7 +224,7 @@ class MovieQuerySet(models.QuerySet):
             ]
             sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
             params = [*parts[0][1], *parts[1][1]]
-            rows = _similarities(lambda: fetch(sql, params, using=self.db), limit=limit, using=self.db)
+            rows = _similarities(lambda: fetch_prepared(sql, params, using=self.db), limit=limit, using=self.db)
         best: dict[int, float] = {}
         for pk, similarity in rows:
             if similarity > best.get(pk, -2.0):
@@ -334,7 +334,7 @@ def _written_in_bulk(
     sql = f"SELECT {shape.select} FROM {table} WHERE {condition}{shape.order_by}"
     loaded, width = shape.field_names, len(shape.field_names)
     films_by_id = {}
-    for row in fetch(sql, params, using=films.db):
+    for row in fetch_prepared(sql, params, using=films.db):
         values = list(row)
         for position, converters, expression in shape.converters:
             for converter in converters:

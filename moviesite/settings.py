@@ -136,6 +136,13 @@ if DATABASE_POOLER == "transaction":
     for database in DATABASES.values():
         database["DISABLE_SERVER_SIDE_CURSORS"] = True
         database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+else:
+    # Elsewhere a connection is one client's, and the statements moviesite.db.fetch_prepared runs are prepared:
+    # parsed and planned once per connection. psycopg prepares nothing while the threshold is None (Django's
+    # default), and no other statement at this one: Django's cursors bind parameters client-side, which never
+    # prepares, and fetch_prepared asks for its own.
+    for database in DATABASES.values():
+        database.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.throttling import AnonRateThrottle
+
+from moviesite.db import fetch_prepared
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -64,9 +65,7 @@ def hit(key: str, period: int, *, now: float | None = None) -> tuple[int, int]:
     now = clock() if now is None else now
     window = int(now) // period * period
     expires = window + period
-    with connection.cursor() as cursor:
-        cursor.execute(COUNT_SQL, [key[:200], window, expires, int(now)])
-        count = cursor.fetchone()[0]
+    count = fetch_prepared(COUNT_SQL, [key[:200], window, expires, int(now)])[0][0]
     return count, max(1, expires - int(now))
 
 

@@ -30,7 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.api.serializers import SimilarMovieSerializer, SimilarParamsSerializer
-from moviesite.db import reading
+from moviesite.db import fetch_prepared, reading
 from moviesite.models import CachedAnswer
 from recommender.models import CatalogVersion
 from recommender.similar import similar_films
@@ -94,10 +94,8 @@ def _lookup(key: str) -> tuple[int | None, bytes | None]:
     """(current catalog version, the answer kept for it or None); version None if there is none yet."""
     catalog = reading(CatalogVersion)
     if catalog.alias == DEFAULT_DB_ALIAS:
-        with catalog.cursor() as cursor:
-            cursor.execute(LOOKUP_SQL, [key])
-            row = cursor.fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        rows = fetch_prepared(LOOKUP_SQL, [key])
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
     # Replicas: the version of the catalog this request reads, the answer from the primary.
     version = _current_version()
     if version is None:
@@ -119,9 +117,9 @@ def _current_version() -> int | None:
 def _store(key: str, version: int, body: bytes) -> None:
     """Keep the answer under the version read before computing it: a change committed meanwhile leaves it
     stale at once, never a stale answer under a new version."""
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(STORE_SQL, [key, version, body, int(time.time())])
-        if random.randrange(SWEEP_EVERY) == 0:
+    fetch_prepared(STORE_SQL, [key, version, body, int(time.time())])
+    if random.randrange(SWEEP_EVERY) == 0:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(SWEEP_SQL, [version, MAX_ANSWERS])
 
 

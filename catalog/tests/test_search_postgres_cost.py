@@ -154,3 +154,79 @@ def test_a_short_querys_search_sends_no_phrase_statement_of_its_own(catalog):
     assert page.results and page.results[0].title == "Storm Keeper"  # the quote goes first
     phrase = [q["sql"] for q in statements.captured_queries if "phraseto_tsquery" in q["sql"]]
     assert len(phrase) == 1 and "film.words" in phrase[0]  # the keyword statement's
+
+
+@pytest.fixture
+def plans():
+    """Every prepared statement run with the plan Postgres keeps for any values (its generic plan), or with one
+    made for the given values (a custom plan): `plans("generic")`."""
+
+    def use(kind: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('plan_cache_mode', %s, false)", [kind if kind == "auto" else f"force_{kind}_plan"]
+            )
+
+    yield use
+    use("auto")
+
+
+QUERIES = (
+    "storm",
+    "storm keeper",
+    "the storm comes twice",
+    "a keeper of the lighthouse waits for the storm with a sailor at sea in the quiet year",
+    "Strom Keper",
+)
+
+
+@pytest.mark.parametrize("mode", ("keyword", "hybrid"))
+def test_a_searchs_prepared_statements_read_the_same_under_their_generic_plans(catalog, plans, mode):
+    def page(query: str) -> list[tuple]:
+        found = Movie.objects.visible().search(query, mode=mode)
+        return [(movie.pk, movie.score, movie.matched, str(movie.snippet)) for movie in found.results]
+
+    plans("custom")
+    custom = {query: page(query) for query in QUERIES}
+    plans("generic")
+    assert {query: page(query) for query in QUERIES} == custom
+    assert all(custom.values())
+
+
+def test_a_prepared_keyword_statement_builds_its_tsqueries_once_not_for_every_film(catalog, plans):
+    from django.test.utils import CaptureQueriesContext
+
+    query = "storm keeper lighthouse"
+    stats = search.word_statistics(query)
+    with CaptureQueriesContext(connection) as statements:
+        search.keyword_scores(Movie.objects.visible(), query, limit=100, stats=stats, phrases=set())
+    sql = statements.captured_queries[-1]["sql"]
+    plans("generic")
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (VERBOSE) {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # Each tsquery (and the phrase) an InitPlan's result, not an expression evaluated on every film's row.
+    assert plan.count("InitPlan") >= 3 * len(stats.words) + 1
+    assert "to_tsquery" not in "\n".join(line for line in plan.splitlines() if "Output:" in line and "$" not in line)
+
+
+@pytest.mark.parametrize("query", ("storm", "lighthouse keeper", "sea", "storm sea sailor keeper", "year"))
+def test_a_headline_is_read_only_where_the_overview_tagline_or_plot_has_a_word_and_gives_the_same_snippet(
+    catalog, query
+):
+    make_movie(title="Storm Lighthouse Sea", overview="Nothing of the kind happens here, twice a year.")
+    make_movie(title="Keeper", overview="", plot="The plot: a keeper, a storm, a sailor.")
+    ids = list(Movie.objects.values_list("pk", flat=True))
+    any_word = "replace(plainto_tsquery('moviesite_english'::regconfig, %s)::text, '&', '|')::tsquery"
+    before = f"""CASE WHEN search_vector @@ {any_word} THEN ts_headline('moviesite_english'::regconfig,
+                 COALESCE(NULLIF(overview, ''), plot), {any_word}, %s) END"""
+    options = f"StartSel={search._MARK_START}, StopSel={search._MARK_END}, MaxWords=18, MinWords=8, MaxFragments=1"
+    expected = dict(fetch(f"SELECT id, {before} FROM catalog_movie", [query, query, options]))
+    headline = search.headline(ids, query)
+    found = dict(fetch(f"SELECT id, {headline.sql} FROM catalog_movie", headline.params))
+    assert {pk: search.marked(text) for pk, text in found.items()} == {
+        pk: search.marked(text) for pk, text in expected.items()
+    }
+    # Films only their title (or people, or tags) match are not read at all.
+    assert any(text is not None and not search.marked(text) for text in expected.values()) or query == "year"
+    assert all(text is None or search.marked(text) for text in found.values())
