@@ -242,7 +242,8 @@ def warm_query_encoder() -> None:
 @lru_cache(maxsize=2048)
 def _cached_query_vector(backend: str, query_encoder: str, text: str) -> tuple[float, ...]:
     encoder = get_query_encoder(query_encoder) if backend == "local" else get_encoder(backend)
-    return tuple(float(x) for x in encoder.encode([text])[0])
+    # The same Python floats as float() of each component (a float32 widens exactly), 384 conversions in C.
+    return tuple(np.asarray(encoder.encode([text])[0]).tolist())
 
 
 def encode_query(text: str, backend: str | None = None) -> list[float]:
