@@ -202,3 +202,54 @@ def test_hybrid_and_keyword_features_leave_out_semantic_modes_priors():
     _, columns = ranker.features(rankings, "a weatherman relives the same day over and over", {1: 10})
     assert "votes_sat" not in columns
     assert not {"votes_sat", "votes_sat_x_long"} & set(ranker.FEATURES_BY_MODE["hybrid"])
+
+
+def test_a_list_of_tags_is_told_from_a_sentence_with_commas():
+    assert ranker.tag_list("moon, nasa, space")
+    assert ranker.tag_list("dark comedy, atomic bomb, black comedy, satire, quirky")
+    assert not ranker.tag_list("moon, nasa")  # two items: a title or a name can be that
+    assert not ranker.tag_list("back to the futre")
+    assert not ranker.tag_list(
+        "Jim, Michelle, Stifler, and their friends reunite in East Great Falls, Michigan for their high school reunion."
+    )
+
+
+def test_semantic_mode_ranks_a_list_of_tags_with_its_own_popularity_prior_at_any_length():
+    """A short list of tags is ranked by the model in semantic mode only (hybrid keeps its hand-set fusion
+    for it), with a prior of its own; a sentence of the same length gets none."""
+    model = ranker.current()
+    assert model.covers("semantic", 1.0, "moon, nasa, space")
+    assert not model.covers("hybrid", 0.5, "moon, nasa, space")
+    assert not model.covers("semantic", 1.0, "back to the futre")
+    rankings = {"semantic": [(1, 0.6), (2, 0.5)]}
+    priors = {1: 0, 2: 30_000}
+    _, listed = ranker.features(rankings, "moon, nasa, space", priors, mode="semantic")
+    _, line = ranker.features(rankings, "a man on the moon", priors, mode="semantic")
+    assert listed["votes_sat_x_list"][0] == 0.0 and listed["votes_sat_x_list"][1] > 0.99
+    assert line["votes_sat_x_list"] == [0.0, 0.0]
+
+
+def test_a_list_of_tags_has_its_votes_read_in_semantic_mode(django_assert_num_queries):
+    from catalog import search
+
+    rankings = {"semantic": [(2, 0.5)]}
+    with django_assert_num_queries(1):
+        search.priors_of(Movie, rankings, "moon, nasa, space", mode="semantic", alpha=0.5)
+    with django_assert_num_queries(0):
+        assert search.priors_of(Movie, rankings, "tom hanks", mode="semantic", alpha=0.5) == {}
+
+
+def test_semantic_mode_encodes_a_list_of_tags_without_its_commas(monkeypatch):
+    """The commas of a tag list are a third of its word pieces; semantic mode leaves them out of the vector,
+    hybrid mode (and any other query) encodes the text as typed."""
+    from catalog import search
+    from recommender import encoders
+
+    real, seen = encoders.encode_query, []
+    monkeypatch.setattr(encoders, "encode_query", lambda text, backend=None: seen.append(text) or real(text, backend))
+    films = Movie.objects.visible()
+    search.semantic_scores(films, "time travel, dystopia, robots", limit=10, document=True)
+    search.semantic_scores(films, "time travel, dystopia, robots", limit=10)
+    sentence = "Tom, Anna, their dog and two neighbours drive across the country to find a lost brother."
+    search.semantic_scores(films, sentence, limit=10, document=True)
+    assert seen == ["time travel dystopia robots", "time travel, dystopia, robots", sentence]
