@@ -393,7 +393,6 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
     # Signals change with the catalog and with the code that computes them (not with the fusion's).
     # (Those that exist: fold and osa_distance went when rapidfuzz came.)
     names = ["signals", "keyword_scores", "title_scores", "semantic_scores", "weighted_words", "edit_closeness"]
-    names += ["encoded_text"]
     names += ["bm25_rescore", "bm25f", "word_statistics", "averages", "candidate_query", "candidate_budget"]
     names += ["uses_syntax", "mostly_stop_words", "folded", "raw_quotes"]
     code = [getattr(search, name) for name in [*names, "fold", "osa_distance"] if hasattr(search, name)]

@@ -76,13 +76,13 @@ def examples(rows, priors, mode: str):
     keep = KEEP[mode]
     per_source = defaultdict(int)
     for name, query, _, _ in rows:
-        per_source[name] += ranker.ranks(mode, " ".join(query.split()))
+        per_source[name] += len(query.split()) >= ranker.LONG_QUERY_WORDS
     X, y, w = [], [], []
     for source, query, relevant, rankings in rows:
         rankings = {n: r for n, r in bench.mode_rankings(rankings, mode).items() if n in keep}
         q = " ".join(query.split())
-        if not ranker.ranks(mode, q):
-            continue  # titles, names and other short queries keep the hand-set fusion (catalog.ranker.ranks)
+        if len(q.split()) < ranker.LONG_QUERY_WORDS:
+            continue  # shorter queries keep the hand-set fusion (catalog.ranker.LinearRanker.covers)
         keys, columns = ranker.features(rankings, q, priors, mode=mode)
         matrix = np.array([columns[n] for n in names], dtype=np.float64).T if keys else np.zeros((0, len(names)))
         positives = [i for i, key in enumerate(keys) if key in relevant]
@@ -111,13 +111,6 @@ def main() -> None:
     parser.add_argument("--cv", action="store_true", help="print a two-fold cross-validation on the dev queries")
     parser.add_argument("--catalogs", nargs="+", choices=bench.CATALOGS, default=list(bench.CATALOGS))
     parser.add_argument("--reuse", action="store_true", help="reuse the dev exports of a previous run (/tmp)")
-    parser.add_argument(
-        "--modes",
-        nargs="+",
-        choices=tuple(ranker.FEATURES_BY_MODE),
-        default=list(ranker.FEATURES_BY_MODE),
-        help="refit these modes only; the others keep their weights from the file at --out",
-    )
     args = parser.parse_args()
     bench.CACHE.mkdir(parents=True, exist_ok=True)
     if args.child:
@@ -137,13 +130,8 @@ def main() -> None:
             rows.append((f"{catalog}:{source}", query, {key + offset for key in relevant}, shifted))
         priors.update({key + offset: v for key, v in data["priors"].items()})
     if args.cv:
-        cross_validate(rows, priors, args.modes)
-    kept = {}
-    if set(args.modes) != set(ranker.FEATURES_BY_MODE):
-        # A rebuilt catalog's signals differ in the last digits (a new HNSW graph): a mode not being changed
-        # keeps the weights it shipped with rather than a refit that moves them.
-        kept = json.loads(Path(args.out).read_text())["weights"]
-    weights = {mode: fit(rows, priors, mode) if mode in args.modes else kept[mode] for mode in ranker.FEATURES_BY_MODE}
+        cross_validate(rows, priors)
+    weights = {mode: fit(rows, priors, mode) for mode in ranker.FEATURES_BY_MODE}
     for mode, table in weights.items():
         print(f"{mode}: " + ", ".join(f"{n} {c:+.2f}" for n, c in table.items()))
     bias = dict.fromkeys(weights, 0.0)
@@ -167,14 +155,14 @@ def fold_of(query: str) -> int:
     return int(hashlib.md5(query.encode()).hexdigest(), 16) % 2
 
 
-def cross_validate(rows, priors, modes) -> None:
+def cross_validate(rows, priors) -> None:
     """Two folds of the dev queries: each mode's model trained on one fold ranks the other's described queries;
     MRR@10 / hit@10 beside the hand-set fusion's on the same queries."""
     from catalog import search
 
     print("| mode | catalog:source (queries) | model MRR@10 / hit@10 | hand-set MRR@10 / hit@10 |")
     print("| --- | --- | --- | --- |")
-    for mode in modes:
+    for mode in ranker.FEATURES_BY_MODE:
         found: dict[str, list[tuple[int | None, int | None]]] = defaultdict(list)
         for held in (0, 1):
             model = ranker.LinearRanker(weights={mode: fit([r for r in rows if fold_of(r[1]) != held], priors, mode)})

@@ -42,10 +42,7 @@ FEATURES_BY_MODE = {
     # the two-fold CV, taglines within 0.012 (benchmarks/RESULTS.md, issue 13, seventh round). The fit gives
     # the first a small negative weight: at 8-12 words (mostly taglines, of films of any popularity) a
     # well-known film needs a little more cosine; the second outweighs it from ~12 words on.
-    # A list of tags ("moon, nasa, space", `tag_list`) names films people know (MovieLens's tags are of films
-    # its users watched), at any length: a prior of its own, and the model ranks such a list even when short
-    # (dev CV, tags: MRR 0.128 -> 0.162 tmdb, 0.139 -> 0.210 merged; RESULTS.md, issue 13, eighth round).
-    "semantic": ("sem", "votes_sat", "votes_sat_x_long", "votes_sat_x_list"),
+    "semantic": ("sem", "votes_sat", "votes_sat_x_long"),
     "hybrid": (*LEXICAL, *SEMANTIC, *SHARED, "kw_x_long", *EVERY_CANDIDATE),
 }
 # A query of this many words or more reads as a description (its shape feature is 1), a title or a name below.
@@ -56,11 +53,6 @@ LONG_QUERY_WORDS = 8
 VOTES_SCALE = 10_000
 VOTES_SCALE_LONG = 1_000
 LONGER_QUERY_WORDS = 24
-# A list of tags (`tag_list`): at least TAG_LIST_ITEMS comma-separated items of at most TAG_LIST_ITEM_WORDS
-# words on average. Its prior (`votes_sat_x_list`) has VOTES_SCALE_LONG's scale: 1,000 and 3,000 votes were
-# within 0.005 MRR on the dev tags in the CV, 1,000 kept the descriptions better (RESULTS.md, eighth round).
-TAG_LIST_ITEMS = 3
-TAG_LIST_ITEM_WORDS = 3
 
 
 def query_shape(query: str) -> float:
@@ -73,20 +65,6 @@ def description_length(query: str) -> float:
     paragraph rather than a line."""
     words = len(query.split())
     return min(1.0, max(0.0, (words - LONG_QUERY_WORDS) / (LONGER_QUERY_WORDS - LONG_QUERY_WORDS)))
-
-
-def tag_list(query: str) -> bool:
-    """Whether `query` is a list of tags or keywords ("moon, nasa, space", "dark comedy, satire, quirky"), not a
-    sentence that has commas: TAG_LIST_ITEMS items or more, short ones."""
-    items = query.split(",")
-    return len(items) >= TAG_LIST_ITEMS and len(query.split()) <= TAG_LIST_ITEM_WORDS * len(items)
-
-
-def ranks(mode: str, query: str) -> bool:
-    """Whether the learned model ranks `query` in `mode` (keyword, semantic or hybrid): a description-shaped
-    one; in semantic mode also a list of tags of any length. Titles, partial titles, names and other short
-    queries keep the hand-set fusion, which ranked them better on the dev sets."""
-    return len(query.split()) >= LONG_QUERY_WORDS or (mode == "semantic" and tag_list(query))
 
 
 def features(
@@ -158,8 +136,6 @@ def features(
         paragraph = description_length(query)
         columns["votes_sat"] = [1.0 - math.exp(-value / VOTES_SCALE) for value in votes]
         columns["votes_sat_x_long"] = [(1.0 - math.exp(-value / VOTES_SCALE_LONG)) * paragraph for value in votes]
-        listed = float(tag_list(query))
-        columns["votes_sat_x_list"] = [(1.0 - math.exp(-value / VOTES_SCALE_LONG)) * listed for value in votes]
     return keys, columns
 
 
@@ -170,12 +146,15 @@ class LinearRanker:
     weights: dict[str, dict[str, float]]
 
     def covers(self, mode: str, alpha: float, query: str) -> bool:
-        """Whether the model ranks this query (`ranks`), in a mode a model was shipped for."""
+        """Whether the model ranks this query: a description-shaped one (titles, partial titles and names keep
+        the hand-set fusion, which ranked them better on the dev sets), in a mode a model was shipped for."""
+        if len(query.split()) < LONG_QUERY_WORDS:
+            return False
         if mode == "hybrid" and alpha <= 0:
             mode = "keyword"
         elif mode == "hybrid" and alpha >= 1:
             mode = "semantic"
-        return mode in self.weights and ranks(mode, query)
+        return mode in self.weights
 
     def rank(
         self,

@@ -720,22 +720,11 @@ def semantic_scores(films: MovieQuerySet, query: str, *, limit: int, document: b
     by its story about as well, and names and tags far better (dev, merged catalog: a director or actor's name
     MRR@10 0.034 -> 0.230; benchmarks/RESULTS.md, issue 13, sixth round). Hybrid mode reads the story alone:
     its keyword signal already finds names. The cut is exact: a film outside one pool has a cosine below that
-    pool's last there, so it can only enter the best `limit` by its other cosine, which is read. Semantic mode
-    also encodes a list of tags without its commas (`encoded_text`); hybrid mode, the query as typed."""
-    model = encoders.get_encoder().name
+    pool's last there, so it can only enter the best `limit` by its other cosine, which is read."""
+    vector, model = encoders.encode_query(query), encoders.get_encoder().name
     if document:
-        vector = encoders.encode_query(encoded_text(query))
         return films.nearest_story_or_document(vector, model=model, limit=limit)[:limit]
-    return films.nearest(encoders.encode_query(query), model=model, limit=limit, story=True)
-
-
-def encoded_text(query: str) -> str:
-    """What semantic mode's query encoder reads of `query`: a list of tags (`ranker.tag_list`) without its
-    commas. The model averages every word piece's vector, the commas' too, and in a list of short tags one
-    piece in three is a comma: without them, the dev tags' hit@10 by the cosine alone went 0.219 -> 0.263 (tmdb)
-    and 0.228 -> 0.298 (merged). Hybrid mode keeps them: its tags moved both ways on tmdb (RESULTS.md, issue 13,
-    eighth round)."""
-    return " ".join(query.replace(",", " ").split()) if ranker.tag_list(query) else query
+    return films.nearest(vector, model=model, limit=limit, story=True)
 
 
 def weighted_words(query: str) -> tuple[list[str], list[float]]:
