@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import F
+from psycopg.pq import ExecStatus
 
 
 def reading(model: type[models.Model]):
@@ -92,7 +93,12 @@ def fetch_prepared(sql: str, params: Sequence[object], *, using: str = DEFAULT_D
                 else connection.make_cursor(prepared)
             )
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+        # Rows, unless the statement was a write without RETURNING: asked of the result's status, not of
+        # `description`, which builds a Column for each of the result's columns (~25 for a page of films) first.
+        result = cursor.cursor.pgresult
+        rows = cursor.fetchall() if result is not None and result.status == ExecStatus.TUPLES_OK else []
+        cursor.close()  # the prepared cursor is not the one `with` closes
+        return rows
 
 
 class _PreparedCursor(ServerBindingCursor):
