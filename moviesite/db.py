@@ -92,13 +92,12 @@ def fetch_prepared(sql: str, params: Sequence[object], *, using: str = DEFAULT_D
                 if connection.queries_logged
                 else connection.make_cursor(prepared)
             )
-        cursor.execute(sql, params)
-        # Rows, unless the statement was a write without RETURNING: asked of the result's status, not of
-        # `description`, which builds a Column for each of the result's columns (~25 for a page of films) first.
-        result = cursor.cursor.pgresult
-        rows = cursor.fetchall() if result is not None and result.status == ExecStatus.TUPLES_OK else []
-        cursor.close()  # the prepared cursor is not the one `with` closes
-        return rows
+        with cursor:  # the prepared cursor too, which the outer `with` does not close, whatever happens
+            cursor.execute(sql, params)
+            # Rows, unless the statement was a write without RETURNING: asked of the result's status, not of
+            # `description`, which builds a Column for each of the result's columns (~25 for a page of films).
+            result = cursor.cursor.pgresult
+            return cursor.fetchall() if result is not None and result.status == ExecStatus.TUPLES_OK else []
 
 
 class _PreparedCursor(ServerBindingCursor):
