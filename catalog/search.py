@@ -935,8 +935,8 @@ def bm25_rescore(
             # Each of the query's words in the film: the weight of each of its occurrences ("AAD": twice in
             # the title, once in the overview). A lexeme never holds a space.
             marks = dict(entry.rsplit(" ", 1) for entry in row[-1])
-            lengths = dict(zip(BM25_FIELD_WEIGHTS, row[1 : 1 + fields], strict=True))
-            scores[pk] = bm25f(words, idfs, marks, lengths, average)
+            field_lengths = dict(zip(BM25_FIELD_WEIGHTS, row[1 : 1 + fields], strict=True))
+            scores[pk] = bm25f(words, idfs, marks, field_lengths, average)
             shares[pk] = len(marks) / len(words) if words else 0.0
     # A quote of the film's text goes first, whatever else scores: the best score of the ranking again lifts
     # it above all.
