@@ -20,6 +20,13 @@ from django.db import connection
 
 # Any 64-bit number no other code of this database uses: b"moviesit" read as an integer.
 CATALOG_WRITES_LOCK = int.from_bytes(b"moviesit", "big") & 0x7FFF_FFFF_FFFF_FFFF
+# Held by each transaction writing a batch of an import (`batch_write`), on the importer's writer connection, not
+# the one holding CATALOG_WRITES_LOCK. A run killed with kill -9 loses that session lock as soon as its idle
+# connection sees it gone, while its writer's backend may still be committing the last batch: the next run,
+# taking this lock once, waits for that commit before it matches films against the catalog. (Without it, a
+# re-run at once after kill -9 found a film missing that the dead run's commit then wrote: a UniqueViolation
+# on its external id: catalog/tests/test_import_resume.py's kill -9 case, once in a fresh clone's CI.)
+BATCH_WRITE_LOCK = CATALOG_WRITES_LOCK ^ 1
 
 
 @contextmanager
@@ -39,9 +46,19 @@ def catalog_writes(*, wait: bool = True, stderr: TextIO | None = None, what: str
             cursor.execute("SELECT pg_advisory_lock(%s)", [CATALOG_WRITES_LOCK])
             if stderr is not None:
                 stderr.write(f"...it finished after {time.monotonic() - started:.0f}s; {what} goes on.\n")
+        # A batch still being committed by a run that is gone (see BATCH_WRITE_LOCK): wait for it.
+        cursor.execute("SELECT pg_advisory_lock(%s)", [BATCH_WRITE_LOCK])
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [BATCH_WRITE_LOCK])
     try:
         yield
     finally:
         if connection.connection is not None:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [CATALOG_WRITES_LOCK])
+
+
+def batch_write() -> None:
+    """Mark the current transaction as one writing a batch of the catalog (BATCH_WRITE_LOCK, released when it
+    commits or rolls back), so that the next writer of the catalog waits for it to end."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BATCH_WRITE_LOCK])

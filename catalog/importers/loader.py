@@ -40,6 +40,7 @@ from catalog.models import (
     normalise_title,
     search_names,
 )
+from moviesite import locks
 from moviesite.progress import progress
 
 # Fields copied from a record onto a film. A record matched by external id to a film first imported from
@@ -413,6 +414,7 @@ class _Writer:
     @staticmethod
     def _in_transaction(write: Callable[..., None], *args, **kwargs) -> None:
         with transaction.atomic():
+            locks.batch_write()  # the next run waits for this commit, even if this process dies first
             write(*args, **kwargs)
 
     def __enter__(self) -> _Writer:
