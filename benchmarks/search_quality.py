@@ -156,11 +156,12 @@ def ensure_catalog(catalog: str) -> None:
     """Import the catalog's files unless its database already holds them embedded (then it is reused)."""
     from catalog.models import Movie
 
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    # First, so that an empty database has the table the count below reads (and a reused one is up to date).
+    subprocess.run([*manage, "migrate", "--no-input", "-v0"], check=True, env=os.environ)
     expected = {"tmdb": 4800, "merged": 5600}[catalog]
     if Movie.objects.filter(embedding__isnull=False).count() >= expected:
         return
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--no-input", "-v0"], check=True, env=os.environ)
     subprocess.run([*manage, "import_movies", *map(str, catalog_files(catalog))], check=True, env=os.environ)
 
 
