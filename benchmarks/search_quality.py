@@ -375,15 +375,25 @@ def use_query_encoder(queries: list[str], query_encoder: str) -> None:
     encoders.encode_query = lambda text, backend=None: table.get(text) or real(text, backend)
 
 
-def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torch") -> dict[str, dict]:
+def collect_signals(
+    catalog: str, queries: list[str], query_encoder: str = "torch", *, exact: bool = False
+) -> dict[str, dict]:
     """query -> catalog.search.signals() at alpha 0.5 (all three rankings) and semantic mode's own semantic
-    ranking (under SEMANTIC_MODE), cached per catalog and query encoder in /tmp (use_query_encoder() first)."""
+    ranking (under SEMANTIC_MODE), cached per catalog and query encoder in /tmp (use_query_encoder() first).
+
+    `exact`: the semantic pools as exact search gives them, read without index scans, instead of as this
+    catalog's HNSW graphs do (call it before any search statement: a prepared plan keeps its index). pgvector
+    draws each film's level in the graph at random, so two imports of the same files give pools that differ in a
+    few films near their tails (1,022 of 1,330 tmdb dev queries, ~2.5 films of 100); exact pools are the same on
+    every build. Kept in a file of their own."""
     from django.db import connection
 
     from catalog import search
     from catalog.models import Movie
 
     with connection.cursor() as cursor:
+        if exact:
+            cursor.execute("SET enable_indexscan = off")  # for this connection: the export's child process
         # The vectors too: re-embedding (a new Movie.document or story) changes the semantic signal, not
         # updated_at.
         cursor.execute(
@@ -399,7 +409,7 @@ def collect_signals(catalog: str, queries: list[str], query_encoder: str = "torc
     code = [getattr(search, name) for name in [*names, "fold", "osa_distance"] if hasattr(search, name)]
     stamp += hashlib.sha256("".join(inspect.getsource(f) for f in code).encode()).hexdigest()
     # torch's file keeps its old name, so signals computed before query encoders existed are reused.
-    suffix = "" if query_encoder == "torch" else f"-{query_encoder}"
+    suffix = ("" if query_encoder == "torch" else f"-{query_encoder}") + ("-exact" if exact else "")
     path = CACHE / f"signals-{connection.settings_dict['NAME']}{suffix}.pickle"
     cached = pickle.loads(path.read_bytes()) if path.exists() else {}
     if cached.get("stamp") != stamp:

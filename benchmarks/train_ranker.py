@@ -65,7 +65,8 @@ def export_dev(catalog: str, sample: int, path: Path) -> None:
     queries = sorted({query for _, query, _ in dev})
     # The query encoder search uses (its vectors differ from torch's in the last digits).
     bench.use_query_encoder(queries, settings.QUERY_ENCODER)
-    signals = bench.collect_signals(catalog, queries, settings.QUERY_ENCODER)
+    # Exact semantic pools: the weights come out the same on every import of the files (the HNSW graphs do not).
+    signals = bench.collect_signals(catalog, queries, settings.QUERY_ENCODER, exact=True)
     priors = bench.votes()
     rows = [(name, query, relevant, signals[query]) for name, query, relevant in dev]
     path.write_bytes(pickle.dumps({"rows": rows, "priors": priors}))
