@@ -4,8 +4,10 @@ which search then uses for description-shaped queries (catalog.ranker.LinearRank
 
     SEARCH_BENCH_CACHE=... MOVIESITE_PGDATA=... .venv/bin/python benchmarks/train_ranker.py --db-prefix story [--cv]
 
-Builds (or reuses) the catalogs and the signals cache exactly as search_quality.py does, with the product's
-query encoder (settings.QUERY_ENCODER); reads ../shared/datasets. Held-out queries are never read here: they
+Builds (or reuses) the catalogs and the signals cache as search_quality.py does, with the product's query
+encoder (settings.QUERY_ENCODER), but with the semantic pools read by exact search: on catalogs imported afresh
+into new databases it writes the committed file byte for byte (two independent builds checked, RESULTS.md,
+issue 13, ninth round); reads ../shared/datasets. Held-out queries are never read here: they
 are filtered out before any feature is made. The model is one pairwise logistic regression per mode (RankNet
 with a linear scorer): for each dev query, the feature difference between the right film and each other
 candidate is a positive example, the reverse a negative one; each query weighs the same, and each source the
