@@ -599,7 +599,9 @@ def child(catalog: str, sample: int, query_encoders: list[str], splits: list[str
     from catalog.models import Movie
 
     ensure_catalog(catalog)
-    sets = {name: cases for name, cases in query_sets(sample).items() if cases}
+    # Only the halves asked for: a dev run computes no signal of a held-out query, nor checks one against search().
+    sets = {name: [case for case in cases if case[2] in splits] for name, cases in query_sets(sample).items()}
+    sets = {name: cases for name, cases in sets.items() if cases}
     queries = sorted({query for cases in sets.values() for query, _, _ in cases})
     priors = votes()
     ids, corpus, texts = peer_documents()
