@@ -42,6 +42,11 @@ def ids(scored: list[tuple[int, float]]) -> list[int]:
     return [pk for pk, _ in scored]
 
 
+def titles(page) -> list[str]:
+    """The titles of a search page's results, in order."""
+    return [movie.title for movie in page.results]
+
+
 def make_editor(username: str):
     """A staff user who may add, change and delete films, as the admin would require (API writes too)."""
     from django.contrib.auth import get_user_model

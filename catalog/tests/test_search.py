@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Movie
-from catalog.tests.helpers import make_movie
+from catalog.tests.helpers import make_movie, titles
 from recommender.similar import similar_films
 
 pytestmark = pytest.mark.django_db
-
-
-def titles(page) -> list[str]:
-    return [movie.title for movie in page.results]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog import search
 from catalog.models import Movie
-from catalog.tests.helpers import make_movie
+from catalog.tests.helpers import make_movie, titles
 from recommender import encoders
 
 pytestmark = pytest.mark.django_db
@@ -48,10 +48,6 @@ def fake_films(settings) -> Movie.objects.__class__:
         ),
     ]  # fmt: skip
     return Movie.objects.filter(pk__in=[film.pk for film in films])
-
-
-def titles(page: search.SearchPage) -> list[str]:
-    return [movie.title for movie in page.results]
 
 
 def vector_reads(statements: list[dict]) -> list[str]:
