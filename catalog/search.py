@@ -187,6 +187,10 @@ TITLE_FIRST_LEAD = 0.1
 TITLE_FIRST_SKIPS_SEMANTIC = True
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
 MAX_TITLE_EDITS = 2
+# A query this short (folded) whose trigrams find no title within MAX_TITLE_EDITS of it is looked up again by its
+# words of SWAP_MIN_LETTERS letters or more with two neighbouring letters swapped (`swapped_words`).
+SWAP_QUERY_MAX_LETTERS = 12
+SWAP_MIN_LETTERS = 4
 # Folded titles kept per process (`folded_title`): the title signal folds ~30 titles a search, and the same ones
 # come back (popular titles, titles sharing a common word); folding them again was a third of its Python.
 FOLDED_TITLES_KEPT = 8192
@@ -640,8 +644,29 @@ def title_scores(films: MovieQuerySet, query: str, *, limit: int) -> list[tuple[
     # "The Rock"); one or two edits of the whole title is what a typo is, so the closer of the two counts.
     folded = folded_title(query)
     scored = [(pk, max(closeness, edit_closeness(folded, folded_title(title)))) for pk, closeness, title in rows]
-    scored.sort(key=lambda row: -row[1])  # a stable sort: ties keep the more voted film first
     # Raised to a power, a near-exact title stands well clear of titles that merely share a word.
+    ranked = closest_first(scored)
+    exact = bool(ranked) and ranked[0][1] >= 1
+    if not exact and title_decides(ranked, query) is None and (swaps := swapped_words(folded)):
+        # Two neighbouring letters swapped in a short word spoil most of its trigrams ("rsut" shares one of five
+        # with "rust"): such a title is no candidate, or too far behind to decide. When no title is the query
+        # or decides it, the titles holding one of its words with two neighbours swapped back are candidates,
+        # if a typo of it.
+        found = {pk for pk, _ in scored}
+        swapped = [
+            (pk, max(closeness, edit))
+            for pk, closeness, title in swap_rows(films, query, limit=limit, swaps=swaps)
+            if pk not in found and (edit := edit_closeness(folded, folded_title(title)))
+        ]
+        if swapped:
+            ranked = closest_first(scored + swapped)
+    return ranked
+
+
+def closest_first(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Titles and their closeness to the query, closest first (a stable sort: ties keep their order, the more
+    voted film first), each closeness raised to TITLE_CLOSENESS_POWER."""
+    scored = sorted(scored, key=lambda row: -row[1])
     return [(pk, closeness**TITLE_CLOSENESS_POWER) for pk, closeness in scored]
 
 
@@ -654,7 +679,12 @@ def folded_title(title: str) -> str:
 
 
 def titles_statement(
-    films: MovieQuerySet, query: str, *, limit: int, pairs: Sequence[tuple[str, str]] | None = None
+    films: MovieQuerySet,
+    query: str,
+    *,
+    limit: int,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    swaps: Sequence[str] | None = None,
 ) -> tuple[str, list[object]]:
     """The title signal's statement: the films whose title's best stretch is close to `query` (pg_trgm's <%),
     closest first. Written out over the films' own filter (`own_where`), as the ORM writes it (a test compares
@@ -669,9 +699,12 @@ def titles_statement(
 
     With `pairs` (`typo_pairs`), the candidates are the titles holding both words of one pair instead, kept by
     the same test as <% (word similarity at least the threshold) written as a function, so that the planner
-    cannot walk the index with it."""
+    cannot walk the index with it. With `swaps` (`swapped_words`), they are the titles holding one of those
+    words (ILIKE, which the index answers too), whatever their closeness."""
     table = connection.ops.quote_name(films.model._meta.db_table)
-    if pairs is None:
+    if swaps:
+        condition, condition_params = f'{table}."title" ILIKE ANY(%s)', [[f"%{word}%" for word in swaps]]
+    elif pairs is None:
         condition, condition_params = f'{table}."title" %%> ({TITLE_FILTER_QUERY})', [query]
     else:
         either, words = typo_pairs_sql(table, pairs)
@@ -679,7 +712,7 @@ def titles_statement(
         condition_params = [*words, query]
     where = own_where(films)
     if where is None:
-        if pairs is None:
+        if pairs is None and not swaps:
             candidates = films.filter(title__trigram_word_similar=RawSQL(TITLE_FILTER_QUERY, [query]))
         else:
             candidates = films.filter(RawSQL(condition, condition_params, output_field=models.BooleanField()))
@@ -698,6 +731,30 @@ def titles_statement(
         f' ORDER BY 2 DESC, {table}."vote_count" DESC NULLS LAST, 1 ASC LIMIT {int(limit)}'
     )
     return sql, [query, query, Int4(2), *where[1], *condition_params]
+
+
+def swap_rows(films: MovieQuerySet, query: str, *, limit: int, swaps: Sequence[str]) -> list[tuple[int, float, str]]:
+    """The title statement's rows (`titles_statement`) of the titles holding one of `swaps`."""
+    sql, params = titles_statement(films, query, limit=limit, swaps=swaps)
+    return fetch_prepared(sql, params, using=films.db)
+
+
+def swapped_words(folded: str) -> list[str]:
+    """The words of a short folded query (`folded_title`, at most SWAP_QUERY_MAX_LETTERS letters) of
+    SWAP_MIN_LETTERS letters or more, each with two neighbouring letters swapped, every way: the words of the
+    title it is a typo of, when the typo is such a swap (`title_scores`). A shorter word's swaps would be a
+    trigram or less, which thousands of titles hold at a million films."""
+    if len(folded) > SWAP_QUERY_MAX_LETTERS:
+        return []
+    return sorted(
+        {
+            word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+            for word in folded.split()
+            if len(word) >= SWAP_MIN_LETTERS
+            for at in range(len(word) - 1)
+            if word[at] != word[at + 1]
+        }
+    )
 
 
 def typo_pairs(query: str) -> list[tuple[str, str]] | None:

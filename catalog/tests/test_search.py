@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from catalog import search
 from catalog.models import Movie
 from catalog.tests.helpers import make_movie, titles
 from recommender.similar import similar_films
@@ -52,6 +55,59 @@ def test_keyword_mode_understands_websearch_syntax(fake_films):
 
 def test_keyword_mode_tolerates_a_typo_in_a_title(fake_films):
     assert titles(own(fake_films).search("orchrd of salt", mode="keyword"))[0] == "Orchard of Salt"
+
+
+@pytest.fixture
+def short_titles(settings) -> Movie.objects.__class__:
+    settings.EMBEDDING_BACKEND = "fake"
+    films = [
+        make_movie(title=title, overview=f"A film called {title}.", vote_count=votes, embed_with="fake")
+        for title, votes in [("Rust", 300), ("Trust", 900), ("Rusty Knife", 50), ("Mama", 400), ("Emma", 800)]
+    ]
+    return Movie.objects.filter(pk__in=[film.pk for film in films])
+
+
+def title_statements(statements: list[dict]) -> list[str]:
+    return [query["sql"] for query in statements if "WORD_SIMILARITY" in query["sql"]]
+
+
+@pytest.mark.parametrize("query", ["rsut", "uRst", "The Rsut"])
+def test_a_short_title_with_two_neighbouring_letters_swapped_comes_first(short_titles, query):
+    # "rsut" shares one trigram of five with "rust": only the swapped word, looked up again, finds it.
+    assert titles(short_titles.search(query, mode="keyword"))[0] == "Rust"
+    assert titles(short_titles.search(query, mode="hybrid"))[0] == "Rust"
+
+
+def test_a_swap_as_close_as_another_typo_ranks_beside_it(short_titles):
+    ranked = search.title_scores(short_titles, "amma", limit=10)
+    by_pk = dict(short_titles.values_list("pk", "title"))
+    # "emma" (one letter replaced) and "mama" (two swapped) are each one edit from "amma".
+    assert {by_pk[pk] for pk, _ in ranked[:2]} == {"Emma", "Mama"}
+    assert ranked[0][1] == ranked[1][1]
+
+
+def test_the_swapped_words_add_only_titles_the_query_is_a_typo_of(short_titles):
+    by_pk = dict(short_titles.values_list("pk", "title"))
+    # "Rusty Knife" holds "rust" but is no typo of "rsut": it stays out, as the trigrams left it.
+    assert [by_pk[pk] for pk, _ in search.title_scores(short_titles, "rsut", limit=10)] == ["Rust", "Trust"]
+
+
+def test_a_title_that_decides_costs_no_second_look(short_titles):
+    with CaptureQueriesContext(connection) as captured:
+        ranked = search.title_scores(short_titles, "Trust", limit=10)
+    assert ranked[0][0] == short_titles.get(title="Trust").pk
+    assert len(title_statements(captured.captured_queries)) == 1
+    with CaptureQueriesContext(connection) as captured:
+        search.title_scores(short_titles, "rsut", limit=10)
+    statements = title_statements(captured.captured_queries)
+    assert len(statements) == 2 and "ILIKE ANY" in statements[1]
+
+
+def test_the_swapped_words_of_a_short_query():
+    assert search.swapped_words("rsut") == ["rstu", "rust", "srut"]
+    # A word of three letters has no swap to look up by (one trigram: thousands of titles at a million films).
+    assert search.swapped_words("teh rsut") == ["rstu", "rust", "srut"]
+    assert search.swapped_words("a very long query") == []
 
 
 def test_semantic_mode_ranks_every_embedded_film_by_vector(fake_films):

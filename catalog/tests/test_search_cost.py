@@ -208,6 +208,11 @@ def typo_variants() -> list[tuple[str, set[int]]]:
     return [(query, pks) for query, pks in variants if query and len(query.split()) <= search.TITLE_QUERY_MAX_WORDS]
 
 
+def pairs_statement(sql: str) -> bool:
+    """Whether `sql` is the title statement of `typo_pairs` (not of `swapped_words`, which has ILIKE ANY)."""
+    return "ILIKE" in sql and "ILIKE ANY" not in sql
+
+
 def test_past_fifty_thousand_films_the_pairs_find_every_demo_title_one_or_two_typos_away():
     films = Movie.objects.visible()
     with connection.cursor() as cursor:
@@ -216,7 +221,7 @@ def test_past_fifty_thousand_films_the_pairs_find_every_demo_title_one_or_two_ty
     for query, pks in typo_variants():
         with CaptureQueriesContext(connection) as captured:
             found = {pk for pk, _ in title_scores(films, query, limit=100)}
-        if not any("ILIKE" in statement["sql"] for statement in captured.captured_queries):
+        if not any(pairs_statement(statement["sql"]) for statement in captured.captured_queries):
             continue  # the walk's: a short title, or too few words
         checked += 1
         assert pks & found, query
