@@ -191,6 +191,8 @@ MAX_TITLE_EDITS = 2
 # words of SWAP_MIN_LETTERS letters or more with two neighbouring letters swapped (`swapped_words`).
 SWAP_QUERY_MAX_LETTERS = 12
 SWAP_MIN_LETTERS = 4
+# Letters a title may have beyond its folded form ("The ", punctuation) and still be read by that second look.
+SWAP_TITLE_EXTRA_LETTERS = 8
 # Folded titles kept per process (`folded_title`): the title signal folds ~30 titles a search, and the same ones
 # come back (popular titles, titles sharing a common word); folding them again was a third of its Python.
 FOLDED_TITLES_KEPT = 8192
@@ -684,7 +686,7 @@ def titles_statement(
     *,
     limit: int,
     pairs: Sequence[tuple[str, str]] | None = None,
-    swaps: Sequence[str] | None = None,
+    swaps: tuple[Sequence[str], int] | None = None,
 ) -> tuple[str, list[object]]:
     """The title signal's statement: the films whose title's best stretch is close to `query` (pg_trgm's <%),
     closest first. Written out over the films' own filter (`own_where`), as the ORM writes it (a test compares
@@ -699,11 +701,13 @@ def titles_statement(
 
     With `pairs` (`typo_pairs`), the candidates are the titles holding both words of one pair instead, kept by
     the same test as <% (word similarity at least the threshold) written as a function, so that the planner
-    cannot walk the index with it. With `swaps` (`swapped_words`), they are the titles holding one of those
-    words (ILIKE, which the index answers too), whatever their closeness."""
+    cannot walk the index with it. With `swaps` (`swapped_words`, and the longest title to read), they are the
+    titles holding one of those words (ILIKE, which the index answers too), whatever their closeness."""
     table = connection.ops.quote_name(films.model._meta.db_table)
     if swaps:
-        condition, condition_params = f'{table}."title" ILIKE ANY(%s)', [[f"%{word}%" for word in swaps]]
+        words, longest = swaps
+        condition = f'{table}."title" ILIKE ANY(%s) AND char_length({table}."title") <= %s'
+        condition_params = [[f"%{word}%" for word in words], Int4(longest)]
     elif pairs is None:
         condition, condition_params = f'{table}."title" %%> ({TITLE_FILTER_QUERY})', [query]
     else:
@@ -734,8 +738,12 @@ def titles_statement(
 
 
 def swap_rows(films: MovieQuerySet, query: str, *, limit: int, swaps: Sequence[str]) -> list[tuple[int, float, str]]:
-    """The title statement's rows (`titles_statement`) of the titles holding one of `swaps`."""
-    sql, params = titles_statement(films, query, limit=limit, swaps=swaps)
+    """The title statement's rows (`titles_statement`) of the titles holding one of `swaps` and no longer than a
+    title within MAX_TITLE_EDITS of the folded query can be, give or take its article and punctuation (at a
+    million films thousands of titles hold a four-letter word; scoring only the short ones keeps it cheap, and
+    keeps the long ones from crowding the query's title out of the first `limit`)."""
+    longest = len(folded_title(query)) + MAX_TITLE_EDITS + SWAP_TITLE_EXTRA_LETTERS
+    sql, params = titles_statement(films, query, limit=limit, swaps=(swaps, longest))
     return fetch_prepared(sql, params, using=films.db)
 
 

@@ -62,7 +62,14 @@ def short_titles(settings) -> Movie.objects.__class__:
     settings.EMBEDDING_BACKEND = "fake"
     films = [
         make_movie(title=title, overview=f"A film called {title}.", vote_count=votes, embed_with="fake")
-        for title, votes in [("Rust", 300), ("Trust", 900), ("Rusty Knife", 50), ("Mama", 400), ("Emma", 800)]
+        for title, votes in [
+            ("Rust", 300),
+            ("Trust", 900),
+            ("Rusty Knife", 50),
+            ("Mama", 400),
+            ("Emma", 800),
+            ("Rust Belt Chronicles", 20),
+        ]
     ]
     return Movie.objects.filter(pk__in=[film.pk for film in films])
 
@@ -90,6 +97,12 @@ def test_the_swapped_words_add_only_titles_the_query_is_a_typo_of(short_titles):
     by_pk = dict(short_titles.values_list("pk", "title"))
     # "Rusty Knife" holds "rust" but is no typo of "rsut": it stays out, as the trigrams left it.
     assert [by_pk[pk] for pk, _ in search.title_scores(short_titles, "rsut", limit=10)] == ["Rust", "Trust"]
+
+
+def test_the_second_look_reads_only_titles_short_enough_to_be_a_typo_of_the_query(short_titles):
+    # Titles holding "rust" ("rsut" swapped back) of at most 4 + 2 edits + 8 letters of article and punctuation.
+    rows = search.swap_rows(short_titles, "rsut", limit=10, swaps=search.swapped_words("rsut"))
+    assert {title for _, _, title in rows} == {"Rust", "Trust", "Rusty Knife"}
 
 
 def test_a_title_that_decides_costs_no_second_look(short_titles):
