@@ -210,6 +210,15 @@ def test_hybrid_search_puts_the_right_film_first(query, expected):
     assert titles(Movie.objects.visible().search(query, limit=5))[0] == expected
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("dnue", "Dune"), ("jwas", "Jaws"), ("haet", "Heat"), ("tneet", "Tenet"), ("rcoky", "Rocky"), ("pnoyo", "Ponyo")],
+)
+def test_a_short_demo_title_with_two_letters_swapped_comes_first(query, expected):
+    assert titles(Movie.objects.visible().search(query, limit=5))[0] == expected
+    assert titles(Movie.objects.visible().search(query, mode="keyword", limit=5))[0] == expected
+
+
 def test_names_find_their_films():
     assert "Saving Private Ryan" in titles(Movie.objects.visible().search("tom hanks", mode="keyword", limit=20))
     nolan = titles(Movie.objects.visible().search("nolan", limit=10))
