@@ -423,7 +423,7 @@ def collect_signals(
             q = " ".join(query.split())
             rankings = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL)
             if "semantic" not in rankings:
-                # Left out where the title decides a hybrid search (search.skips_semantic; fuse() leaves it
+                # Left out where the title or a quote decides a hybrid search (search.skips_semantic; fuse() leaves it
                 # out there too): hybrid at a higher alpha still ranks by it.
                 rankings["semantic"] = search.semantic_scores(films, q, limit=POOL)
             # Semantic mode reads more than hybrid's semantic signal (the document vector too): its own ranking.

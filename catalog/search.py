@@ -185,6 +185,10 @@ TITLE_FIRST_MIN_CLOSENESS = 0.8
 TITLE_FIRST_LEAD = 0.1
 # In hybrid mode a query its title decides is not encoded, nor looked up in the vector index (`skips_semantic`).
 TITLE_FIRST_SKIPS_SEMANTIC = True
+# Nor is a query of QUOTE_DECIDES_MIN_WORDS words or more (and fewer than BM25_MIN_WORDS) that one film quotes:
+# fusion keeps that film first (`quote_first`). One or two words one film holds are a topic, not a quote.
+QUOTE_DECIDES_SKIPS_SEMANTIC = True
+QUOTE_DECIDES_MIN_WORDS = 3
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
 MAX_TITLE_EDITS = 2
 # A query this short (folded) whose trigrams find no title within MAX_TITLE_EDITS of it is looked up again by its
@@ -315,13 +319,25 @@ def signals(
 
 
 def skips_semantic(rankings: Rankings, query: str, *, mode: str, alpha: float) -> bool:
-    """Whether hybrid fusion leaves the semantic ranking out: the query's title decides it (`title_decides`),
-    at an alpha no higher than the default. The page is that film, then the lexical signals' films: the vector
-    of a typo'd title ("the dark knigth") is near little but noise, and encoding it and reading the vector
-    index were most of a new search's cost. A user weighing meaning more (a higher alpha) keeps its films."""
+    """Whether hybrid fusion leaves the semantic ranking out, at an alpha no higher than the default: the
+    query's title decides it (`title_decides`), or one film quotes a short query (`quote_decides`). The page is
+    that film, then the lexical signals' films: the vector of a typo'd title ("the dark knigth") is near little
+    but noise, a pasted tagline's film is known, and encoding the query and reading the vector index were most
+    of a new search's cost. A user weighing meaning more (a higher alpha) keeps its films."""
     if not TITLE_FIRST_SKIPS_SEMANTIC or mode != "hybrid" or mode_alpha(mode, alpha) > params.DEFAULT_ALPHA:
         return False
-    return title_decides(rankings.get("title") or [], query) is not None
+    return title_decides(rankings.get("title") or [], query) is not None or quote_decides(rankings, query)
+
+
+def quote_decides(rankings: Rankings, query: str) -> bool:
+    """Whether one film alone quotes `query` (`bm25_rescore`'s quotes: its words in its order in the film's
+    text), a query of QUOTE_DECIDES_MIN_WORDS words or more but too short to be re-scored (BM25_MIN_WORDS): its
+    quotes are read before the semantic ranking. On the dev sets the one film was the sought film every time
+    (146 of 296 tagline queries; benchmarks/RESULTS.md, issue 16, tenth round)."""
+    words = len(query.split())
+    if not QUOTE_DECIDES_SKIPS_SEMANTIC or not QUOTE_DECIDES_MIN_WORDS <= words < BM25_MIN_WORDS:
+        return False
+    return len(rankings.get("quote") or []) == 1
 
 
 def uses_syntax(query: str) -> bool:

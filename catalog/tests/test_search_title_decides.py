@@ -1,6 +1,6 @@
-"""A hybrid search its title decides (issue 16): the typo'd title's film first, then the lexical signals' films,
-with no query encoding and no read of the vector index; plumbing with the fake encoder, quality on the demo
-catalog with the real model."""
+"""A hybrid search its title or a quote decides (issue 16): the typo'd title's or the quoting film first, then
+the lexical signals' films, with no query encoding and no read of the vector index; plumbing with the fake
+encoder, quality on the demo catalog with the real model."""
 
 from __future__ import annotations
 
@@ -63,9 +63,10 @@ def test_a_typod_title_comes_first_in_hybrid_mode_without_encoding_the_query(fak
 
 
 def test_a_described_plot_still_uses_the_semantic_signal(fake_films, encoded):
+    # No quote of the overview ("Two sisters inherit a failing orchard by the sea."): a word of it left out.
     with CaptureQueriesContext(connection) as statements:
-        page = fake_films.search("sisters inherit a failing orchard", mode="hybrid")
-    assert encoded == ["sisters inherit a failing orchard"]
+        page = fake_films.search("sisters inherit an orchard by the sea", mode="hybrid")
+    assert encoded == ["sisters inherit an orchard by the sea"]
     assert len(vector_reads(statements.captured_queries)) == 1
     assert any("semantic" in movie.matched for movie in page.results)
 
@@ -104,7 +105,69 @@ def test_fusion_given_the_semantic_ranking_of_a_query_its_title_decides_leaves_i
     assert 4 in [f.key for f in search.fuse(close, "orchrd of salt", mode="hybrid", alpha=0.5)]
 
 
+@pytest.mark.parametrize("query", ["miners chase a comet", "chase a comet across the outer"])
+def test_a_short_line_one_film_quotes_comes_first_without_encoding_the_query(fake_films, encoded, query):
+    with CaptureQueriesContext(connection) as statements:
+        page = fake_films.search(query, mode="hybrid")
+    assert titles(page)[0] == "Comet Harvest"
+    assert encoded == [] and vector_reads(statements.captured_queries) == []
+
+
+def test_a_line_two_films_quote_still_uses_the_semantic_signal(fake_films, encoded):
+    other = make_movie(title="Tail of Fire", overview="Miners chase a comet to its tail.", embed_with="fake")
+    films = Movie.objects.filter(pk__in=[*fake_films.values_list("pk", flat=True), other.pk])
+    assert set(titles(films.search("miners chase a comet", mode="hybrid"))[:2]) == {"Comet Harvest", "Tail of Fire"}
+    assert encoded == ["miners chase a comet"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "outer belt",  # two words one film holds: a topic, not a quote
+        "miners chase a comet across the outer belt",  # eight words: a description, re-scored with its vector's films
+    ],
+)
+def test_a_quote_too_short_or_too_long_to_decide_still_uses_the_semantic_signal(fake_films, encoded, query):
+    fake_films.search(query, mode="hybrid")
+    assert encoded == [query]
+
+
+def test_a_user_weighing_meaning_above_the_default_keeps_the_semantic_signal_of_a_quote(fake_films, encoded):
+    assert titles(fake_films.search("miners chase a comet", mode="hybrid", alpha=0.8))[0] == "Comet Harvest"
+    assert encoded == ["miners chase a comet"]
+
+
+def test_fusion_given_the_semantic_ranking_of_a_query_one_film_quotes_leaves_it_out():
+    rankings = {
+        "keyword": [(2, 1.0), (3, 0.5)],
+        "title": [(1, 0.3**3)],
+        "quote": [(2, 1.0)],
+        "semantic": [(4, 0.9), (3, 0.8), (1, 0.1)],
+    }
+    without = {name: ranking for name, ranking in rankings.items() if name != "semantic"}
+    query = "miners chase a comet"
+    fused = [f.key for f in search.fuse(rankings, query, mode="hybrid", alpha=0.5)]
+    assert fused == [f.key for f in search.fuse(without, query, mode="hybrid", alpha=0.5)] and fused[0] == 2
+    assert 4 not in fused
+    # Two quoting films: the semantic ranking's films stay.
+    both = {**rankings, "quote": [(2, 1.0), (3, 1.0)]}
+    assert 4 in [f.key for f in search.fuse(both, query, mode="hybrid", alpha=0.5)]
+
+
 # -- quality on the demo catalog, with the real all-MiniLM-L6-v2 vectors ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("a great white shark kills a swimmer", "Jaws"),
+        ("a shy and imaginative waitress", "Amélie"),
+        ("folding pizza boxes to scrape by", "Parasite"),
+    ],
+)
+def test_a_line_of_a_demo_overview_comes_first_without_encoding_the_query(query, expected, encoded):
+    assert titles(Movie.objects.visible().search(query, limit=5))[0] == expected
+    assert encoded == []
 
 
 @pytest.mark.parametrize(
