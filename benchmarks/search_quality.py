@@ -385,7 +385,9 @@ def collect_signals(
     catalog's HNSW graphs do (call it before any search statement: a prepared plan keeps its index). pgvector
     draws each film's level in the graph at random, so two imports of the same files give pools that differ in a
     few films near their tails (1,022 of 1,330 tmdb dev queries, ~2.5 films of 100); exact pools are the same on
-    every build. Kept in a file of their own."""
+    every build. Kept in a file of their own. They are the learned ranker's training signals
+    (benchmarks/train_ranker.py), so they also hold the semantic pool of a query a title or a quote decides,
+    and its BM25F scores (`search.signals(decide=False)`), as search itself never reads them."""
     from django.db import connection
 
     from catalog import search
@@ -421,7 +423,7 @@ def collect_signals(
         CACHE.mkdir(parents=True, exist_ok=True)
         for done, query in enumerate(missing, start=1):
             q = " ".join(query.split())
-            rankings = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL)
+            rankings = search.signals(films, q, mode="hybrid", alpha=0.5, pool=POOL, decide=not exact)
             if "semantic" not in rankings:
                 # Left out where the title or a quote decides a hybrid search (search.skips_semantic; fuse() leaves it
                 # out there too): hybrid at a higher alpha still ranks by it.

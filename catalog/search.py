@@ -185,8 +185,8 @@ TITLE_FIRST_MIN_CLOSENESS = 0.8
 TITLE_FIRST_LEAD = 0.1
 # In hybrid mode a query its title decides is not encoded, nor looked up in the vector index (`skips_semantic`).
 TITLE_FIRST_SKIPS_SEMANTIC = True
-# Nor is a query of QUOTE_DECIDES_MIN_WORDS words or more (and fewer than BM25_MIN_WORDS) that one film quotes:
-# fusion keeps that film first (`quote_first`). One or two words one film holds are a topic, not a quote.
+# Nor is a query of QUOTE_DECIDES_MIN_WORDS words or more that one film quotes: fusion keeps that film first
+# (`quote_first`). One or two words one film holds are a topic, not a quote.
 QUOTE_DECIDES_SKIPS_SEMANTIC = True
 QUOTE_DECIDES_MIN_WORDS = 3
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
@@ -271,27 +271,34 @@ def search(
 
 
 def signals(
-    films: MovieQuerySet, query: str, *, mode: str, alpha: float, pool: int
+    films: MovieQuerySet, query: str, *, mode: str, alpha: float, pool: int, decide: bool = True
 ) -> dict[str, list[tuple[int, float]]]:
     """Each signal's ranking of `films` for `query` (the lexical ones unless semantic-only, the semantic one
-    unless keyword-only), `pool` films deep; in hybrid mode, not the semantic one of a query its title decides
-    (`title_decides`: `fuse` would leave it out)."""
+    unless keyword-only), `pool` films deep; in hybrid mode, not the semantic one of a query its title or one
+    quote decides (`skips_semantic`: `fuse` would leave it out), unless `decide` is False (the learned ranker's
+    training reads every signal of every query: benchmarks/train_ranker.py)."""
     alpha = mode_alpha(mode, alpha)
     rankings: dict[str, list[tuple[int, float]]] = {}
+    long = len(query.split()) >= BM25_MIN_WORDS
     # A described plot's BM25F scores the semantic pool's films too (`bm25_rescore`): for it the semantic pool
-    # comes first. A shorter query's comes last, and only when its title does not decide it: the query
-    # encoder and the vector index's statement are most of a new search's cost.
-    semantic_first = alpha > 0 and (alpha == 1 or len(query.split()) >= BM25_MIN_WORDS)
+    # comes first, unless one film may quote it (a hybrid search at the default alpha), whose keyword ranking
+    # says so first. A shorter query's comes last, and only when neither its title nor a quote decides it: the
+    # query encoder and the vector index's statement are most of a new search's cost.
+    quotes_first = decide and long and QUOTE_FIRST and QUOTE_DECIDES_SKIPS_SEMANTIC and may_skip_semantic(mode, alpha)
+    semantic_first = alpha > 0 and (alpha == 1 or long) and not quotes_first
     semantic = semantic_scores(films, query, limit=pool, document=alpha >= 1) if semantic_first else []
     if alpha < 1:
         # The lexeme statistics are read once, for both the keyword ranking and its re-scoring.
         stats = None if uses_syntax(query) else word_statistics(query)
-        # A query BM25F does not re-score has its phrase check read with its keyword ranking (`phrases`).
-        short = stats is not None and QUOTE_FIRST and len(query.split()) < BM25_MIN_WORDS
-        phrases: set[int] | None = set() if short else None
+        # A query BM25F does not re-score has its phrase check read with its keyword ranking (`phrases`); so does
+        # a long one whose quotes come first.
+        short = stats is not None and QUOTE_FIRST and not long
+        phrases: set[int] | None = set() if short or (quotes_first and stats is not None) else None
         ranking = keyword_scores(films, query, limit=pool, stats=stats, phrases=phrases)
         # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
         raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None and QUOTE_FIRST else []
+        if quotes_first and len((phrases or set()) | {pk for pk, _ in raw}) != 1:
+            semantic, semantic_first = semantic_scores(films, query, limit=pool), True  # no one film quotes it
         quotes: list[tuple[int, float]] = []
         everyone: dict[str, list[tuple[int, float]]] = {}
         rankings["keyword"] = bm25_rescore(
@@ -311,31 +318,37 @@ def signals(
         rankings.update(everyone)
     if alpha > 0:
         if not semantic_first:
-            if skips_semantic(rankings, query, mode=mode, alpha=alpha):
+            if decide and skips_semantic(rankings, query, mode=mode, alpha=alpha):
                 return rankings
             semantic = semantic_scores(films, query, limit=pool)
         rankings["semantic"] = semantic
     return rankings
 
 
+def may_skip_semantic(mode: str, alpha: float) -> bool:
+    """Whether a search in `mode` at `alpha` leaves the semantic ranking out where a title or quote decides it
+    (`skips_semantic`): hybrid mode, at an alpha no higher than the default. A user weighing meaning more keeps
+    its films."""
+    return TITLE_FIRST_SKIPS_SEMANTIC and mode == "hybrid" and mode_alpha(mode, alpha) <= params.DEFAULT_ALPHA
+
+
 def skips_semantic(rankings: Rankings, query: str, *, mode: str, alpha: float) -> bool:
-    """Whether hybrid fusion leaves the semantic ranking out, at an alpha no higher than the default: the
-    query's title decides it (`title_decides`), or one film quotes a short query (`quote_decides`). The page is
-    that film, then the lexical signals' films: the vector of a typo'd title ("the dark knigth") is near little
-    but noise, a pasted tagline's film is known, and encoding the query and reading the vector index were most
-    of a new search's cost. A user weighing meaning more (a higher alpha) keeps its films."""
-    if not TITLE_FIRST_SKIPS_SEMANTIC or mode != "hybrid" or mode_alpha(mode, alpha) > params.DEFAULT_ALPHA:
+    """Whether hybrid fusion leaves the semantic ranking out (`may_skip_semantic`): the query's title decides it
+    (`title_decides`), or one film quotes it (`quote_decides`). The page is that film, then the lexical
+    signals' films: the vector of a typo'd title ("the dark knigth") is near little but noise, a pasted
+    tagline's or overview's film is known, and encoding the query and reading the vector index were most of a
+    new search's cost."""
+    if not may_skip_semantic(mode, alpha):
         return False
     return title_decides(rankings.get("title") or [], query) is not None or quote_decides(rankings, query)
 
 
 def quote_decides(rankings: Rankings, query: str) -> bool:
     """Whether one film alone quotes `query` (`bm25_rescore`'s quotes: its words in its order in the film's
-    text), a query of QUOTE_DECIDES_MIN_WORDS words or more but too short to be re-scored (BM25_MIN_WORDS): its
-    quotes are read before the semantic ranking. On the dev sets the one film was the sought film every time
-    (146 of 296 tagline queries; benchmarks/RESULTS.md, issue 16, tenth round)."""
-    words = len(query.split())
-    if not QUOTE_DECIDES_SKIPS_SEMANTIC or not QUOTE_DECIDES_MIN_WORDS <= words < BM25_MIN_WORDS:
+    text), a query of QUOTE_DECIDES_MIN_WORDS words or more: fusion keeps that film first (`quote_first`). On
+    the dev sets the one film was the sought film every time (tmdb: 282 of 296 taglines, 51 of 297 IMDb
+    descriptions, 24 of 323 partial titles; benchmarks/RESULTS.md, issue 16, tenth round)."""
+    if not QUOTE_DECIDES_SKIPS_SEMANTIC or len(query.split()) < QUOTE_DECIDES_MIN_WORDS:
         return False
     return len(rankings.get("quote") or []) == 1
 

@@ -105,12 +105,34 @@ def test_fusion_given_the_semantic_ranking_of_a_query_its_title_decides_leaves_i
     assert 4 in [f.key for f in search.fuse(close, "orchrd of salt", mode="hybrid", alpha=0.5)]
 
 
-@pytest.mark.parametrize("query", ["miners chase a comet", "chase a comet across the outer"])
-def test_a_short_line_one_film_quotes_comes_first_without_encoding_the_query(fake_films, encoded, query):
+@pytest.mark.parametrize(
+    "query",
+    [
+        "miners chase a comet",
+        "chase a comet across the outer",
+        "miners chase a comet across the outer belt",  # eight words: its quotes are read before its vector
+    ],
+)
+def test_a_line_one_film_quotes_comes_first_without_encoding_the_query(fake_films, encoded, query):
     with CaptureQueriesContext(connection) as statements:
         page = fake_films.search(query, mode="hybrid")
     assert titles(page)[0] == "Comet Harvest"
     assert encoded == [] and vector_reads(statements.captured_queries) == []
+
+
+def test_a_long_description_no_film_quotes_still_uses_the_semantic_signal(fake_films, encoded):
+    query = "two sisters inherit an old orchard by the sea"  # "old" is not in the overview: no quote
+    with CaptureQueriesContext(connection) as statements:
+        page = fake_films.search(query, mode="hybrid")
+    assert titles(page)[0] == "Orchard of Salt"
+    assert encoded == [query] and len(vector_reads(statements.captured_queries)) == 1
+
+
+def test_the_learned_rankers_training_reads_every_signal_of_a_query_a_quote_decides(fake_films):
+    query = "miners chase a comet across the outer belt"
+    assert "semantic" not in search.signals(fake_films, query, mode="hybrid", alpha=0.5, pool=100)
+    every = search.signals(fake_films, query, mode="hybrid", alpha=0.5, pool=100, decide=False)
+    assert len(every["semantic"]) == 3 and len(every["quote"]) == 1
 
 
 def test_a_line_two_films_quote_still_uses_the_semantic_signal(fake_films, encoded):
@@ -120,16 +142,9 @@ def test_a_line_two_films_quote_still_uses_the_semantic_signal(fake_films, encod
     assert encoded == ["miners chase a comet"]
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        "outer belt",  # two words one film holds: a topic, not a quote
-        "miners chase a comet across the outer belt",  # eight words: a description, re-scored with its vector's films
-    ],
-)
-def test_a_quote_too_short_or_too_long_to_decide_still_uses_the_semantic_signal(fake_films, encoded, query):
-    fake_films.search(query, mode="hybrid")
-    assert encoded == [query]
+def test_two_words_one_film_holds_are_a_topic_and_still_use_the_semantic_signal(fake_films, encoded):
+    fake_films.search("outer belt", mode="hybrid")
+    assert encoded == ["outer belt"]
 
 
 def test_a_user_weighing_meaning_above_the_default_keeps_the_semantic_signal_of_a_quote(fake_films, encoded):
@@ -163,6 +178,8 @@ def test_fusion_given_the_semantic_ranking_of_a_query_one_film_quotes_leaves_it_
         ("a great white shark kills a swimmer", "Jaws"),
         ("a shy and imaginative waitress", "Amélie"),
         ("folding pizza boxes to scrape by", "Parasite"),
+        ("when a great white shark kills a swimmer off amity island", "Jaws"),
+        ("dom cobb steals corporate secrets by slipping into people's dreams", "Inception"),
     ],
 )
 def test_a_line_of_a_demo_overview_comes_first_without_encoding_the_query(query, expected, encoded):
