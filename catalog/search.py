@@ -191,8 +191,8 @@ QUOTE_DECIDES_SKIPS_SEMANTIC = True
 QUOTE_DECIDES_MIN_WORDS = 3
 # A title this many letter edits from the query is a typo of it (two: "godfater" -> "godfather" is one).
 MAX_TITLE_EDITS = 2
-# A query this short (folded) whose trigrams find no title within MAX_TITLE_EDITS of it is looked up again by its
-# words of SWAP_MIN_LETTERS letters or more with two neighbouring letters swapped (`swapped_words`).
+# A query this short (folded) that no title is, or decides (`title_decides`), is looked up again by its words of
+# SWAP_MIN_LETTERS letters or more with two neighbouring letters swapped (`swapped_words`).
 SWAP_QUERY_MAX_LETTERS = 12
 SWAP_MIN_LETTERS = 4
 # Letters a title may have beyond its folded form ("The ", punctuation) and still be read by that second look.
@@ -284,7 +284,8 @@ def signals(
     # comes first, unless one film may quote it (a hybrid search at the default alpha), whose keyword ranking
     # says so first. A shorter query's comes last, and only when neither its title nor a quote decides it: the
     # query encoder and the vector index's statement are most of a new search's cost.
-    quotes_first = decide and long and QUOTE_FIRST and QUOTE_DECIDES_SKIPS_SEMANTIC and may_skip_semantic(mode, alpha)
+    quotes_first = decide and long and alpha > 0 and QUOTE_FIRST and QUOTE_DECIDES_SKIPS_SEMANTIC
+    quotes_first = quotes_first and may_skip_semantic(mode, alpha)
     semantic_first = alpha > 0 and (alpha == 1 or long) and not quotes_first
     semantic = semantic_scores(films, query, limit=pool, document=alpha >= 1) if semantic_first else []
     if alpha < 1:
@@ -787,7 +788,7 @@ def swapped_words(folded: str) -> list[str]:
         {
             word[:at] + word[at + 1] + word[at] + word[at + 2 :]
             for word in folded.split()
-            if len(word) >= SWAP_MIN_LETTERS
+            if len(word) >= SWAP_MIN_LETTERS and word.isalnum()  # letters and digits: nothing ILIKE reads as a pattern
             for at in range(len(word) - 1)
             if word[at] != word[at + 1]
         }

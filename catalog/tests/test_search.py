@@ -121,6 +121,12 @@ def test_the_swapped_words_of_a_short_query():
     # A word of three letters has no swap to look up by (one trigram: thousands of titles at a million films).
     assert search.swapped_words("teh rsut") == ["rstu", "rust", "srut"]
     assert search.swapped_words("a very long query") == []
+    # A query folding to nothing is kept as typed: its "%" and "_" are no word to look up (ILIKE's wildcards).
+    assert search.swapped_words("%_%_") == [] and search.swapped_words("東京物語") == [
+        "京東物語",
+        "東京語物",
+        "東物京語",
+    ]
 
 
 def test_semantic_mode_ranks_every_embedded_film_by_vector(fake_films):

@@ -128,6 +128,13 @@ def test_a_long_description_no_film_quotes_still_uses_the_semantic_signal(fake_f
     assert encoded == [query] and len(vector_reads(statements.captured_queries)) == 1
 
 
+def test_a_long_query_weighing_keywords_alone_reads_no_semantic_pool(fake_films, encoded):
+    # Hybrid at alpha 0 ranks by the lexical signals alone: no film quoting the query does not make it read one.
+    query = "two sisters inherit an old orchard by the sea"
+    assert "semantic" not in search.signals(fake_films, query, mode="hybrid", alpha=0.0, pool=100)
+    assert encoded == []
+
+
 def test_the_learned_rankers_training_reads_every_signal_of_a_query_a_quote_decides(fake_films):
     query = "miners chase a comet across the outer belt"
     assert "semantic" not in search.signals(fake_films, query, mode="hybrid", alpha=0.5, pool=100)
