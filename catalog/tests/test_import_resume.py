@@ -79,7 +79,9 @@ def test_an_interrupted_import_is_completed_by_a_rerun(tmp_path, sig):
     path = write_catalog(tmp_path / "big.csv")
     process = start_import(path)
     partial = interrupt_midway(process, sig)
-    assert process.returncode != 0
+    # Once in a fresh clone's CI (tenth round) a Ctrl-C'd run exited 0; what it said, and how far it got, if again.
+    said = process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
+    assert process.returncode != 0, f"exit 0 with {partial} films imported; the import said:\n{said}"
     assert 0 < partial < ROWS, "the import was not interrupted midway; make it longer"
     assert partial % 100 == 0  # only whole batches were committed
 
