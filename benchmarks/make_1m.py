@@ -1,18 +1,19 @@
 """Build a catalog of a million films from the real ones, through the importer's own path (issue 16).
 
     .venv/bin/python benchmarks/make_1m.py configure     # once: the server settings below (restarts it)
+    .venv/bin/python benchmarks/make_1m.py real-vectors  # once: the TMDB 5000 films embedded by the product
     .venv/bin/python benchmarks/make_1m.py generate      # the CSV and the vectors, in benchmarks/.cache/
     .venv/bin/python benchmarks/make_1m.py import        # fresh database, `import_files`, lexeme statistics
     .venv/bin/python benchmarks/make_1m.py vectors       # binary COPY of the vectors, one UPDATE
     .venv/bin/python benchmarks/make_1m.py index [--halfvec] [--m 16] [--ef-construction 64]
-    .venv/bin/python benchmarks/make_1m.py all           # generate, import, vectors, index
+    .venv/bin/python benchmarks/make_1m.py all           # real-vectors (if missing), generate, import, vectors, index
 
 The database (`moviesite_1m`) lives on its own embedded server, `MOVIESITE_PGDATA=benchmarks/.cache/pgdata_1m`
 (set here unless given), so its settings and its size never touch the worktree's test server.
 
 What the rows are made of (all from ../shared/datasets, never IMDB Top 1000's overviews nor MovieLens ratings):
-- the 4,803 TMDB 5000 films themselves, with their real all-MiniLM-L6-v2 vectors (`REAL_VECTORS`: exported
-  once from a search benchmark database, or `--real-vectors`);
+- the 4,803 TMDB 5000 films themselves, with their real all-MiniLM-L6-v2 vectors (`REAL_VECTORS`, made by
+  the `real-vectors` step: the product imports and embeds TMDB 5000 in a scratch database, then they are read);
 - 995k synthetic films, each drawn from a real film A and a second real film B sharing a genre with it:
   a title stitched from the start of A's title and the end of B's (or "A: B"), made unique; an overview of
   A's sentences and one of B's, shuffled; A's genres and a sample of A's and B's keywords; a director and
@@ -75,6 +76,38 @@ os.environ["MOVIESITE_DB_NAME"] = DATABASE
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def embed_real_films() -> None:
+    """`REAL_VECTORS`: the TMDB 5000 films as the product embeds them. `manage.py import_movies` (which embeds
+    with the configured, packaged model) into a scratch database of this server, then each film's tmdb id and
+    vector are read back."""
+    connection = _setup()
+    scratch = f"{DATABASE}_real"
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {scratch}")
+    env = {**os.environ, "MOVIESITE_DB_NAME": scratch}
+    started = time.perf_counter()
+    for command in (["migrate", "--no-input", "-v0"], ["import_movies", str(TMDB)]):
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), *command], check=True, env=env)
+    log(f"TMDB 5000 imported and embedded in {scratch}: {time.perf_counter() - started:.0f} s")
+    import psycopg
+
+    with psycopg.connect(**{**connection.get_connection_params(), "dbname": scratch}) as scratch_connection:
+        rows = scratch_connection.execute(
+            "SELECT tmdb_id, embedding::real[] FROM catalog_movie"
+            " WHERE tmdb_id IS NOT NULL AND embedding IS NOT NULL ORDER BY tmdb_id"
+        ).fetchall()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        REAL_VECTORS,
+        tmdb_id=np.array([row[0] for row in rows], dtype=np.int64),
+        vectors=np.array([row[1] for row in rows], dtype=np.float32),
+    )
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE {scratch} WITH (FORCE)")
+    log(f"{len(rows)} real films' vectors written to {REAL_VECTORS}")
 
 
 # -- generate ----------------------------------------------------------------------------------------------
@@ -381,7 +414,8 @@ def build_index(*, halfvec: bool, m: int, ef_construction: int, maintenance_work
 def main() -> None:
     global DATABASE
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["configure", "generate", "import", "vectors", "index", "all"])
+    choices = ["configure", "real-vectors", "generate", "import", "vectors", "index", "all"]
+    parser.add_argument("step", choices=choices)
     parser.add_argument("--films", type=int, default=1_000_000)
     parser.add_argument("--database", default=DATABASE, help="the database's name (the import step drops it first)")
     parser.add_argument("--batch-size", type=int, help="rows per transaction (the importer's default unless given)")
@@ -393,9 +427,13 @@ def main() -> None:
     args = parser.parse_args()
     DATABASE = os.environ["MOVIESITE_DB_NAME"] = args.database
     steps = ["generate", "import", "vectors", "index"] if args.step == "all" else [args.step]
+    if args.step == "all" and not REAL_VECTORS.exists():
+        steps.insert(0, "real-vectors")
     for step in steps:
         if step == "configure":
             configure()
+        elif step == "real-vectors":
+            embed_real_films()
         elif step == "generate":
             generate(args.films)
         elif step == "import":
