@@ -14,7 +14,7 @@ import itertools
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -298,7 +298,7 @@ def signals(
         ranking = keyword_scores(films, query, limit=pool, stats=stats, phrases=phrases)
         # A line made mostly of stop words ("It Ends Here") is checked against the films' own text.
         raw = raw_quotes(films, query, stats, limit=pool) if ranking and stats is not None and QUOTE_FIRST else []
-        if quotes_first and len((phrases or set()) | {pk for pk, _ in raw}) != 1:
+        if quotes_first and not quote_decides((phrases or set()) | {pk for pk, _ in raw}, query):
             semantic, semantic_first = semantic_scores(films, query, limit=pool), True  # no one film quotes it
         quotes: list[tuple[int, float]] = []
         everyone: dict[str, list[tuple[int, float]]] = {}
@@ -341,17 +341,20 @@ def skips_semantic(rankings: Rankings, query: str, *, mode: str, alpha: float) -
     new search's cost."""
     if not may_skip_semantic(mode, alpha):
         return False
-    return title_decides(rankings.get("title") or [], query) is not None or quote_decides(rankings, query)
+    if title_decides(rankings.get("title") or [], query) is not None:
+        return True
+    return quote_decides({pk for pk, _ in rankings.get("quote") or []}, query)
 
 
-def quote_decides(rankings: Rankings, query: str) -> bool:
-    """Whether one film alone quotes `query` (`bm25_rescore`'s quotes: its words in its order in the film's
-    text), a query of QUOTE_DECIDES_MIN_WORDS words or more: fusion keeps that film first (`quote_first`). On
+def quote_decides(quoting: Collection[int], query: str) -> bool:
+    """Whether one film alone quotes `query` (`quoting`: the films whose text holds its words in its order, as
+    `bm25_rescore`'s quotes), a query of QUOTE_DECIDES_MIN_WORDS words or more: fusion keeps that film first
+    (`quote_first`). On
     the dev sets the one film was the sought film every time (tmdb: 282 of 296 taglines, 51 of 297 IMDb
     descriptions, 24 of 323 partial titles; benchmarks/RESULTS.md, issue 16, tenth round)."""
     if not QUOTE_DECIDES_SKIPS_SEMANTIC or len(query.split()) < QUOTE_DECIDES_MIN_WORDS:
         return False
-    return len(rankings.get("quote") or []) == 1
+    return len(quoting) == 1
 
 
 def uses_syntax(query: str) -> bool:
