@@ -349,9 +349,8 @@ def skips_semantic(rankings: Rankings, query: str, *, mode: str, alpha: float) -
 def quote_decides(quoting: Collection[int], query: str) -> bool:
     """Whether one film alone quotes `query` (`quoting`: the films whose text holds its words in its order, as
     `bm25_rescore`'s quotes), a query of QUOTE_DECIDES_MIN_WORDS words or more: fusion keeps that film first
-    (`quote_first`). On
-    the dev sets the one film was the sought film every time (tmdb: 282 of 296 taglines, 51 of 297 IMDb
-    descriptions, 24 of 323 partial titles; benchmarks/RESULTS.md, issue 16, tenth round)."""
+    (`quote_first`). On the dev sets the one film was the sought film every time (tmdb: 282 of 296 taglines, 51
+    of 297 IMDb descriptions, 24 of 323 partial titles; benchmarks/RESULTS.md, issue 16, tenth round)."""
     if not QUOTE_DECIDES_SKIPS_SEMANTIC or len(query.split()) < QUOTE_DECIDES_MIN_WORDS:
         return False
     return len(quoting) == 1
