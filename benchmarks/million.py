@@ -78,6 +78,13 @@ def nearest_exactly(vectors: np.ndarray, pks: np.ndarray, rows: np.ndarray) -> l
     return exact
 
 
+def in_turn(sides: dict, n: int) -> list[str]:
+    """The sides' names for the n-th query or seed, who goes first rotating: the later ones may find pages the
+    first one read, so each goes first as often."""
+    names = list(sides)
+    return names[n % len(names) :] + names[: n % len(names)]
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered) * 1000, ordered[round(0.99 * (len(ordered) - 1))] * 1000
@@ -174,8 +181,7 @@ def knn_only(seeds: int, before: str | None, pool: int | None) -> None:
     def first_calls(label: str) -> None:
         timings: dict[str, list[float]] = {name: [] for name in sides}
         for n, seed in enumerate(ordered[1:]):
-            names = list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]  # who goes first rotates
-            for name in names:
+            for name in in_turn(sides, n):
                 with transaction.atomic():
                     # A list kept by an earlier run is dropped for this call alone (rolled back with it).
                     SimilarList.objects.filter(movie=seed, method="knn").delete()
@@ -246,14 +252,14 @@ def time_search(rounds: int, before: str | None = None) -> None:
         used = dict.fromkeys(sides, 0.0)
         found: dict[str, list[list[int]]] = {name: [] for name in sides}
         for n, query in enumerate(QUERIES):
-            for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
+            for name in in_turn(sides, n):
                 started = time.perf_counter()
                 page = sides[name](films_qs, query, mode=mode, limit=20)
                 cold[name].append(time.perf_counter() - started)
                 found[name].append([movie.pk for movie in page.results])
         for _ in range(rounds):
             for n, query in enumerate(QUERIES):
-                for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
+                for name in in_turn(sides, n):
                     started_cpu, started = cpu(), time.perf_counter()
                     sides[name](films_qs, query, mode=mode, limit=20)
                     warm[name].append(time.perf_counter() - started)
@@ -353,8 +359,7 @@ def typo_check(sample: int, before: str | None = None, edits: int = 1) -> None:
         scores: dict[str, dict[bool, list[float]]] = {name: {False: [], True: []} for name in sides}
         spent: dict[str, list[float]] = {name: [] for name in sides}
         for n, (query, pk) in enumerate(cases):
-            # Query by query, who goes first rotating: the second side may find pages the first one read.
-            for name in list(sides)[n % len(sides) :] + list(sides)[: n % len(sides)]:
+            for name in in_turn(sides, n):
                 started = time.perf_counter()
                 ranked = [movie.pk for movie in sides[name](films_qs, query, mode=mode, limit=10).results]
                 spent[name].append(time.perf_counter() - started)
