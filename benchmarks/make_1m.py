@@ -84,13 +84,10 @@ def embed_real_films() -> None:
     vector are read back."""
     connection = _setup()
     scratch = f"{DATABASE}_real"
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {scratch}")
-    env = {**os.environ, "MOVIESITE_DB_NAME": scratch}
     started = time.perf_counter()
-    for command in (["migrate", "--no-input", "-v0"], ["import_movies", str(TMDB)]):
-        subprocess.run([sys.executable, str(ROOT / "manage.py"), *command], check=True, env=env)
+    fresh_database(scratch)
+    env = {**os.environ, "MOVIESITE_DB_NAME": scratch}
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "import_movies", str(TMDB)], check=True, env=env)
     log(f"TMDB 5000 imported and embedded in {scratch}: {time.perf_counter() - started:.0f} s")
     import psycopg
 
@@ -272,13 +269,20 @@ def server_cpu() -> float:
     return sum(sum(process.cpu_times()[:4]) for process in processes)
 
 
-def import_catalog(batch_size: int | None) -> None:
+def fresh_database(name: str) -> None:
+    """Database `name` on this server, dropped if it was there, created and migrated (`manage.py migrate`)."""
     connection = _setup()
     with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
     connection.close()
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input", "-v0"], check=True)
+    env = {**os.environ, "MOVIESITE_DB_NAME": name}
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input", "-v0"], check=True, env=env)
+
+
+def import_catalog(batch_size: int | None) -> None:
+    connection = _setup()
+    fresh_database(DATABASE)
     from catalog.importers.loader import BATCH_SIZE, import_files
     from catalog.search import refresh_lexeme_stats
 
